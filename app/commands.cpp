@@ -1,0 +1,63 @@
+#include "app/commands.h"
+
+#include <csignal>
+#include <iostream>
+#include <pthread.h>
+
+namespace billing::app {
+namespace {
+
+constexpr const char* kUsage = R"(usage: billing <command> [options]
+
+commands:
+  webhook [--check-config]      run the Stripe webhook receiver (POST /webhooks/stripe -> Kafka)
+  verify-signature ...          check a Stripe-Signature header offline (see: billing verify-signature --help)
+  create-topics                 create the Kafka topics the service uses, if missing
+  version                       print the version
+
+Configuration comes from BILLING_* environment variables (README.md lists them).
+)";
+
+}  // namespace
+
+void blockShutdownSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+int waitForShutdownSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  int signal = 0;
+  sigwait(&set, &signal);
+  return signal;
+}
+
+int dispatch(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << kUsage;
+    return kExitUsage;
+  }
+  std::string command = argv[1];
+  Args args(argv + 2, argv + argc);
+  if (command == "webhook") return runWebhook(args);
+  if (command == "verify-signature") return runVerifySignature(args);
+  if (command == "create-topics") return runCreateTopics(args);
+  if (command == "version" || command == "--version") {
+    std::cout << "billing 0.1.0\n";
+    return kExitOk;
+  }
+  if (command == "help" || command == "--help" || command == "-h") {
+    std::cout << kUsage;
+    return kExitOk;
+  }
+  std::cerr << "unknown command '" << command << "'\n\n" << kUsage;
+  return kExitUsage;
+}
+
+}  // namespace billing::app

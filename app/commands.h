@@ -1,0 +1,25 @@
+#pragma once
+#include <string>
+#include <vector>
+
+namespace billing::app {
+
+using Args = std::vector<std::string>;
+
+/// Exit codes shared by all subcommands.
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;  // the command ran and the answer is "no" (e.g. invalid signature) or it failed
+constexpr int kExitUsage = 2;    // bad arguments or configuration
+
+int runWebhook(const Args& args);
+int runVerifySignature(const Args& args);
+int runCreateTopics(const Args& args);
+
+/// Dispatches `billing <command> [args...]`.
+int dispatch(int argc, char** argv);
+
+/// Blocks SIGINT/SIGTERM in the calling thread (call before starting threads), so waitForShutdownSignal() can take them.
+void blockShutdownSignals();
+int waitForShutdownSignal();
+
+}  // namespace billing::app

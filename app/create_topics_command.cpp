@@ -1,0 +1,40 @@
+#include <iostream>
+
+#include "app/commands.h"
+#include "common/config_reader.h"
+#include "common/kafka_admin.h"
+#include "common/kafka_settings.h"
+#include "webhook/webhook_config.h"
+
+namespace billing::app {
+
+/// Creates the events topic. Partitions bound how many workers consume in parallel; events of one object share a
+/// partition (keyed by object id), so more partitions never break per-object order.
+int runCreateTopics(const Args& args) {
+  if (!args.empty()) {
+    std::cerr << "billing create-topics takes no options; it reads BILLING_KAFKA_* variables\n";
+    return kExitUsage;
+  }
+  auto env = common::Environment::fromProcess();
+  common::ConfigReader reader(env);
+  auto settings = kafka::readKafkaSettings(reader);
+  kafka::TopicSpec events;
+  events.name = reader.string("BILLING_KAFKA_EVENTS_TOPIC", "stripe.events");
+  events.partitions = static_cast<int>(reader.integer("BILLING_KAFKA_EVENTS_PARTITIONS", 12, 1, 10000));
+  events.replication_factor = static_cast<int>(reader.integer("BILLING_KAFKA_REPLICATION_FACTOR", 3, 1, 16));
+  if (!webhook::validTopicName(events.name)) reader.addError("BILLING_KAFKA_EVENTS_TOPIC is not a valid topic name");
+  if (!reader.errors().empty()) {
+    std::cerr << "billing create-topics: invalid configuration:\n";
+    for (const auto& e : reader.errors()) std::cerr << "  - " << e << "\n";
+    return kExitUsage;
+  }
+  auto error = kafka::ensureTopic(settings, events, 15000);
+  if (!error.empty()) {
+    std::cerr << "billing create-topics: " << events.name << ": " << error << "\n";
+    return kExitFailure;
+  }
+  std::cout << "topic " << events.name << " ready (" << events.partitions << " partitions requested)\n";
+  return kExitOk;
+}
+
+}  // namespace billing::app

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Installs everything the build, the service and the tests need on Debian 12. Idempotent: a second run
+# only checks. Needs root for apt-get (CI and the dev machines run as root; otherwise it uses sudo).
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+APT_PACKAGES=(
+  build-essential cmake ninja-build pkg-config git python3 curl
+  libpoco-dev librdkafka-dev nlohmann-json3-dev catch2 libpq-dev libssl-dev
+  postgresql-15 kcat
+  default-jre-headless maven
+  nodejs npm
+)
+
+install_apt() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  # Node and Java may come from elsewhere on the machine (nvm, Temurin); accept those.
+  local filtered=()
+  for p in "${missing[@]}"; do
+    case "$p" in
+      nodejs|npm) command -v node >/dev/null && command -v npm >/dev/null && continue ;;
+      default-jre-headless) command -v java >/dev/null && continue ;;
+      maven) command -v mvn >/dev/null && continue ;;
+    esac
+    filtered+=("$p")
+  done
+  [[ ${#filtered[@]} -eq 0 ]] && return 0
+  log "installing Debian packages: ${filtered[*]}"
+  local sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${filtered[@]}" >/dev/null
+}
+
+# The Apache Kafka broker and a log4j2 backend, from Maven Central, into $CACHE_DIR/kafka-$KAFKA_VERSION/libs.
+install_kafka() {
+  local dir="$CACHE_DIR/kafka-$KAFKA_VERSION"
+  [[ -f "$dir/.complete-$SLF4J_VERSION" ]] && return 0
+  log "fetching Apache Kafka $KAFKA_VERSION from Maven Central into $dir"
+  mkdir -p "$dir/pom"
+  cat > "$dir/pom/pom.xml" <<POM
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>local.billing</groupId><artifactId>kafka-broker</artifactId><version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>$KAFKA_VERSION</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-api</artifactId><version>$LOG4J_VERSION</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId><version>$LOG4J_VERSION</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j2-impl</artifactId><version>$LOG4J_VERSION</version></dependency>
+    <!-- Kafka pulls slf4j-api 1.7, which can't see the slf4j2 binding: pin 2.x so broker logs are not silently dropped. -->
+    <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-api</artifactId><version>$SLF4J_VERSION</version></dependency>
+  </dependencies>
+</project>
+POM
+  rm -rf "$dir/libs"
+  (cd "$dir/pom" && mvn -q -B dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$dir/libs")
+  ls "$dir/libs"/kafka_2.13-*.jar >/dev/null || die "Kafka jars missing after mvn"
+  touch "$dir/.complete-$SLF4J_VERSION"
+}
+
+# The official stripe npm package, the reference for signature vectors.
+install_stripe_node() {
+  local dir="$REPO_ROOT/tests/sdk"
+  [[ -d "$dir/node_modules/stripe" ]] && return 0
+  log "installing npm stripe@$STRIPE_NODE_VERSION for signature vectors"
+  (cd "$dir" && npm ci --silent --no-audit --no-fund)
+}
+
+install_apt
+install_kafka
+install_stripe_node
+log "dependencies ready"

@@ -1,0 +1,36 @@
+# Shared helpers for the scripts in this folder. Source it; don't run it.
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Caches survive between runs (downloads); state holds running services' data.
+CACHE_DIR="${BILLING_CACHE_DIR:-$HOME/.cache/stripe-billing}"
+BUILD_DIR="${BILLING_BUILD_DIR:-$REPO_ROOT/build}"
+
+KAFKA_VERSION="4.1.2"
+LOG4J_VERSION="2.24.3"
+SLF4J_VERSION="2.0.17"
+STRIPE_NODE_VERSION="22.5.0"  # pins 2026-07-29.dahlia, the API version the code uses
+
+log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# A TCP port on 127.0.0.1 that nothing listens on right now.
+free_port() {
+  python3 - <<'PY'
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()
+PY
+}
+
+# Waits until host:port accepts TCP connections, up to $2 seconds.
+wait_for_port() {
+  local port="$1" timeout="${2:-60}" i
+  for ((i = 0; i < timeout * 10; i++)); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  return 1
+}
