@@ -1,6 +1,7 @@
 #include "common/metrics.h"
 
 #include <algorithm>
+#include <charconv>
 #include <sstream>
 #include <stdexcept>
 
@@ -47,11 +48,11 @@ std::string braces(const std::string& inner, const std::string& extra = {}) {
   return "{" + inner + "," + extra + "}";
 }
 
+// Shortest text that reads back as the same double ("0.1", not "0.10000000000000001").
 std::string formatDouble(double v) {
-  std::ostringstream os;
-  os.precision(17);
-  os << v;
-  return os.str();
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return ec == std::errc() ? std::string(buf, end) : std::string("NaN");
 }
 
 void addDouble(std::atomic<double>& target, double delta) {

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Command-line contract of the billing executable: exit codes and messages operators and scripts rely on.
+# Usage: cli_test.sh PATH_TO_BILLING. Prints "N passed, N failed".
+set -u
+billing="$1"
+fixtures="$(cd "$(dirname "$0")/../fixtures" && pwd)"
+tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+passed=0; failed=0
+
+# expect NAME WANT_EXIT WANT_OUTPUT_REGEX -- command...
+expect() {
+  local name="$1" want_rc="$2" want_re="$3"; shift 4
+  local out rc
+  out="$("$@" 2>&1)"; rc=$?
+  if [[ $rc -eq $want_rc ]] && grep -Eq -- "$want_re" <<<"$out"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    printf 'FAIL %s: exit %s (want %s), output:\n%s\n' "$name" "$rc" "$want_rc" "$out"
+  fi
+}
+
+secret="whsec_cli_test_secret"
+payload="$fixtures/stripe/events/invoice.paid.json"
+now=1780500000
+sig=$(python3 -c "import hmac,hashlib,sys; print(hmac.new(sys.argv[1].encode(), sys.argv[2].encode()+b'.'+open(sys.argv[3],'rb').read(), hashlib.sha256).hexdigest())" "$secret" "$now" "$payload")
+printf '%s\n' "$secret" > "$tmp/secret"
+
+expect "no command" 2 "usage: billing" -- "$billing"
+expect "unknown command" 2 "unknown command 'frobnicate'" -- "$billing" frobnicate
+expect "help" 0 "verify-signature" -- "$billing" help
+expect "version" 0 "billing [0-9]" -- "$billing" version
+
+expect "verify valid" 0 "^valid$" -- "$billing" verify-signature --secret "$secret" --header "t=$now,v1=$sig" --payload-file "$payload" --now "$now"
+expect "verify second secret" 0 "^valid$" -- "$billing" verify-signature --secret whsec_other --secret "$secret" --header "t=$now,v1=$sig" --payload-file "$payload" --now "$now"
+expect "verify secret file" 0 "^valid$" -- "$billing" verify-signature --secret-file "$tmp/secret" --header "t=$now,v1=$sig" --payload-file "$payload" --now "$now"
+expect "verify from stdin" 0 "^valid$" -- bash -c "'$billing' verify-signature --secret '$secret' --header 't=$now,v1=$sig' --payload-file - --now $now < '$payload'"
+expect "verify too old" 1 "^timestamp_outside_tolerance$" -- "$billing" verify-signature --secret "$secret" --header "t=$now,v1=$sig" --payload-file "$payload" --now $((now + 301))
+expect "verify tolerance flag" 0 "^valid$" -- "$billing" verify-signature --secret "$secret" --header "t=$now,v1=$sig" --payload-file "$payload" --now $((now + 301)) --tolerance 600
+expect "verify wrong secret" 1 "^no_matching_signature$" -- "$billing" verify-signature --secret whsec_wrong --header "t=$now,v1=$sig" --payload-file "$payload" --now "$now"
+expect "verify malformed" 1 "^malformed_header$" -- "$billing" verify-signature --secret "$secret" --header "v1=$sig" --payload-file "$payload"
+expect "verify v0 only" 1 "^no_v1_signature$" -- "$billing" verify-signature --secret "$secret" --header "t=$now,v0=$sig" --payload-file "$payload" --now "$now"
+expect "verify empty header" 1 "^missing_header$" -- "$billing" verify-signature --secret "$secret" --header "" --payload-file "$payload"
+expect "verify missing args" 2 "required" -- "$billing" verify-signature --secret "$secret"
+expect "verify unreadable payload" 2 "cannot read" -- "$billing" verify-signature --secret "$secret" --header x --payload-file /nonexistent
+expect "verify bad tolerance" 2 "tolerance" -- "$billing" verify-signature --secret "$secret" --header x --payload-file "$payload" --tolerance soon
+expect "verify unknown flag" 2 "unknown option" -- "$billing" verify-signature --frob x
+
+expect "check-config lists every problem" 2 "invalid configuration \(3 problems\)" -- \
+  env -i BILLING_WEBHOOK_PORT=eighty "$billing" webhook --check-config
+expect "check-config names variables" 2 "BILLING_KAFKA_BROKERS is required" -- env -i "$billing" webhook --check-config
+expect "check-config never prints secrets" 2 "entry 1 is not a webhook signing secret" -- \
+  env -i BILLING_KAFKA_BROKERS=k:1 BILLING_WEBHOOK_SECRETS=sk_live_supersecret "$billing" webhook --check-config
+if env -i BILLING_KAFKA_BROKERS=k:1 BILLING_WEBHOOK_SECRETS=sk_live_supersecret "$billing" webhook --check-config 2>&1 | grep -q supersecret; then
+  failed=$((failed + 1)); echo "FAIL check-config echoed a secret"
+else
+  passed=$((passed + 1))
+fi
+expect "check-config ok" 0 "configuration ok" -- \
+  env -i BILLING_KAFKA_BROKERS=k:1 BILLING_WEBHOOK_SECRETS=whsec_abcdefghij "$billing" webhook --check-config
+expect "webhook unknown flag" 2 "unknown option" -- "$billing" webhook --frob
+expect "create-topics bad config" 2 "BILLING_KAFKA_BROKERS is required" -- env -i "$billing" create-topics
+
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]
