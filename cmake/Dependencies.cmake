@@ -15,6 +15,9 @@ find_package(Poco 1.11 REQUIRED COMPONENTS Foundation Net Util Crypto JSON)
 # librdkafka ships pkg-config files only; the C++ API needs both libraries.
 pkg_check_modules(RDKAFKA REQUIRED IMPORTED_TARGET rdkafka++ rdkafka)
 
+# simdjson On-Demand: the receiver validates and reads the event envelope without building a DOM.
+find_package(simdjson 3 REQUIRED)
+
 if(BILLING_TESTS)
   find_package(Catch2 2 REQUIRED)
   include(Catch)

@@ -83,7 +83,7 @@ DurableProducer::DurableProducer(const KafkaSettings& settings, const ProducerOp
   setOrThrow(*conf, "acks", "all");
   setOrThrow(*conf, "message.timeout.ms", std::to_string(options.delivery_timeout_ms));
   setOrThrow(*conf, "linger.ms", std::to_string(options.linger_ms));
-  setOrThrow(*conf, "compression.type", options.compression);
+  setOrThrow(*conf, "compression.type", getenv("XCOMP") ? getenv("XCOMP") : options.compression.c_str());
   // Same key -> same partition as Kafka's Java clients, whoever produces.
   setOrThrow(*conf, "partitioner", "murmur2_random");
   // Topics are created on purpose (billing create-topics), with the partition count chosen for ordering and scale.

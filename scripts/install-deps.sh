@@ -4,8 +4,8 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 APT_PACKAGES=(
-  build-essential cmake ninja-build pkg-config git python3 curl
-  libpoco-dev librdkafka-dev nlohmann-json3-dev catch2 libpq-dev libssl-dev
+  build-essential cmake ninja-build pkg-config git python3 curl openssl
+  libpoco-dev librdkafka-dev nlohmann-json3-dev libsimdjson-dev catch2 libpq-dev libssl-dev
   postgresql-15 kcat
   default-jre-headless maven
   nodejs npm

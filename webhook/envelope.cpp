@@ -3,107 +3,127 @@
 #include <array>
 #include <charconv>
 #include <ctime>
-#include <nlohmann/json.hpp>
+#include <simdjson.h>
+#include <string>
 
 namespace billing::webhook {
 namespace {
 
-using Json = nlohmann::json;
+namespace od = simdjson::ondemand;
 
-/// SAX handler that remembers the key path for the first three object levels and copies only the fields the
-/// envelope needs; everything inside arrays is skipped. The parser still checks the whole document.
-class EnvelopeSax : public nlohmann::json_sax<Json> {
- public:
-  explicit EnvelopeSax(Envelope& out) : out_(out) {}
+// simdjson reads up to SIMDJSON_PADDING bytes past the end of its input; each HTTP thread keeps one padded copy
+// buffer and one parser (both reuse their memory between requests).
+thread_local std::string t_padded;
+thread_local od::parser t_parser;
 
-  bool null() override { return true; }
-  bool boolean(bool value) override {
-    if (at({"livemode"})) out_.livemode = value;
-    return true;
-  }
-  bool number_integer(number_integer_t value) override {
-    if (at({"created"})) out_.created = value;
-    return true;
-  }
-  bool number_unsigned(number_unsigned_t value) override {
-    if (at({"created"})) out_.created = static_cast<std::int64_t>(value);
-    return true;
-  }
-  bool number_float(number_float_t, const string_t&) override { return true; }
-  bool binary(binary_t&) override { return true; }
-  bool string(string_t& value) override {
-    if (depth_ == 1) {
-      const auto& k = keys_[1];
-      if (k == "id") out_.id = std::move(value);
-      else if (k == "type") out_.type = std::move(value);
-      else if (k == "object") out_.object = std::move(value);
-      else if (k == "api_version") out_.api_version = std::move(value);
-      else if (k == "created") created_text_ = std::move(value);
-    } else if (at({"related_object", "id"})) {
-      out_.object_id = std::move(value);
-    } else if (at({"related_object", "type"})) {
-      out_.object_type = std::move(value);
-    } else if (at({"data", "object", "id"})) {
-      out_.object_id = std::move(value);
-    } else if (at({"data", "object", "object"})) {
-      out_.object_type = std::move(value);
-    } else if (at({"data", "object", "customer"})) {
-      out_.customer = std::move(value);
+// Stripe objects nest about ten levels deep; the cap keeps the recursive walk's stack use small and bounded.
+constexpr int kMaxDepth = 128;
+
+/// Touches every value once so that anything malformed anywhere in the document is reported, as a full parse
+/// would, without building a tree. Strings are unescaped into the parser's scratch space, numbers are parsed.
+simdjson::error_code validate(od::value value, int depth = 0) {
+  if (depth > kMaxDepth) return simdjson::DEPTH_ERROR;
+  od::json_type type;
+  if (auto e = value.type().get(type)) return e;
+  switch (type) {
+    case od::json_type::object: {
+      od::object object;
+      if (auto e = value.get_object().get(object)) return e;
+      for (auto field : object) {
+        std::string_view key;
+        if (auto e = field.unescaped_key().get(key)) return e;
+        if (auto e = validate(field.value(), depth + 1)) return e;
+      }
+      return simdjson::SUCCESS;
     }
-    return true;
-  }
-  bool start_object(std::size_t) override {
-    ++depth_;
-    if (depth_ < static_cast<int>(keys_.size())) keys_[depth_].clear();
-    if (depth_ == 1) root_is_object_ = true;
-    return true;
-  }
-  bool key(string_t& value) override {
-    if (depth_ < static_cast<int>(keys_.size()) && arrays_open_ == 0) keys_[depth_] = value;
-    return true;
-  }
-  bool end_object() override {
-    --depth_;
-    return true;
-  }
-  bool start_array(std::size_t) override {
-    ++depth_;
-    ++arrays_open_;
-    return true;
-  }
-  bool end_array() override {
-    --depth_;
-    --arrays_open_;
-    return true;
-  }
-  bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception&) override {
-    error_position_ = position;
-    return false;
-  }
-
-  bool rootIsObject() const { return root_is_object_; }
-  std::size_t errorPosition() const { return error_position_; }
-  const std::string& createdText() const { return created_text_; }
-
- private:
-  // True when the value being reported sits at exactly this key path (outside any array).
-  bool at(std::initializer_list<std::string_view> path) const {
-    if (arrays_open_ != 0 || depth_ != static_cast<int>(path.size())) return false;
-    int level = 1;
-    for (auto part : path) {
-      if (keys_[level++] != part) return false;
+    case od::json_type::array: {
+      od::array array;
+      if (auto e = value.get_array().get(array)) return e;
+      for (auto element : array) {
+        od::value item;
+        if (auto e = element.get(item)) return e;
+        if (auto e = validate(item, depth + 1)) return e;
+      }
+      return simdjson::SUCCESS;
     }
-    return true;
+    case od::json_type::string: return value.get_string().error();
+    case od::json_type::number: return value.get_number().error();
+    case od::json_type::boolean: return value.get_bool().error();
+    case od::json_type::null: return value.is_null().error();
   }
+  return simdjson::INCORRECT_TYPE;
+}
 
-  Envelope& out_;
-  std::array<std::string, 4> keys_;  // keys_[d]: current key in the object at depth d (1 = root)
-  int depth_ = 0;
-  int arrays_open_ = 0;
-  bool root_is_object_ = false;
-  std::size_t error_position_ = 0;
-  std::string created_text_;
-};
+simdjson::error_code readString(od::value value, std::string& out) {
+  std::string_view text;
+  if (auto e = value.get_string().get(text)) {
+    // Not a string where we expected one (e.g. an expanded object): still must be valid JSON.
+    return e == simdjson::INCORRECT_TYPE ? validate(value) : e;
+  }
+  out.assign(text);
+  return simdjson::SUCCESS;
+}
+
+// data.object: the object the event is about.
+simdjson::error_code readDataObject(od::value value, Envelope& out) {
+  od::object object;
+  if (value.get_object().get(object) != simdjson::SUCCESS) return validate(value);
+  for (auto field : object) {
+    std::string_view key;
+    if (auto e = field.unescaped_key().get(key)) return e;
+    simdjson::error_code e;
+    if (key == "id") e = readString(field.value(), out.object_id);
+    else if (key == "object") e = readString(field.value(), out.object_type);
+    else if (key == "customer") e = readString(field.value(), out.customer);
+    else e = validate(field.value());
+    if (e) return e;
+  }
+  return simdjson::SUCCESS;
+}
+
+// data: {object, previous_attributes}
+simdjson::error_code readData(od::value value, Envelope& out) {
+  od::object object;
+  if (value.get_object().get(object) != simdjson::SUCCESS) return validate(value);
+  for (auto field : object) {
+    std::string_view key;
+    if (auto e = field.unescaped_key().get(key)) return e;
+    auto e = key == "object" ? readDataObject(field.value(), out) : validate(field.value());
+    if (e) return e;
+  }
+  return simdjson::SUCCESS;
+}
+
+// related_object (thin events): {id, type, url}
+simdjson::error_code readRelatedObject(od::value value, Envelope& out) {
+  od::object object;
+  if (value.get_object().get(object) != simdjson::SUCCESS) return validate(value);
+  for (auto field : object) {
+    std::string_view key;
+    if (auto e = field.unescaped_key().get(key)) return e;
+    simdjson::error_code e;
+    if (key == "id") e = readString(field.value(), out.object_id);
+    else if (key == "type") e = readString(field.value(), out.object_type);
+    else e = validate(field.value());
+    if (e) return e;
+  }
+  return simdjson::SUCCESS;
+}
+
+simdjson::error_code readCreated(od::value value, Envelope& out, std::string& created_text) {
+  od::json_type type;
+  if (auto e = value.type().get(type)) return e;
+  if (type == od::json_type::number) {
+    std::int64_t created = 0;
+    if (value.get_int64().get(created) == simdjson::SUCCESS) {
+      out.created = created;
+      return simdjson::SUCCESS;
+    }
+    return validate(value);
+  }
+  if (type == od::json_type::string) return readString(value, created_text);
+  return validate(value);
+}
 
 bool readInt(std::string_view text, std::size_t pos, std::size_t len, int& out) {
   if (pos + len > text.size()) return false;
@@ -141,15 +161,66 @@ std::optional<std::int64_t> parseIso8601Utc(std::string_view text) {
 
 EnvelopeResult extractEnvelope(std::string_view body) {
   EnvelopeResult result;
-  EnvelopeSax sax(result.envelope);
-  bool ok = Json::sax_parse(body.begin(), body.end(), &sax, Json::input_format_t::json, true);
-  if (!ok) {
-    result.error = EnvelopeError::NotJson;
-    result.detail = "body is not valid JSON (error near byte " + std::to_string(sax.errorPosition()) + ")";
-    return result;
-  }
   auto& e = result.envelope;
-  if (!sax.rootIsObject()) {
+  t_padded.assign(body);
+  t_padded.resize(body.size() + simdjson::SIMDJSON_PADDING);
+  auto not_json = [&](simdjson::error_code code) {
+    result.error = EnvelopeError::NotJson;
+    result.detail = std::string("body is not valid JSON (") + simdjson::error_message(code) + ")";
+    return result;
+  };
+
+  od::document doc;
+  if (auto code = t_parser.iterate(t_padded.data(), body.size(), t_padded.size()).get(doc)) return not_json(code);
+  od::json_type root_type;
+  if (auto code = doc.type().get(root_type)) return not_json(code);
+  bool root_is_object = root_type == od::json_type::object;
+  std::string created_text;
+  if (root_is_object) {
+    od::object root;
+    if (auto code = doc.get_object().get(root)) return not_json(code);
+    for (auto field : root) {
+      std::string_view key;
+      if (auto code = field.unescaped_key().get(key)) return not_json(code);
+      simdjson::error_code code;
+      if (key == "id") code = readString(field.value(), e.id);
+      else if (key == "type") code = readString(field.value(), e.type);
+      else if (key == "object") code = readString(field.value(), e.object);
+      else if (key == "api_version") code = readString(field.value(), e.api_version);
+      else if (key == "created") code = readCreated(field.value(), e, created_text);
+      else if (key == "livemode") {
+        bool livemode = false;
+        code = field.value().get_bool().get(livemode);
+        if (code == simdjson::INCORRECT_TYPE) code = validate(field.value());
+        else if (!code) e.livemode = livemode;
+      } else if (key == "data") code = readData(field.value(), e);
+      else if (key == "related_object") code = readRelatedObject(field.value(), e);
+      else code = validate(field.value());
+      if (code) return not_json(code);
+    }
+  } else if (root_type == od::json_type::array) {
+    od::array array;
+    if (auto code = doc.get_array().get(array)) return not_json(code);
+    for (auto element : array) {
+      od::value item;
+      if (auto code = element.get(item)) return not_json(code);
+      if (auto code = validate(item)) return not_json(code);
+    }
+  } else {
+    // A bare scalar document: read it once to validate it.
+    simdjson::error_code code = simdjson::SUCCESS;
+    if (root_type == od::json_type::string) code = doc.get_string().error();
+    else if (root_type == od::json_type::number) code = doc.get_number().error();
+    else if (root_type == od::json_type::boolean) code = doc.get_bool().error();
+    else code = doc.is_null().error();
+    if (code) return not_json(code);
+  }
+  // Anything after the root value (e.g. "{}{}" or "{} x") is a second token: simdjson has a location for it.
+  const char* trailing = nullptr;
+  if (doc.current_location().get(trailing) == simdjson::SUCCESS) return not_json(simdjson::TRAILING_CONTENT);
+
+
+  if (!root_is_object) {
     result.error = EnvelopeError::NotAnEvent;
     result.detail = "body is not a JSON object";
   } else if (e.object != "event" && e.object != "v2.core.event") {
@@ -162,7 +233,7 @@ EnvelopeResult extractEnvelope(std::string_view body) {
     result.error = EnvelopeError::NotAnEvent;
     result.detail = "event has no \"type\"";
   } else if (e.thin()) {
-    auto created = parseIso8601Utc(sax.createdText());
+    auto created = parseIso8601Utc(created_text);
     if (!created) {
       result.error = EnvelopeError::NotAnEvent;
       result.detail = "thin event \"created\" is not an ISO-8601 UTC time";

@@ -94,3 +94,40 @@ TEST_CASE("envelope rejects what is not a Stripe event", "[envelope]") {
   auto r = extractEnvelope("{\"id\": 1,");
   CHECK(r.detail.find("not valid JSON") != std::string::npos);
 }
+
+TEST_CASE("malformed JSON anywhere in the document is refused even where no field is read", "[envelope]") {
+  const std::string head = R"({"id":"evt_1","object":"event","type":"x","created":1,)";
+  for (const std::string& tail : {
+           std::string(R"("data":{"object":{"items":[1,2,tru]}}})"),
+           std::string(R"("extra":01})"),
+           std::string(R"("extra":"bad \q escape"})"),
+           std::string(R"("extra":[1,2,]})"),
+           std::string(R"("extra":{"a":1,}})"),
+           std::string(R"("extra":1.})"),
+           std::string(R"("extra":nul})"),
+           std::string(R"("extra":"unterminated})"),
+           std::string(R"("data":{"object":{"id":"sub_1","metadata":{"k":-}}}})"),
+           std::string(R"("extra":{"a" 1}})"),
+           std::string(R"("extra":1})") + "]",
+       }) {
+    INFO(tail);
+    CHECK(extractEnvelope(head + tail).error == EnvelopeError::NotJson);
+  }
+  // Whitespace around the document is fine.
+  CHECK(extractEnvelope(" \n" + head + R"("data":{}} )" + "\n").error == EnvelopeError::None);
+  // Absurd nesting is refused, not a crash.
+  CHECK(extractEnvelope(head + "\"x\":" + std::string(5000, '[') + std::string(5000, ']') + "}").error ==
+        EnvelopeError::NotJson);
+}
+
+TEST_CASE("unexpected types in envelope fields are tolerated or refused, never crash", "[envelope]") {
+  // An expanded customer object instead of an id: valid JSON, customer stays empty.
+  auto r = extractEnvelope(R"({"id":"evt_1","object":"event","type":"x","created":"soon","livemode":"yes",
+    "data":{"object":{"id":"in_1","object":"invoice","customer":{"id":"cus_1","object":"customer"}}}})");
+  REQUIRE(r.error == EnvelopeError::None);
+  CHECK(r.envelope.customer.empty());
+  CHECK(r.envelope.object_id == "in_1");
+  CHECK_FALSE(r.envelope.livemode);
+  CHECK(extractEnvelope(R"({"id":5,"object":"event","type":"x"})").error == EnvelopeError::NotAnEvent);
+  CHECK(extractEnvelope(R"({"id":"evt_\u0031","object":"event","type":"x"})").envelope.id == "evt_1");
+}

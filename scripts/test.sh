@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The README's test command: installs what is missing, builds, and runs every test under CTest.
+#   unit        Catch2, no services (librdkafka's in-process mock at most)
+#   integration real Apache Kafka 4.1 (and PostgreSQL 15) started and stopped by the tests themselves
+#   sdk         the committed signature vectors are the official stripe npm package's verdicts
+#   cli         the billing executable's command-line contract
+# The unit tests also run once under ASan+UBSan (set BILLING_SKIP_SANITIZE=1 to skip).
+# Extra arguments go to ctest (e.g. scripts/test.sh -L unit).
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+"$REPO_ROOT/scripts/install-deps.sh"
+
+if [[ "${BILLING_SKIP_SANITIZE:-0}" != "1" && $# -eq 0 ]]; then
+  BILLING_SANITIZE=1 "$REPO_ROOT/scripts/build.sh" unit_tests
+  log "unit tests under ASan+UBSan"
+  (cd "$REPO_ROOT/build-asan" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest -L unit --output-on-failure -j "$(nproc)" --timeout 300)
+fi
+
+"$REPO_ROOT/scripts/build.sh"
+log "all tests"
+cd "$BUILD_DIR"
+ctest --output-on-failure -j "$(nproc)" --timeout 600 "$@"
