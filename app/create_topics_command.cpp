@@ -4,7 +4,6 @@
 #include "common/config_reader.h"
 #include "common/kafka_admin.h"
 #include "common/kafka_settings.h"
-#include "webhook/webhook_config.h"
 
 namespace billing::app {
 
@@ -22,7 +21,7 @@ int runCreateTopics(const Args& args) {
   events.name = reader.string("BILLING_KAFKA_EVENTS_TOPIC", "stripe.events");
   events.partitions = static_cast<int>(reader.integer("BILLING_KAFKA_EVENTS_PARTITIONS", 12, 1, 10000));
   events.replication_factor = static_cast<int>(reader.integer("BILLING_KAFKA_REPLICATION_FACTOR", 3, 1, 16));
-  if (!webhook::validTopicName(events.name)) reader.addError("BILLING_KAFKA_EVENTS_TOPIC is not a valid topic name");
+  if (!kafka::validTopicName(events.name)) reader.addError("BILLING_KAFKA_EVENTS_TOPIC is not a valid topic name");
   if (!reader.errors().empty()) {
     std::cerr << "billing create-topics: invalid configuration:\n";
     for (const auto& e : reader.errors()) std::cerr << "  - " << e << "\n";

@@ -48,4 +48,14 @@ KafkaSettings readKafkaSettings(common::ConfigReader& reader) {
   return s;
 }
 
+bool validTopicName(const std::string& name) {
+  if (name.empty() || name.size() > 249 || name == "." || name == "..") return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 }  // namespace billing::kafka

@@ -25,4 +25,7 @@ struct KafkaSettings {
 /// BILLING_KAFKA_SASL_PASSWORD[_FILE], BILLING_KAFKA_SSL_CA_LOCATION, BILLING_KAFKA_CLIENT_ID.
 KafkaSettings readKafkaSettings(common::ConfigReader& reader);
 
+/// Kafka topic names: 1..249 of [a-zA-Z0-9._-], not "." or "..".
+bool validTopicName(const std::string& name);
+
 }  // namespace billing::kafka

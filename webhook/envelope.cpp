@@ -11,8 +11,10 @@ namespace {
 
 namespace od = simdjson::ondemand;
 
-// simdjson reads up to SIMDJSON_PADDING bytes past the end of its input; each HTTP thread keeps one padded copy
-// buffer and one parser (both reuse their memory between requests).
+// simdjson reads up to SIMDJSON_PADDING bytes past the end of its input. Each HTTP thread keeps one padded copy
+// buffer and one parser, reused between requests, for bodies up to kReusedBufferLimit; a rarer larger event gets
+// its own for the call, so 128 threads never each keep a megabyte-sized parser around.
+constexpr std::size_t kReusedBufferLimit = 64 * 1024;
 thread_local std::string t_padded;
 thread_local od::parser t_parser;
 
@@ -64,47 +66,38 @@ simdjson::error_code readString(od::value value, std::string& out) {
   return simdjson::SUCCESS;
 }
 
-// data.object: the object the event is about.
-simdjson::error_code readDataObject(od::value value, Envelope& out) {
+struct StringField {
+  std::string_view key;
+  std::string* target;
+};
+
+// An object whose listed string members are copied out; every other member is only validated.
+simdjson::error_code readStringFields(od::value value, std::initializer_list<StringField> fields) {
   od::object object;
   if (value.get_object().get(object) != simdjson::SUCCESS) return validate(value);
   for (auto field : object) {
     std::string_view key;
     if (auto e = field.unescaped_key().get(key)) return e;
-    simdjson::error_code e;
-    if (key == "id") e = readString(field.value(), out.object_id);
-    else if (key == "object") e = readString(field.value(), out.object_type);
-    else if (key == "customer") e = readString(field.value(), out.customer);
-    else e = validate(field.value());
-    if (e) return e;
+    std::string* target = nullptr;
+    for (const auto& f : fields) {
+      if (f.key == key) target = f.target;
+    }
+    if (auto e = target ? readString(field.value(), *target) : validate(field.value())) return e;
   }
   return simdjson::SUCCESS;
 }
 
-// data: {object, previous_attributes}
+// data: {object: {id, object, customer, ...}, previous_attributes}
 simdjson::error_code readData(od::value value, Envelope& out) {
   od::object object;
   if (value.get_object().get(object) != simdjson::SUCCESS) return validate(value);
   for (auto field : object) {
     std::string_view key;
     if (auto e = field.unescaped_key().get(key)) return e;
-    auto e = key == "object" ? readDataObject(field.value(), out) : validate(field.value());
-    if (e) return e;
-  }
-  return simdjson::SUCCESS;
-}
-
-// related_object (thin events): {id, type, url}
-simdjson::error_code readRelatedObject(od::value value, Envelope& out) {
-  od::object object;
-  if (value.get_object().get(object) != simdjson::SUCCESS) return validate(value);
-  for (auto field : object) {
-    std::string_view key;
-    if (auto e = field.unescaped_key().get(key)) return e;
-    simdjson::error_code e;
-    if (key == "id") e = readString(field.value(), out.object_id);
-    else if (key == "type") e = readString(field.value(), out.object_type);
-    else e = validate(field.value());
+    auto e = key == "object" ? readStringFields(field.value(), {{"id", &out.object_id},
+                                                                {"object", &out.object_type},
+                                                                {"customer", &out.customer}})
+                             : validate(field.value());
     if (e) return e;
   }
   return simdjson::SUCCESS;
@@ -162,8 +155,13 @@ std::optional<std::int64_t> parseIso8601Utc(std::string_view text) {
 EnvelopeResult extractEnvelope(std::string_view body) {
   EnvelopeResult result;
   auto& e = result.envelope;
-  t_padded.assign(body);
-  t_padded.resize(body.size() + simdjson::SIMDJSON_PADDING);
+  std::string large_padded;
+  od::parser large_parser;
+  bool reuse = body.size() <= kReusedBufferLimit;
+  std::string& padded = reuse ? t_padded : large_padded;
+  od::parser& parser = reuse ? t_parser : large_parser;
+  padded.assign(body);
+  padded.resize(body.size() + simdjson::SIMDJSON_PADDING);
   auto not_json = [&](simdjson::error_code code) {
     result.error = EnvelopeError::NotJson;
     result.detail = std::string("body is not valid JSON (") + simdjson::error_message(code) + ")";
@@ -171,7 +169,7 @@ EnvelopeResult extractEnvelope(std::string_view body) {
   };
 
   od::document doc;
-  if (auto code = t_parser.iterate(t_padded.data(), body.size(), t_padded.size()).get(doc)) return not_json(code);
+  if (auto code = parser.iterate(padded.data(), body.size(), padded.size()).get(doc)) return not_json(code);
   od::json_type root_type;
   if (auto code = doc.type().get(root_type)) return not_json(code);
   bool root_is_object = root_type == od::json_type::object;
@@ -194,7 +192,8 @@ EnvelopeResult extractEnvelope(std::string_view body) {
         if (code == simdjson::INCORRECT_TYPE) code = validate(field.value());
         else if (!code) e.livemode = livemode;
       } else if (key == "data") code = readData(field.value(), e);
-      else if (key == "related_object") code = readRelatedObject(field.value(), e);
+      else if (key == "related_object")
+        code = readStringFields(field.value(), {{"id", &e.object_id}, {"type", &e.object_type}});
       else code = validate(field.value());
       if (code) return not_json(code);
     }

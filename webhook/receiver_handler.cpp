@@ -96,8 +96,7 @@ void ReceiverHandler::handle(Poco::Net::HTTPServerRequest& request, Poco::Net::H
 
   // 3. Signature.
   std::optional<std::string_view> header;
-  const auto& signature = request.get("Stripe-Signature", "");
-  if (request.has("Stripe-Signature")) header = signature;
+  if (auto it = request.find("Stripe-Signature"); it != request.end()) header = it->second;
   auto verdict = context_.verifier.verify(body, header, static_cast<std::int64_t>(std::time(nullptr)));
   if (verdict != SignatureVerdict::Valid) {
     reject(response, 400, reasonCode(verdict), std::string("signature verification failed: ") + reasonCode(verdict));

@@ -5,16 +5,6 @@
 
 namespace billing::webhook {
 
-bool validTopicName(const std::string& name) {
-  if (name.empty() || name.size() > 249 || name == "." || name == "..") return false;
-  for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-              c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 LoadedWebhookConfig loadWebhookConfig(const common::Environment& env) {
   common::ConfigReader reader(env);
   WebhookConfig c;
@@ -32,9 +22,10 @@ LoadedWebhookConfig loadWebhookConfig(const common::Environment& env) {
   c.max_body_bytes = static_cast<std::size_t>(
       reader.integer("BILLING_WEBHOOK_MAX_BODY_BYTES", static_cast<std::int64_t>(c.max_body_bytes), 1024, 64 << 20));
   c.threads = static_cast<int>(reader.integer("BILLING_WEBHOOK_THREADS", c.threads, 2, 4096));
-  c.retry_after_seconds = static_cast<int>(reader.integer("BILLING_WEBHOOK_RETRY_AFTER_SECONDS", 10, 1, 3600));
+  c.retry_after_seconds =
+      static_cast<int>(reader.integer("BILLING_WEBHOOK_RETRY_AFTER_SECONDS", c.retry_after_seconds, 1, 3600));
   c.topic = reader.string("BILLING_KAFKA_EVENTS_TOPIC", c.topic);
-  if (!validTopicName(c.topic)) {
+  if (!kafka::validTopicName(c.topic)) {
     reader.addError("BILLING_KAFKA_EVENTS_TOPIC '" + c.topic + "' is not a valid Kafka topic name");
   }
   c.log_level = reader.string("BILLING_LOG_LEVEL", c.log_level);

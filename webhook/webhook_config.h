@@ -33,7 +33,4 @@ struct LoadedWebhookConfig {
 /// Reads BILLING_* variables (documented in README.md) and validates them all at once.
 LoadedWebhookConfig loadWebhookConfig(const common::Environment& env);
 
-/// Kafka topic names: 1..249 of [a-zA-Z0-9._-], not "." or "..".
-bool validTopicName(const std::string& name);
-
 }  // namespace billing::webhook

@@ -13,9 +13,9 @@
 #include "tests/support/fixtures.h"
 #include "tests/support/http_client.h"
 #include "tests/support/kafka_broker.h"
+#include "tests/support/running_receiver.h"
 #include "tests/support/topic_reader.h"
 #include "webhook/signature.h"
-#include "webhook/webhook_server.h"
 
 using namespace billing;
 
@@ -24,36 +24,8 @@ namespace {
 const std::string kSecret = "whsec_integration_secret";
 const std::string kTopic = "stripe.events";
 
-struct Receiver {
-  webhook::WebhookConfig config;
-  std::unique_ptr<kafka::DurableProducer> producer;
-  std::unique_ptr<webhook::WebhookServer> server;
-
-  Receiver(const std::string& brokers, int delivery_timeout_ms) {
-    config.host = "127.0.0.1";
-    config.port = 0;
-    config.secrets = {kSecret};
-    config.threads = 32;
-    config.kafka.brokers = brokers;
-    config.producer.delivery_timeout_ms = delivery_timeout_ms;
-    producer = std::make_unique<kafka::DurableProducer>(config.kafka, config.producer);
-    server = std::make_unique<webhook::WebhookServer>(config, *producer);
-    server->start();
-  }
-  ~Receiver() { server->stop(); }
-
-  void waitReady(int seconds) {
-    for (int i = 0; i < seconds * 10; ++i) {
-      if (server->ready()) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    FAIL("receiver not ready after " << seconds << " s");
-  }
-};
-
 testing::HttpReply post(testing::HttpClient& client, const std::string& body, const std::string& secret = kSecret) {
-  auto header = webhook::makeSignatureHeader(secret, static_cast<std::int64_t>(std::time(nullptr)), body);
-  return client.request("POST", "/webhooks/stripe", body, {{"Stripe-Signature", header}});
+  return testing::postSigned(client, body, secret);
 }
 
 // A sample event with its id replaced, so every delivery in a test is distinguishable.
@@ -71,7 +43,7 @@ TEST_CASE("real kafka: signed events land byte-for-byte with key and headers and
           "[integration][kafka]") {
   testing::KafkaBroker broker;
   broker.createTopic(kTopic, 6);
-  Receiver receiver(broker.address(), 10000);
+  testing::RunningReceiver receiver(broker.address(), {kSecret}, 10000);
   receiver.waitReady(30);
   // Topics are never auto-created: a missing topic keeps the receiver unready instead of inventing one.
   CHECK_FALSE(receiver.producer->topicAvailable("no-such-topic", 3000));
@@ -120,7 +92,7 @@ TEST_CASE("real kafka: broker stopped gives 503 and never 2xx and after restart 
           "[integration][kafka]") {
   testing::KafkaBroker broker;
   broker.createTopic(kTopic, 3);
-  Receiver receiver(broker.address(), 3000);
+  testing::RunningReceiver receiver(broker.address(), {kSecret}, 3000);
   receiver.waitReady(30);
   auto events = testing::sampleEvents();
   std::set<std::string> acknowledged;

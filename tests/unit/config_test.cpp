@@ -103,7 +103,7 @@ TEST_CASE("SASL needs credentials", "[config]") {
 }
 
 TEST_CASE("topic names", "[config]") {
-  using billing::webhook::validTopicName;
+  using billing::kafka::validTopicName;
   CHECK(validTopicName("stripe.events"));
   CHECK(validTopicName("a-b_c.1"));
   CHECK_FALSE(validTopicName(""));

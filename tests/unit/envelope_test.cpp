@@ -131,3 +131,17 @@ TEST_CASE("unexpected types in envelope fields are tolerated or refused, never c
   CHECK(extractEnvelope(R"({"id":5,"object":"event","type":"x"})").error == EnvelopeError::NotAnEvent);
   CHECK(extractEnvelope(R"({"id":"evt_\u0031","object":"event","type":"x"})").envelope.id == "evt_1");
 }
+
+TEST_CASE("large events parse like small ones", "[envelope]") {
+  // Above the per-thread reuse limit the extractor uses a parser of its own; the answer must not change.
+  std::string filler(200 * 1024, 'x');
+  auto body = R"({"id":"evt_big","object":"event","type":"invoice.updated","created":7,"data":{"object":{"id":"in_1","object":"invoice","customer":"cus_1","description":")" +
+              filler + R"("}}})";
+  auto r = extractEnvelope(body);
+  REQUIRE(r.error == EnvelopeError::None);
+  CHECK(r.envelope.object_id == "in_1");
+  CHECK(r.envelope.customer == "cus_1");
+  CHECK(extractEnvelope(body + "x").error == EnvelopeError::NotJson);
+  // And small ones still work after a large one on the same thread.
+  CHECK(extractEnvelope(R"({"id":"evt_1","object":"event","type":"x"})").error == EnvelopeError::None);
+}
