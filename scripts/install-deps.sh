@@ -60,6 +60,19 @@ POM
   touch "$dir/.complete-$SLF4J_VERSION"
 }
 
+# Stripe's stripe-mock (request validation against Stripe's OpenAPI spec) into $CACHE_DIR/bin, built by the Go
+# toolchain from the Go module proxy.
+install_stripe_mock() {
+  [[ -x "$CACHE_DIR/bin/stripe-mock" ]] && return 0
+  if ! command -v go >/dev/null; then
+    local sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends golang-go >/dev/null
+  fi
+  log "installing stripe-mock $STRIPE_MOCK_VERSION"
+  mkdir -p "$CACHE_DIR/bin"
+  (cd /tmp && GOBIN="$CACHE_DIR/bin" go install "github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION")
+}
+
 # The official stripe npm package, the reference for signature vectors.
 install_stripe_node() {
   local dir="$REPO_ROOT/tests/sdk"
@@ -70,5 +83,6 @@ install_stripe_node() {
 
 install_apt
 install_kafka
+install_stripe_mock
 install_stripe_node
 log "dependencies ready"

@@ -9,6 +9,7 @@ BUILD_DIR="${BILLING_BUILD_DIR:-$REPO_ROOT/build}"
 KAFKA_VERSION="4.1.2"
 LOG4J_VERSION="2.24.3"
 SLF4J_VERSION="2.0.17"
+STRIPE_MOCK_VERSION="v0.197.0"  # embeds the 2025-09-30.clover spec
 STRIPE_NODE_VERSION="22.5.0"  # pins 2026-07-29.dahlia, the API version the code uses
 
 log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
