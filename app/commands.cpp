@@ -13,6 +13,7 @@ commands:
   webhook [--check-config]      run the Stripe webhook receiver (POST /webhooks/stripe -> Kafka)
   verify-signature ...          check a Stripe-Signature header offline (see: billing verify-signature --help)
   create-topics                 create the Kafka topics the service uses, if missing
+  migrate [--status]            apply the database migrations built into this executable (BILLING_DATABASE_URL)
   version                       print the version
 
 Configuration comes from BILLING_* environment variables (README.md lists them).
@@ -48,6 +49,7 @@ int dispatch(int argc, char** argv) {
   if (command == "webhook") return runWebhook(args);
   if (command == "verify-signature") return runVerifySignature(args);
   if (command == "create-topics") return runCreateTopics(args);
+  if (command == "migrate") return runMigrate(args);
   if (command == "version" || command == "--version") {
     std::cout << "billing 0.1.0\n";
     return kExitOk;

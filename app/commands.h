@@ -14,6 +14,7 @@ constexpr int kExitUsage = 2;    // bad arguments or configuration
 int runWebhook(const Args& args);
 int runVerifySignature(const Args& args);
 int runCreateTopics(const Args& args);
+int runMigrate(const Args& args);
 
 /// Dispatches `billing <command> [args...]`.
 int dispatch(int argc, char** argv);

@@ -25,6 +25,7 @@ trap 'exit 0' INT TERM
 
 log "starting PostgreSQL 15"
 export BILLING_DATABASE_URL="$("$REPO_ROOT/scripts/postgres.sh" start "$STATE/postgres")"
+"$billing" migrate
 log "starting Kafka $KAFKA_VERSION"
 export BILLING_KAFKA_BROKERS="$("$REPO_ROOT/scripts/kafka.sh" start "$STATE/kafka")"
 export BILLING_KAFKA_REPLICATION_FACTOR=1

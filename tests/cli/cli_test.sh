@@ -59,6 +59,15 @@ fi
 expect "check-config ok" 0 "configuration ok" -- \
   env -i BILLING_KAFKA_BROKERS=k:1 BILLING_WEBHOOK_SECRETS=whsec_abcdefghij "$billing" webhook --check-config
 expect "webhook unknown flag" 2 "unknown option" -- "$billing" webhook --frob
+expect "migrate needs a database" 2 "BILLING_DATABASE_URL \(or BILLING_DATABASE_URL_FILE\) is required" -- env -i "$billing" migrate
+expect "migrate unreachable database" 1 "cannot connect to PostgreSQL" -- \
+  env -i BILLING_DATABASE_URL=postgresql://billing:pw-not-shown@127.0.0.1:1/billing "$billing" migrate
+if env -i BILLING_DATABASE_URL=postgresql://billing:pw-not-shown@127.0.0.1:1/billing "$billing" migrate 2>&1 | grep -q pw-not-shown; then
+  failed=$((failed + 1)); echo "FAIL migrate echoed the database password"
+else
+  passed=$((passed + 1))
+fi
+expect "migrate unknown flag" 2 "unknown option" -- "$billing" migrate --frob
 expect "create-topics bad config" 2 "BILLING_KAFKA_BROKERS is required" -- env -i "$billing" create-topics
 
 echo "$passed passed, $failed failed"

@@ -1,0 +1,43 @@
+#pragma once
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+struct pg_conn;
+
+namespace billing::pg {
+
+/// A PostgreSQL error with its SQLSTATE (e.g. "40001"), or "08006"-style codes for connection failures.
+class PgError : public std::runtime_error {
+ public:
+  PgError(std::string sqlstate, const std::string& message) : std::runtime_error(message), sqlstate_(std::move(sqlstate)) {}
+  const std::string& sqlstate() const { return sqlstate_; }
+
+ private:
+  std::string sqlstate_;
+};
+
+using Row = std::vector<std::optional<std::string>>;
+
+/// One libpq connection (not thread-safe). Used where SQL must run as a script (migrations: several statements in
+/// one string, which prepared statements refuse). Connection URLs carry passwords: never log them.
+class Connection {
+ public:
+  /// Connects within `connect_timeout_s`; throws PgError.
+  explicit Connection(const std::string& url, int connect_timeout_s = 10);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  /// Runs one or more statements; throws PgError on the first failure.
+  void exec(const std::string& sql);
+  /// Runs one statement with text parameters ($1, $2, ...) and returns its rows as text (NULL as nullopt).
+  std::vector<Row> query(const std::string& sql, const std::vector<std::string>& params = {});
+
+ private:
+  pg_conn* conn_ = nullptr;
+};
+
+}  // namespace billing::pg

@@ -1,0 +1,23 @@
+#pragma once
+#include <filesystem>
+#include <string>
+
+namespace billing::testing {
+
+/// A private PostgreSQL 15 cluster on 127.0.0.1 (scripts/postgres.sh) in a fresh temp directory, stopped and removed
+/// with the object.
+class PostgresServer {
+ public:
+  PostgresServer();
+  ~PostgresServer();
+  PostgresServer(const PostgresServer&) = delete;
+  PostgresServer& operator=(const PostgresServer&) = delete;
+
+  const std::string& url() const { return url_; }
+
+ private:
+  std::filesystem::path state_;
+  std::string url_;
+};
+
+}  // namespace billing::testing
