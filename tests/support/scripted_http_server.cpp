@@ -56,11 +56,14 @@ class Factory : public Poco::Net::HTTPRequestHandlerFactory {
 
 ScriptedHttpServer::ScriptedHttpServer(std::vector<ScriptedResponse> script) : script_(script.begin(), script.end()) {
   Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", 0));
-  server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(*this), socket, new Poco::Net::HTTPServerParams);
+  server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(*this), pool_, socket, new Poco::Net::HTTPServerParams);
   server_->start();
 }
 
-ScriptedHttpServer::~ScriptedHttpServer() { server_->stopAll(true); }
+ScriptedHttpServer::~ScriptedHttpServer() {
+  server_->stopAll(true);
+  pool_.joinAll();  // a handler still in its scripted delay finishes before the server's memory goes away
+}
 
 int ScriptedHttpServer::port() const { return server_->port(); }
 

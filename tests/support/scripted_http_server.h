@@ -1,5 +1,6 @@
 #pragma once
 #include <Poco/Net/HTTPServer.h>
+#include <Poco/ThreadPool.h>
 
 #include <deque>
 #include <map>
@@ -43,6 +44,7 @@ class ScriptedHttpServer {
   mutable std::mutex mutex_;
   std::deque<ScriptedResponse> script_;
   std::vector<RecordedRequest> requests_;
+  Poco::ThreadPool pool_{2, 16};  // joined on destruction: no handler may outlive the server (or the process)
   std::unique_ptr<Poco::Net::HTTPServer> server_;
 };
 
