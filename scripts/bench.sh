@@ -22,13 +22,15 @@ done
 
 state="$(mktemp -d /tmp/billing-bench-XXXXXX)"
 cleanup() {
+  set +e  # stop everything even when one step fails (a killed child's wait returns non-zero)
   [[ -n "${pid:-}" ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
   "$REPO_ROOT/scripts/kafka.sh" stop "$state/kafka" >/dev/null 2>&1 || true
   rm -rf "$state"
 }
 trap cleanup EXIT
 
-export BILLING_KAFKA_BROKERS="$("$REPO_ROOT/scripts/kafka.sh" start "$state/kafka")"
+BILLING_KAFKA_BROKERS="$("$REPO_ROOT/scripts/kafka.sh" start "$state/kafka")"
+export BILLING_KAFKA_BROKERS
 export BILLING_KAFKA_REPLICATION_FACTOR=1 BILLING_KAFKA_EVENTS_PARTITIONS=12
 "$BUILD_DIR/app/billing" create-topics >/dev/null
 secret="whsec_bench_$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"

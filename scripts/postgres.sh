@@ -17,21 +17,32 @@ as_owner() {
 
 mkdir -p "$state"
 state="$(cd "$state" && pwd)"
-data="$state/pgdata"
+# Everything PostgreSQL writes (data, socket, log, port) lives in $pg. As root the server runs as 'postgres', which
+# may not be able to reach $state (a repo under /root, a 0700 temp dir): then $pg is a postgres-owned directory in
+# /var/tmp named after $state, and $state/pg-location points to it.
+pg="$state"
+if [[ $(id -u) -eq 0 ]]; then
+  if [[ -f "$state/pg-location" ]]; then
+    pg="$(cat "$state/pg-location")"
+  elif ! runuser -u postgres -- test -x "$state" 2>/dev/null; then
+    pg="/var/tmp/stripe-billing-postgres/$(printf '%s' "$state" | sha1sum | cut -c1-16)"
+    mkdir -p "$pg" && chmod 755 /var/tmp/stripe-billing-postgres && echo "$pg" > "$state/pg-location"
+  fi
+fi
+data="$pg/pgdata"
 
 start() {
   if [[ ! -f "$data/PG_VERSION" ]]; then
-    [[ $(id -u) -eq 0 ]] && chown postgres:postgres "$state"
+    [[ $(id -u) -eq 0 ]] && chown postgres:postgres "$pg"
     as_owner "$PG_BIN/initdb" -D "$data" -U billing --auth=trust -E UTF8 --locale=C.UTF-8 >"$state/initdb.log" 2>&1 \
       || { cat "$state/initdb.log" >&2; die "initdb failed"; }
     free_port > "$state/port"
-    [[ $(id -u) -eq 0 ]] && chown postgres:postgres "$state/port"
   fi
   local port; port="$(cat "$state/port")"
   if ! as_owner "$PG_BIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then
-    as_owner "$PG_BIN/pg_ctl" -D "$data" -l "$state/postgres.log" -w -t 60 \
-      -o "-p $port -k $state -c listen_addresses=127.0.0.1 -c timezone=UTC -c fsync=${PG_FSYNC:-on}" start >/dev/null \
-      || { tail -20 "$state/postgres.log" >&2; die "postgres did not start"; }
+    as_owner "$PG_BIN/pg_ctl" -D "$data" -l "$pg/postgres.log" -w -t 60 \
+      -o "-p $port -k $pg -c listen_addresses=127.0.0.1 -c timezone=UTC -c fsync=${PG_FSYNC:-on}" start >/dev/null \
+      || { tail -20 "$pg/postgres.log" >&2; die "postgres did not start"; }
     # The database the service uses; created once.
     "$PG_BIN/psql" -h 127.0.0.1 -p "$port" -U billing -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='billing'" \
       | grep -q 1 || "$PG_BIN/createdb" -h 127.0.0.1 -p "$port" -U billing billing

@@ -3,8 +3,9 @@
 # Kafka in .state/, creates the topics, and runs every service role that exists (today: the webhook receiver) in
 # the foreground. Ctrl-C stops everything; data stays in .state/ for the next run (delete it to start fresh).
 #
-# Stripe: with no BILLING_WEBHOOK_SECRETS given, a local signing secret is generated into .state/ and
-# scripts/send-event.sh signs sample events with it, standing in for Stripe's deliveries.
+# Stripe: with no BILLING_STRIPE_API_KEY given, Stripe's stripe-mock stands in for the Stripe API
+# (BILLING_STRIPE_API_BASE points at it). With no BILLING_WEBHOOK_SECRETS given, a local signing secret is generated
+# into .state/ and scripts/send-event.sh signs sample events with it, standing in for Stripe's deliveries.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 "$REPO_ROOT/scripts/install-deps.sh"
@@ -15,8 +16,10 @@ mkdir -p "$STATE"
 billing="$BUILD_DIR/app/billing"
 
 cleanup() {
+  set +e  # stop everything even when one step fails (a killed child's wait returns non-zero)
   log "stopping local services"
   [[ -n "${webhook_pid:-}" ]] && kill "$webhook_pid" 2>/dev/null && wait "$webhook_pid" 2>/dev/null
+  [[ -n "${stripe_pid:-}" ]] && kill "$stripe_pid" 2>/dev/null && wait "$stripe_pid" 2>/dev/null
   "$REPO_ROOT/scripts/kafka.sh" stop "$STATE/kafka" || true
   "$REPO_ROOT/scripts/postgres.sh" stop "$STATE/postgres" || true
 }
@@ -24,12 +27,26 @@ trap cleanup EXIT
 trap 'exit 0' INT TERM
 
 log "starting PostgreSQL 15"
-export BILLING_DATABASE_URL="$("$REPO_ROOT/scripts/postgres.sh" start "$STATE/postgres")"
+# Assign, then export: `export X="$(cmd)"` would hide a failing cmd from set -e.
+BILLING_DATABASE_URL="$("$REPO_ROOT/scripts/postgres.sh" start "$STATE/postgres")"
+export BILLING_DATABASE_URL
 "$billing" migrate
 log "starting Kafka $KAFKA_VERSION"
-export BILLING_KAFKA_BROKERS="$("$REPO_ROOT/scripts/kafka.sh" start "$STATE/kafka")"
+BILLING_KAFKA_BROKERS="$("$REPO_ROOT/scripts/kafka.sh" start "$STATE/kafka")"
+export BILLING_KAFKA_BROKERS
 export BILLING_KAFKA_REPLICATION_FACTOR=1
 "$billing" create-topics
+
+stripe_note="Stripe API (from your BILLING_STRIPE_API_KEY)"
+if [[ -z "${BILLING_STRIPE_API_KEY:-}${BILLING_STRIPE_API_KEY_FILE:-}" ]]; then
+  stripe_port="$(free_port)"
+  "$CACHE_DIR/bin/stripe-mock" -http-addr "127.0.0.1:$stripe_port" -https-addr "127.0.0.1:$(free_port)" \
+    > "$STATE/stripe-mock.log" 2>&1 &
+  stripe_pid=$!
+  wait_for_port "$stripe_port" 30 || die "stripe-mock did not start (see $STATE/stripe-mock.log)"
+  export BILLING_STRIPE_API_BASE="http://127.0.0.1:$stripe_port" BILLING_STRIPE_API_KEY="sk_test_local_stripe_mock"
+  stripe_note="$BILLING_STRIPE_API_BASE (stripe-mock: no BILLING_STRIPE_API_KEY given)"
+fi
 
 if [[ -z "${BILLING_WEBHOOK_SECRETS:-}${BILLING_WEBHOOK_SECRETS_FILE:-}" ]]; then
   if [[ ! -f "$STATE/webhook-secret" ]]; then
@@ -49,6 +66,7 @@ cat >&2 <<TXT
   Webhook receiver: http://127.0.0.1:$BILLING_WEBHOOK_PORT/webhooks/stripe  (health: /healthz /readyz /metrics)
   Kafka:            $BILLING_KAFKA_BROKERS   topic ${BILLING_KAFKA_EVENTS_TOPIC:-stripe.events}
   PostgreSQL:       $BILLING_DATABASE_URL
+  Stripe API:       $stripe_note
   Send a signed sample event:   scripts/send-event.sh tests/fixtures/stripe/events/invoice.paid.json
   Read the topic:               kcat -b $BILLING_KAFKA_BROKERS -C -t stripe.events -e -f '%k %h\n'
   Ctrl-C stops everything.

@@ -11,10 +11,12 @@
 #include <Poco/URI.h>
 #include <Poco/UUIDGenerator.h>
 
+#include <chrono>
 #include <random>
 #include <thread>
 
 #include "common/json_log.h"
+#include "common/metrics.h"
 
 namespace billing::stripe {
 namespace {
@@ -29,6 +31,18 @@ Poco::Net::Context::Ptr tlsContext() {
                                                           Poco::Net::Context::VERIFY_RELAXED, 9, true));
   }();
   return context;
+}
+
+/// Per-attempt counters and timings, by method and HTTP status ("0" = network error or timeout).
+void recordAttempt(const std::string& method, int status, double seconds) {
+  auto& registry = metrics::defaultRegistry();
+  registry.counter("billing_stripe_requests_total", "Stripe API attempts, retries included",
+                   {{"method", method}, {"status", std::to_string(status)}})
+      .inc();
+  registry
+      .histogram("billing_stripe_request_duration_seconds", "Stripe API attempt duration", metrics::latencyBuckets(),
+                 {{"method", method}})
+      .observe(seconds);
 }
 
 double jitter() {
@@ -130,7 +144,9 @@ nlohmann::json StripeClient::call(const std::string& method, const std::string& 
                                   const std::string& body, const std::string& idempotency_key) {
   for (int retries = 0;; ++retries) {
     attempts_.fetch_add(1);
+    auto started = std::chrono::steady_clock::now();
     auto reply = exchange(method, path_and_query, body, idempotency_key);
+    recordAttempt(method, reply.status, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     if (reply.status >= 200 && reply.status < 300) {
       auto parsed = nlohmann::json::parse(reply.body, nullptr, false);
       if (parsed.is_discarded()) {
@@ -147,6 +163,7 @@ nlohmann::json StripeClient::call(const std::string& method, const std::string& 
                                            {"request_id", reply.request_id},
                                            {"retry", retries + 1},
                                            {"delay_ms", delay.count()}});
+      metrics::defaultRegistry().counter("billing_stripe_retries_total", "Stripe API requests sent again").inc();
       std::this_thread::sleep_for(delay);
       continue;
     }

@@ -3,7 +3,12 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 state="$(mktemp -d /tmp/billing-pg-XXXXXX)"
-trap 'bash "$root/scripts/postgres.sh" stop "$state" >/dev/null 2>&1; rm -rf "$state"' EXIT
+cleanup() {
+  bash "$root/scripts/postgres.sh" stop "$state" >/dev/null 2>&1
+  [[ -f "$state/pg-location" ]] && rm -rf "$(cat "$state/pg-location")"  # see scripts/postgres.sh
+  rm -rf "$state"
+}
+trap cleanup EXIT
 passed=0; failed=0
 check() { if eval "$2"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $1"; fi; }
 

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <stdexcept>
 
@@ -22,7 +23,16 @@ PostgresServer::PostgresServer() {
 
 PostgresServer::~PostgresServer() {
   std::string cmd = "bash '" BILLING_SOURCE_DIR "/scripts/postgres.sh' stop '" + state_.string() + "' >/dev/null 2>&1";
-  if (std::system(cmd.c_str()) == 0) std::filesystem::remove_all(state_);
+  if (std::system(cmd.c_str()) != 0) return;
+  // postgres.sh may have kept the data in a postgres-owned directory elsewhere (see scripts/postgres.sh).
+  auto location = state_ / "pg-location";
+  if (std::filesystem::exists(location)) {
+    std::ifstream in(location);
+    std::string other;
+    std::getline(in, other);
+    if (other.rfind("/var/tmp/stripe-billing-postgres/", 0) == 0) std::filesystem::remove_all(other);
+  }
+  std::filesystem::remove_all(state_);
 }
 
 }  // namespace billing::testing

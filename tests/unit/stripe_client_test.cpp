@@ -2,6 +2,7 @@
 // Request conformance with Stripe's OpenAPI spec is checked against stripe-mock in tests/integration.
 #include <catch2/catch.hpp>
 
+#include "common/metrics.h"
 #include "stripe/retry_policy.h"
 #include "stripe/stripe_client.h"
 #include "tests/support/scripted_http_server.h"
@@ -90,8 +91,15 @@ TEST_CASE("5xx and 429 are retried with the same Idempotency-Key until success",
                                       answer(429, R"({"error":{"type":"invalid_request_error","code":"rate_limit"}})"),
                                       answer(503, "not json at all"), answer(200, kCustomer)});
   StripeClient client(fastConfig(server.port()));
+  auto& registry = metrics::defaultRegistry();
+  auto& retries = registry.counter("billing_stripe_retries_total", "");
+  auto& server_errors = registry.counter("billing_stripe_requests_total", "", {{"method", "POST"}, {"status", "500"}});
+  auto retries_before = retries.value();
+  auto errors_before = server_errors.value();
   auto customer = client.post("/v1/customers", nlohmann::json::object(), "key-1");
   CHECK(customer["id"] == "cus_1");
+  CHECK(retries.value() == retries_before + 3);
+  CHECK(server_errors.value() == errors_before + 1);
   auto requests = server.requests();
   REQUIRE(requests.size() == 4);
   for (const auto& r : requests) CHECK(r.headers.at("Idempotency-Key") == "key-1");
