@@ -40,23 +40,8 @@ BodyRead readBody(Poco::Net::HTTPServerRequest& request, std::size_t limit, std:
 }
 
 void discardBody(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response, std::size_t limit) {
-  if (request.hasContentLength() && request.getContentLength64() > static_cast<Poco::Int64>(limit)) {
-    response.setKeepAlive(false);
-    return;
-  }
-  std::istream& in = request.stream();
-  char buffer[16384];
-  std::size_t total = 0;
-  while (in) {
-    in.read(buffer, sizeof buffer);
-    auto got = static_cast<std::size_t>(in.gcount());
-    if (got == 0) return;
-    total += got;
-    if (total > limit) {
-      response.setKeepAlive(false);
-      return;
-    }
-  }
+  std::string ignored;
+  if (readBody(request, limit, ignored) == BodyRead::TooLarge) response.setKeepAlive(false);
 }
 
 }  // namespace billing::http
