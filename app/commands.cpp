@@ -14,6 +14,14 @@ commands:
   verify-signature ...          check a Stripe-Signature header offline (see: billing verify-signature --help)
   create-topics                 create the Kafka topics the service uses, if missing
   migrate [--status]            apply the database migrations built into this executable (BILLING_DATABASE_URL)
+  worker [--check-config]       apply Stripe events from Kafka to PostgreSQL
+  dlq list|replay ...           dead-lettered events (see: billing dlq --help)
+  backfill [--since DATE] [--objects LIST] [--restart]
+                                copy existing Stripe objects into PostgreSQL (resumable)
+  replay-events --since DATE [--until DATE]
+                                send Stripe's recorded events (last 30 days) through the workers again
+  reconcile [--objects LIST] [--sample N] [--repair]
+                                compare PostgreSQL with Stripe, report drift, optionally repair it
   version                       print the version
 
 Configuration comes from BILLING_* environment variables (README.md lists them).
@@ -50,6 +58,11 @@ int dispatch(int argc, char** argv) {
   if (command == "verify-signature") return runVerifySignature(args);
   if (command == "create-topics") return runCreateTopics(args);
   if (command == "migrate") return runMigrate(args);
+  if (command == "worker") return runWorker(args);
+  if (command == "dlq") return runDlq(args);
+  if (command == "backfill") return runBackfill(args);
+  if (command == "replay-events") return runReplayEvents(args);
+  if (command == "reconcile") return runReconcile(args);
   if (command == "version" || command == "--version") {
     std::cout << "billing 0.1.0\n";
     return kExitOk;

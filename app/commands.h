@@ -15,6 +15,11 @@ int runWebhook(const Args& args);
 int runVerifySignature(const Args& args);
 int runCreateTopics(const Args& args);
 int runMigrate(const Args& args);
+int runWorker(const Args& args);
+int runDlq(const Args& args);
+int runBackfill(const Args& args);
+int runReplayEvents(const Args& args);
+int runReconcile(const Args& args);
 
 /// Dispatches `billing <command> [args...]`.
 int dispatch(int argc, char** argv);

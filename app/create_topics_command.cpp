@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <iostream>
 
 #include "app/commands.h"
@@ -7,8 +8,8 @@
 
 namespace billing::app {
 
-/// Creates the events topic. Partitions bound how many workers consume in parallel; events of one object share a
-/// partition (keyed by object id), so more partitions never break per-object order.
+/// Creates the events topic and its dead-letter topic. Partitions bound how many workers consume in parallel; events
+/// of one object share a partition (keyed by object id), so more partitions never break per-object order.
 int runCreateTopics(const Args& args) {
   if (!args.empty()) {
     std::cerr << "billing create-topics takes no options; it reads BILLING_KAFKA_* variables\n";
@@ -22,17 +23,25 @@ int runCreateTopics(const Args& args) {
   events.partitions = static_cast<int>(reader.integer("BILLING_KAFKA_EVENTS_PARTITIONS", 12, 1, 10000));
   events.replication_factor = static_cast<int>(reader.integer("BILLING_KAFKA_REPLICATION_FACTOR", 3, 1, 16));
   if (!kafka::validTopicName(events.name)) reader.addError("BILLING_KAFKA_EVENTS_TOPIC is not a valid topic name");
+  // Dead letters are rare and read by operators: few partitions, same durability.
+  kafka::TopicSpec dead_letters;
+  dead_letters.name = reader.string("BILLING_KAFKA_DLQ_TOPIC", events.name + ".dlq");
+  dead_letters.partitions = std::min(events.partitions, 3);
+  dead_letters.replication_factor = events.replication_factor;
+  if (!kafka::validTopicName(dead_letters.name)) reader.addError("BILLING_KAFKA_DLQ_TOPIC is not a valid topic name");
   if (!reader.errors().empty()) {
     std::cerr << "billing create-topics: invalid configuration:\n";
     for (const auto& e : reader.errors()) std::cerr << "  - " << e << "\n";
     return kExitUsage;
   }
-  auto error = kafka::ensureTopic(settings, events, 15000);
-  if (!error.empty()) {
-    std::cerr << "billing create-topics: " << events.name << ": " << error << "\n";
-    return kExitFailure;
+  for (const auto& topic : {events, dead_letters}) {
+    auto error = kafka::ensureTopic(settings, topic, 15000);
+    if (!error.empty()) {
+      std::cerr << "billing create-topics: " << topic.name << ": " << error << "\n";
+      return kExitFailure;
+    }
+    std::cout << "topic " << topic.name << " ready (" << topic.partitions << " partitions requested)\n";
   }
-  std::cout << "topic " << events.name << " ready (" << events.partitions << " partitions requested)\n";
   return kExitOk;
 }
 

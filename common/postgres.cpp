@@ -38,6 +38,17 @@ Connection::Connection(const std::string& url, int connect_timeout_s) {
   }
 }
 
+bool isTransient(const PgError& error) {
+  const auto& state = error.sqlstate();
+  if (state.size() != 5) return true;
+  auto cls = state.substr(0, 2);
+  // 08 connection, 40 transaction rollback (serialization, deadlock), 53 insufficient resources, 57 operator
+  // intervention (shutdown, cancel), 58 system error (I/O); 55P03 lock not available.
+  return cls == "08" || cls == "40" || cls == "53" || cls == "57" || cls == "58" || state == "55P03";
+}
+
+bool Connection::broken() const { return conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK; }
+
 Connection::~Connection() {
   if (conn_) PQfinish(conn_);
 }

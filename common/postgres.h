@@ -19,6 +19,10 @@ class PgError : public std::runtime_error {
   std::string sqlstate_;
 };
 
+/// Errors worth retrying as they are: connection trouble, server shutting down or out of resources,
+/// serialization failures and deadlocks. Anything else (bad data, constraint, syntax) fails again the same way.
+bool isTransient(const PgError& error);
+
 using Row = std::vector<std::optional<std::string>>;
 
 /// One libpq connection (not thread-safe). Used where SQL must run as a script (migrations: several statements in
@@ -35,6 +39,9 @@ class Connection {
   void exec(const std::string& sql);
   /// Runs one statement with text parameters ($1, $2, ...) and returns its rows as text (NULL as nullopt).
   std::vector<Row> query(const std::string& sql, const std::vector<std::string>& params = {});
+
+  /// The connection is lost (server gone, network cut): throw it away and connect again.
+  bool broken() const;
 
  private:
   pg_conn* conn_ = nullptr;

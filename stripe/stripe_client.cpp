@@ -12,11 +12,13 @@
 #include <Poco/UUIDGenerator.h>
 
 #include <chrono>
+#include <ctime>
 #include <random>
 #include <thread>
 
 #include "common/json_log.h"
 #include "common/metrics.h"
+#include "common/utc_time.h"
 
 namespace billing::stripe {
 namespace {
@@ -123,6 +125,7 @@ StripeClient::Reply StripeClient::exchange(const std::string& method, const std:
     Poco::StreamCopier::copyToString(in, reply.body);
     reply.status = static_cast<int>(response.getStatus());
     reply.request_id = response.get("Request-Id", "");
+    if (response.has("Date")) reply.date = common::parseHttpDate(response.get("Date"));
     if (response.has("Stripe-Should-Retry")) reply.should_retry = response.get("Stripe-Should-Retry");
     if (response.has("Retry-After")) {
       try {
@@ -140,7 +143,7 @@ StripeClient::Reply StripeClient::exchange(const std::string& method, const std:
   return reply;
 }
 
-nlohmann::json StripeClient::call(const std::string& method, const std::string& path_and_query,
+StripeClient::Response StripeClient::call(const std::string& method, const std::string& path_and_query,
                                   const std::string& body, const std::string& idempotency_key) {
   for (int retries = 0;; ++retries) {
     attempts_.fetch_add(1);
@@ -153,7 +156,8 @@ nlohmann::json StripeClient::call(const std::string& method, const std::string& 
         throw StripeError(reply.status, "api_error", "invalid_json", "Stripe answered with a body that is not JSON",
                           reply.request_id);
       }
-      return parsed;
+      auto server_time = reply.date ? *reply.date : static_cast<std::int64_t>(std::time(nullptr));
+      return Response{std::move(parsed), server_time};
     }
     if (shouldRetry(reply.status, reply.should_retry, retries, config_.retry)) {
       auto delay = retryDelay(retries, config_.retry, reply.retry_after, jitter());
@@ -174,16 +178,18 @@ nlohmann::json StripeClient::call(const std::string& method, const std::string& 
   }
 }
 
-nlohmann::json StripeClient::get(const std::string& path, const FormParams& query) {
+nlohmann::json StripeClient::get(const std::string& path, const FormParams& query) { return fetch(path, query).body; }
+
+StripeClient::Response StripeClient::fetch(const std::string& path, const FormParams& query) {
   return call("GET", query.empty() ? path : path + "?" + encodeForm(query), "", "");
 }
 
 nlohmann::json StripeClient::post(const std::string& path, const nlohmann::json& params,
                                   const std::string& idempotency_key) {
   if (idempotency_key.empty()) throw std::invalid_argument("every Stripe POST needs an Idempotency-Key");
-  return call("POST", path, encodeForm(toFormParams(params)), idempotency_key);
+  return call("POST", path, encodeForm(toFormParams(params)), idempotency_key).body;
 }
 
-nlohmann::json StripeClient::del(const std::string& path) { return call("DELETE", path, "", ""); }
+nlohmann::json StripeClient::del(const std::string& path) { return call("DELETE", path, "", "").body; }
 
 }  // namespace billing::stripe

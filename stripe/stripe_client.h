@@ -46,8 +46,16 @@ class StripeClient {
   StripeClient(const StripeClient&) = delete;
   StripeClient& operator=(const StripeClient&) = delete;
 
+  /// A 2xx answer and when Stripe sent it (its Date header, unix seconds; our clock if absent).
+  struct Response {
+    nlohmann::json body;
+    std::int64_t server_time = 0;
+  };
+
   /// GET path?query. Returns the parsed JSON body; throws StripeError.
   nlohmann::json get(const std::string& path, const FormParams& query = {});
+  /// GET, with Stripe's clock: the sync orders fetched snapshots against events by it.
+  Response fetch(const std::string& path, const FormParams& query = {});
   /// POST with form parameters and the caller's idempotency key (derive it from what makes the write unique, so a
   /// retried caller never writes twice). Throws StripeError.
   nlohmann::json post(const std::string& path, const nlohmann::json& params, const std::string& idempotency_key);
@@ -64,8 +72,9 @@ class StripeClient {
     std::string request_id;
     std::optional<std::string> should_retry;
     std::optional<int> retry_after;
+    std::optional<std::int64_t> date;
   };
-  nlohmann::json call(const std::string& method, const std::string& path_and_query, const std::string& body,
+  Response call(const std::string& method, const std::string& path_and_query, const std::string& body,
                       const std::string& idempotency_key);
   Reply exchange(const std::string& method, const std::string& path_and_query, const std::string& body,
                  const std::string& idempotency_key);

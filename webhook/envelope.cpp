@@ -1,8 +1,8 @@
 #include "webhook/envelope.h"
 
+#include "common/utc_time.h"
+
 #include <array>
-#include <charconv>
-#include <ctime>
 #include <simdjson.h>
 #include <string>
 
@@ -118,39 +118,7 @@ simdjson::error_code readCreated(od::value value, Envelope& out, std::string& cr
   return validate(value);
 }
 
-bool readInt(std::string_view text, std::size_t pos, std::size_t len, int& out) {
-  if (pos + len > text.size()) return false;
-  auto [end, ec] = std::from_chars(text.data() + pos, text.data() + pos + len, out);
-  return ec == std::errc() && end == text.data() + pos + len;
-}
-
 }  // namespace
-
-std::optional<std::int64_t> parseIso8601Utc(std::string_view text) {
-  // YYYY-MM-DDTHH:MM:SS[.fff...]Z
-  int year, month, day, hour, minute, second;
-  if (text.size() < 20 || text[4] != '-' || text[7] != '-' || text[10] != 'T' || text[13] != ':' ||
-      text[16] != ':' || text.back() != 'Z')
-    return std::nullopt;
-  if (!readInt(text, 0, 4, year) || !readInt(text, 5, 2, month) || !readInt(text, 8, 2, day) ||
-      !readInt(text, 11, 2, hour) || !readInt(text, 14, 2, minute) || !readInt(text, 17, 2, second))
-    return std::nullopt;
-  if (text.size() > 20) {
-    if (text[19] != '.') return std::nullopt;
-    for (std::size_t i = 20; i + 1 < text.size(); ++i) {
-      if (text[i] < '0' || text[i] > '9') return std::nullopt;
-    }
-  }
-  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return std::nullopt;
-  std::tm tm{};
-  tm.tm_year = year - 1900;
-  tm.tm_mon = month - 1;
-  tm.tm_mday = day;
-  tm.tm_hour = hour;
-  tm.tm_min = minute;
-  tm.tm_sec = second;
-  return static_cast<std::int64_t>(timegm(&tm));
-}
 
 EnvelopeResult extractEnvelope(std::string_view body) {
   EnvelopeResult result;
@@ -232,7 +200,7 @@ EnvelopeResult extractEnvelope(std::string_view body) {
     result.error = EnvelopeError::NotAnEvent;
     result.detail = "event has no \"type\"";
   } else if (e.thin()) {
-    auto created = parseIso8601Utc(created_text);
+    auto created = common::parseIso8601Utc(created_text);
     if (!created) {
       result.error = EnvelopeError::NotAnEvent;
       result.detail = "thin event \"created\" is not an ISO-8601 UTC time";

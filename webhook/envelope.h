@@ -37,7 +37,4 @@ EnvelopeResult extractEnvelope(std::string_view body);
 /// the event id when an event has no object (then ordering doesn't matter).
 std::string_view kafkaKey(const Envelope& envelope);
 
-/// Parses "2026-06-06T00:02:52.653Z" (UTC, fraction optional) to unix seconds.
-std::optional<std::int64_t> parseIso8601Utc(std::string_view text);
-
 }  // namespace billing::webhook

@@ -1,0 +1,58 @@
+#include "sync/object_fetcher.h"
+
+#include <ctime>
+#include <stdexcept>
+
+namespace billing::sync {
+
+void completeEmbeddedList(stripe::StripeClient& stripe, ObjectKind kind, nlohmann::json& object) {
+  const char* member = kind == ObjectKind::Subscription ? "items" : kind == ObjectKind::Invoice ? "lines" : nullptr;
+  if (!member || !object.contains(member) || !object[member].is_object()) return;
+  auto& list = object[member];
+  if (!list.value("has_more", false) || !list.contains("data") || !list["data"].is_array()) return;
+  const std::string id = object.value("id", "");
+  std::string path = kind == ObjectKind::Subscription ? "/v1/subscription_items" : "/v1/invoices/" + id + "/lines";
+  nlohmann::json all = nlohmann::json::array();
+  std::string starting_after;
+  for (;;) {
+    stripe::FormParams query = {{"limit", "100"}};
+    if (kind == ObjectKind::Subscription) query.emplace_back("subscription", id);
+    if (!starting_after.empty()) query.emplace_back("starting_after", starting_after);
+    auto page = stripe.get(path, query);
+    for (auto& item : page.at("data")) {
+      starting_after = item.value("id", "");
+      all.push_back(std::move(item));
+    }
+    if (!page.value("has_more", false) || starting_after.empty()) break;
+  }
+  list["data"] = std::move(all);
+  list["has_more"] = false;
+}
+
+Snapshot fetchSnapshot(stripe::StripeClient& stripe, ObjectKind kind, const std::string& id) {
+  const auto& k = info(kind);
+  Snapshot s;
+  s.kind = kind;
+  s.id = id;
+  try {
+    auto response = stripe.fetch(std::string(k.api_path) + "/" + id);
+    auto& body = response.body;
+    if (body.value("id", "") != id || body.value("object", "") != k.object_type) {
+      throw stripe::StripeError(200, "api_error", "unexpected_object",
+                                "Stripe answered GET " + std::string(k.api_path) + "/" + id + " with another object");
+    }
+    s.version = response.server_time;
+    s.deleted = body.value("deleted", false);
+    if (!s.deleted) completeEmbeddedList(stripe, kind, body);
+    s.raw_json = body.dump();
+  } catch (const stripe::StripeError& e) {
+    if (e.status() != 404 || e.code() != "resource_missing" || !k.deletable) throw;
+    nlohmann::json stub = {{"id", id}, {"object", k.object_type}, {"deleted", true}};
+    s.version = static_cast<std::int64_t>(std::time(nullptr));
+    s.deleted = true;
+    s.raw_json = stub.dump();
+  }
+  return s;
+}
+
+}  // namespace billing::sync

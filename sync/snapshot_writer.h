@@ -1,0 +1,62 @@
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/postgres.h"
+#include "sync/object_kind.h"
+
+namespace billing::sync {
+
+/// One object's state at one moment, from an event or from the API.
+struct Snapshot {
+  ObjectKind kind = ObjectKind::Customer;
+  std::string id;
+  std::int64_t version = 0;  // Stripe-clock seconds: event.created, or the Date of the API response
+  std::string event_id;      // empty when fetched from the API
+  bool deleted = false;      // tombstone
+  std::string raw_json;      // the object as Stripe sent it (a `deleted: true` stub is fine for a tombstone)
+};
+
+enum class WriteOutcome {
+  Applied,         // newer than what we had: written
+  Deleted,         // tombstone written
+  Stale,           // we already hold a newer snapshot
+  Unchanged,       // same second, same content: nothing to do
+  RefetchQueued,   // same second, different content: which is later is unknowable, Stripe will tell (refetch_queue)
+  AlreadyDeleted,  // the object is a tombstone: nothing resurrects it
+};
+
+const char* toString(WriteOutcome outcome);
+
+/// Why an object is queued for a fetch from the Stripe API.
+struct RefetchRequest {
+  ObjectKind kind;
+  std::string id;
+  std::string reason;          // same_second | list_truncated | api_version_mismatch | ...
+  std::int64_t doubt_version;  // the snapshot version in doubt; the fetch waits until Stripe's clock is past it
+};
+
+/// Writes snapshots with the one rule every path shares (events, backfill, refetch, reconcile, the API's own
+/// writes): a snapshot replaces the stored one only if its version is strictly newer, a tombstone always wins and
+/// is final. Children (subscription items, invoice lines) are replaced from the parent's lists in the same
+/// transaction. Set-based: one statement per kind, however many snapshots. Runs inside the caller's transaction.
+class SnapshotWriter {
+ public:
+  explicit SnapshotWriter(pg::Connection& db) : db_(db) {}
+
+  /// At most one snapshot per (kind, id). Returns one outcome per snapshot, in order. Throws PgError.
+  std::vector<WriteOutcome> write(const std::vector<Snapshot>& snapshots);
+
+  /// Queues fetches (deduplicated per object; an existing entry keeps its later not_before). Throws PgError.
+  void queueRefetch(const std::vector<RefetchRequest>& requests);
+
+ private:
+  void writeKind(ObjectKind kind, const std::vector<const Snapshot*>& snapshots, std::vector<WriteOutcome*>& outcomes,
+                 std::vector<RefetchRequest>& refetch);
+  void replaceChildren(ObjectKind kind, const std::vector<std::string>& parent_ids, std::vector<RefetchRequest>& refetch);
+
+  pg::Connection& db_;
+};
+
+}  // namespace billing::sync

@@ -1,0 +1,240 @@
+#include "workers/event_worker.h"
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <thread>
+
+#include "common/json_log.h"
+#include "sync/refetcher.h"
+#include "workers/dead_letters.h"
+
+namespace billing::workers {
+namespace {
+
+double secondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+metrics::Counter& retries(const std::string& cause) {
+  return metrics::defaultRegistry().counter("billing_worker_retries_total", "Batches or events tried again",
+                                            {{"cause", cause}});
+}
+
+metrics::Counter& deadLetters(const std::string& reason) {
+  return metrics::defaultRegistry().counter("billing_worker_dead_letters_total",
+                                            "Events given up on and sent to the dead-letter topic and table",
+                                            {{"reason", reason}});
+}
+
+}  // namespace
+
+EventWorker::EventWorker(const WorkerConfig& config, kafka::DurableProducer& dlq, stripe::StripeClient* stripe)
+    : config_(config),
+      dlq_(dlq),
+      stripe_(stripe),
+      consumer_(std::make_unique<EventConsumer>(config.kafka, config.consumer)),
+      batch_seconds_(metrics::defaultRegistry().histogram(
+          "billing_worker_batch_seconds", "Time to apply one batch of events and commit it", metrics::latencyBuckets())),
+      batch_size_(metrics::defaultRegistry().histogram("billing_worker_batch_events", "Events per applied batch",
+                                                       {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000})),
+      lag_(metrics::defaultRegistry().gauge("billing_worker_consumer_lag",
+                                            "Events behind the end of this worker's partitions")),
+      event_age_(metrics::defaultRegistry().gauge("billing_worker_event_age_seconds",
+                                                  "Now minus the creation time of the newest event applied")) {}
+
+EventWorker::~EventWorker() {
+  if (consumer_) consumer_->close();
+}
+
+bool EventWorker::live() const { return !consumer_->fatal() && !dlq_.fatal(); }
+
+pg::Connection& EventWorker::db() {
+  if (!db_) db_ = std::make_unique<pg::Connection>(config_.database_url, 5);
+  return *db_;
+}
+
+void EventWorker::dropConnectionIfBroken() {
+  if (db_ && db_->broken()) db_.reset();
+}
+
+bool EventWorker::backoff(int attempt, const std::atomic<bool>& stop) {
+  // 100 ms doubling to 10 s, in slices so shutdown stays prompt.
+  auto delay = std::chrono::milliseconds(std::min(10000, 100 << std::min(attempt, 7)));
+  auto until = std::chrono::steady_clock::now() + delay;
+  while (std::chrono::steady_clock::now() < until) {
+    if (stop.load()) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return !stop.load();
+}
+
+void EventWorker::count(const std::string& type, sync::EventOutcome outcome) {
+  auto key = std::make_pair(type, static_cast<int>(outcome));
+  auto it = event_counters_.find(key);
+  if (it == event_counters_.end()) {
+    auto& counter = metrics::defaultRegistry().counter("billing_worker_events_total", "Events handled, by outcome",
+                                                       {{"type", type}, {"outcome", sync::toString(outcome)}});
+    it = event_counters_.emplace(key, &counter).first;
+  }
+  it->second->inc();
+}
+
+void EventWorker::run(const std::atomic<bool>& stop) {
+  log::info("worker started", {{"topic", config_.consumer.topic},
+                               {"group", config_.consumer.group_id},
+                               {"dlq_topic", config_.dlq_topic},
+                               {"batch_max", config_.batch_max},
+                               {"refetch", stripe_ != nullptr}});
+  while (!stop.load()) {
+    try {
+      db();  // readiness means the database answers, even while no events arrive
+      ready_ = true;
+    } catch (const pg::PgError& e) {
+      ready_ = false;
+      log::warn("database unavailable", {{"sqlstate", e.sqlstate()}, {"error", e.what()}});
+      backoff(5, stop);
+      continue;
+    }
+    auto batch = consumer_->poll(config_.batch_max, 200, config_.batch_linger_ms);
+    lag_.set(static_cast<double>(consumer_->lag()));
+    if (!batch.empty()) {
+      if (!processBatch(batch, stop)) break;  // stopping: nothing stored, the next owner re-reads the batch
+      consumer_->storeOffsets(batch);
+    }
+    refetchRound();
+  }
+  consumer_->close();
+  log::info("worker stopped");
+}
+
+bool EventWorker::processBatch(const std::vector<ConsumedMessage>& batch, const std::atomic<bool>& stop) {
+  auto started = std::chrono::steady_clock::now();
+  std::vector<sync::ParseResult> parsed;
+  parsed.reserve(batch.size());
+  std::vector<sync::PositionedEvent> events;
+  std::vector<const ConsumedMessage*> messages;
+  for (const auto& message : batch) {
+    parsed.push_back(sync::parseStripeEvent(message.payload));
+    const auto& p = parsed.back();
+    if (!p.ok) {
+      if (!deadLetter(message, "", "", "unparseable", p.error, 1, stop)) return false;
+      continue;
+    }
+    if (auto why = sync::poisonReason(p.event)) {
+      if (!deadLetter(message, p.event.id, p.event.type, "not_applicable", *why, 1, stop)) return false;
+      continue;
+    }
+    events.push_back({&p.event, message.partition, message.offset});
+    messages.push_back(&message);
+  }
+  if (!events.empty() && !applyWithRetries(events, messages, stop)) return false;
+  batch_seconds_.observe(secondsSince(started));
+  batch_size_.observe(static_cast<double>(batch.size()));
+  std::int64_t newest = 0;
+  for (const auto& e : events) newest = std::max(newest, e.event->created);
+  if (newest > 0) event_age_.set(static_cast<double>(std::time(nullptr) - newest));
+  return true;
+}
+
+bool EventWorker::applyWithRetries(const std::vector<sync::PositionedEvent>& events,
+                                   const std::vector<const ConsumedMessage*>& messages,
+                                   const std::atomic<bool>& stop) {
+  int failures = 0;
+  for (int attempt = 0;; ++attempt) {
+    if (stop.load()) return false;
+    std::string error;
+    try {
+      auto outcomes = sync::EventApplier(db()).apply(events);
+      for (std::size_t i = 0; i < events.size(); ++i) count(events[i].event->type, outcomes[i]);
+      if (!ready_) log::info("database available again");
+      ready_ = true;
+      return true;
+    } catch (const sync::ConcurrentApply& e) {
+      retries("concurrent_apply").inc();
+      continue;  // the overlap is gone: the events are duplicates now
+    } catch (const pg::PgError& e) {
+      dropConnectionIfBroken();
+      if (!db_ || pg::isTransient(e)) {
+        // The database is unavailable: wait it out, however long; this batch is never skipped.
+        ready_ = false;
+        retries("database_unavailable").inc();
+        log::warn("database unavailable, batch retried", {{"sqlstate", e.sqlstate()}, {"error", e.what()},
+                                                          {"events", events.size()}, {"attempt", attempt + 1}});
+        if (!backoff(attempt, stop)) return false;
+        continue;
+      }
+      error = e.sqlstate() + ": " + e.what();
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    // Failed for a reason of its own. In a batch: find the culprit by applying each event alone.
+    if (events.size() > 1) {
+      retries("isolate_batch").inc();
+      log::warn("batch failed, applying its events one by one", {{"error", error}, {"events", events.size()}});
+      for (std::size_t i = 0; i < events.size(); ++i) {
+        if (!applyWithRetries({events[i]}, {messages[i]}, stop)) return false;
+      }
+      return true;
+    }
+    ++failures;
+    retries("apply_failed").inc();
+    log::warn("event failed", {{"event_id", events[0].event->id}, {"type", events[0].event->type},
+                               {"error", error}, {"failures", failures}});
+    if (failures >= config_.max_attempts) {
+      return deadLetter(*messages[0], events[0].event->id, events[0].event->type, "apply_failed", error, failures, stop);
+    }
+    if (!backoff(failures, stop)) return false;
+  }
+}
+
+bool EventWorker::deadLetter(const ConsumedMessage& message, const std::string& event_id,
+                             const std::string& event_type, const std::string& reason, const std::string& error,
+                             int attempts, const std::atomic<bool>& stop) {
+  // First the topic (other consumers may watch it), then the table `billing dlq` reads; both retried until they
+  // hold, because moving the partition on before that would lose the event.
+  kafka::MessageHeaders headers = message.headers;
+  headers.emplace_back("dlq-reason", reason);
+  headers.emplace_back("dlq-error", error.substr(0, 1000));
+  headers.emplace_back("dlq-source", message.topic + "/" + std::to_string(message.partition) + "/" +
+                                         std::to_string(message.offset));
+  for (int attempt = 0;; ++attempt) {
+    auto delivery = dlq_.produce(config_.dlq_topic, message.key, message.payload, headers);
+    if (delivery.status == kafka::DeliveryStatus::Delivered) break;
+    log::warn("dead-letter topic unavailable", {{"cause", kafka::toString(delivery.status)}, {"error", delivery.error}});
+    if (!backoff(attempt, stop)) return false;
+  }
+  for (int attempt = 0;; ++attempt) {
+    try {
+      DeadLetterStore(db()).record(message, event_id, event_type, reason, error, attempts);
+      break;
+    } catch (const pg::PgError& e) {
+      dropConnectionIfBroken();
+      log::warn("dead letter not recorded yet", {{"sqlstate", e.sqlstate()}, {"error", e.what()}});
+      if (!backoff(attempt, stop)) return false;
+    }
+  }
+  deadLetters(reason).inc();
+  log::error("event dead-lettered", {{"event_id", event_id},
+                                     {"type", event_type},
+                                     {"reason", reason},
+                                     {"error", error},
+                                     {"partition", message.partition},
+                                     {"offset", message.offset}});
+  return true;
+}
+
+void EventWorker::refetchRound() {
+  if (!stripe_ || config_.refetch_per_round == 0) return;
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_refetch_ < std::chrono::seconds(1)) return;
+  last_refetch_ = now;
+  try {
+    sync::Refetcher(db(), *stripe_).runDue(config_.refetch_per_round);
+  } catch (const pg::PgError& e) {
+    dropConnectionIfBroken();
+    log::warn("refetch round failed", {{"sqlstate", e.sqlstate()}, {"error", e.what()}});
+  }
+}
+
+}  // namespace billing::workers

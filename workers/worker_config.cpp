@@ -1,0 +1,37 @@
+#include "workers/worker_config.h"
+
+#include "common/config_reader.h"
+#include "common/json_log.h"
+
+namespace billing::workers {
+
+LoadedWorkerConfig loadWorkerConfig(const common::Environment& env) {
+  common::ConfigReader reader(env);
+  WorkerConfig c;
+  c.database_url = reader.secret("BILLING_DATABASE_URL", true).value_or("");
+  c.kafka = kafka::readKafkaSettings(reader);
+  c.consumer.topic = reader.string("BILLING_KAFKA_EVENTS_TOPIC", c.consumer.topic);
+  c.dlq_topic = reader.string("BILLING_KAFKA_DLQ_TOPIC", c.consumer.topic + ".dlq");
+  for (const auto* name : {&c.consumer.topic, &c.dlq_topic}) {
+    if (!kafka::validTopicName(*name)) reader.addError("'" + *name + "' is not a valid Kafka topic name");
+  }
+  if (c.dlq_topic == c.consumer.topic) reader.addError("BILLING_KAFKA_DLQ_TOPIC must differ from the events topic");
+  c.consumer.group_id = reader.string("BILLING_WORKER_GROUP_ID", c.consumer.group_id);
+  c.consumer.session_timeout_ms =
+      static_cast<int>(reader.integer("BILLING_WORKER_SESSION_TIMEOUT_MS", c.consumer.session_timeout_ms, 6000, 300000));
+  c.batch_max = static_cast<std::size_t>(reader.integer("BILLING_WORKER_BATCH_MAX", 500, 1, 10000));
+  c.batch_linger_ms = static_cast<int>(reader.integer("BILLING_WORKER_BATCH_LINGER_MS", c.batch_linger_ms, 0, 1000));
+  c.max_attempts = static_cast<int>(reader.integer("BILLING_WORKER_MAX_ATTEMPTS", c.max_attempts, 1, 100));
+  c.refetch_per_round =
+      static_cast<int>(reader.integer("BILLING_WORKER_REFETCH_PER_ROUND", c.refetch_per_round, 0, 1000));
+  c.host = reader.string("BILLING_WORKER_HOST", c.host);
+  c.port = static_cast<std::uint16_t>(reader.integer("BILLING_WORKER_PORT", c.port, 0, 65535));
+  c.log_level = reader.string("BILLING_LOG_LEVEL", c.log_level);
+  log::Level level;
+  if (!log::parseLevel(c.log_level, level)) reader.addError("BILLING_LOG_LEVEL must be debug, info, warn or error");
+  c.stripe = stripe::readStripeConfig(reader, false);
+  c.stripe_enabled = !c.stripe.api_key.empty();
+  return {c, reader.errors()};
+}
+
+}  // namespace billing::workers

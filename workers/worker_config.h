@@ -1,0 +1,41 @@
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/environment.h"
+#include "common/kafka_producer.h"
+#include "common/kafka_settings.h"
+#include "stripe/stripe_client.h"
+#include "workers/event_consumer.h"
+
+namespace billing::workers {
+
+/// Everything `billing worker` needs, parsed once from the environment.
+struct WorkerConfig {
+  std::string database_url;  // carries a password: never logged
+  kafka::KafkaSettings kafka;
+  ConsumerOptions consumer;
+  std::string dlq_topic = "stripe.events.dlq";
+  std::size_t batch_max = 500;  // events per transaction at most
+  int batch_linger_ms = 5;      // how long a batch waits to fill once its first event arrived
+  int max_attempts = 3;         // failures (other than an unavailable database) before an event is dead-lettered
+  int refetch_per_round = 20;   // Stripe fetches between two batches, at most
+  std::string host = "0.0.0.0"; // ops endpoints: /healthz /readyz /metrics
+  std::uint16_t port = 8081;
+  std::string log_level = "info";
+  bool stripe_enabled = false;  // without an API key, doubtful objects stay queued (and the metric shows it)
+  stripe::StripeClientConfig stripe;
+};
+
+struct LoadedWorkerConfig {
+  WorkerConfig config;
+  std::vector<std::string> errors;
+};
+
+/// BILLING_DATABASE_URL[_FILE], BILLING_KAFKA_*, BILLING_KAFKA_EVENTS_TOPIC, BILLING_KAFKA_DLQ_TOPIC,
+/// BILLING_WORKER_* and BILLING_STRIPE_* (README.md lists them).
+LoadedWorkerConfig loadWorkerConfig(const common::Environment& env);
+
+}  // namespace billing::workers
