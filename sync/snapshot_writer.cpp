@@ -62,7 +62,7 @@ std::string childrenSql(const ChildSpec& c) {
          "    AND NOT EXISTS (SELECT 1 FROM children ch WHERE ch.parent_id = p.id AND ch.raw ->> 'id' = c.id)\n"
          "), upserted AS (\n"
          "  INSERT INTO " + table + " AS c (id, " + parent + ", raw, version, synced_at)\n"
-         "  SELECT raw ->> 'id', parent_id, raw, version, now() FROM children\n"
+         "  SELECT DISTINCT ON (parent_id, raw ->> 'id') raw ->> 'id', parent_id, raw, version, now() FROM children\n"
          "  ON CONFLICT (" + std::string(c.conflict) + ") DO UPDATE SET " + parent + " = excluded." + parent + ",\n"
          "    raw = excluded.raw, version = excluded.version, synced_at = excluded.synced_at\n"
          ")\n"

@@ -21,6 +21,16 @@ PostgresServer::PostgresServer() {
   if (url_.rfind("postgresql://", 0) != 0) throw std::runtime_error("postgres did not start: " + url_);
 }
 
+void PostgresServer::stop() {
+  std::string cmd = "bash '" BILLING_SOURCE_DIR "/scripts/postgres.sh' stop '" + state_.string() + "' >/dev/null 2>&1";
+  if (std::system(cmd.c_str()) != 0) throw std::runtime_error("postgres did not stop");
+}
+
+void PostgresServer::start() {
+  std::string cmd = "bash '" BILLING_SOURCE_DIR "/scripts/postgres.sh' start '" + state_.string() + "' >/dev/null 2>&1";
+  if (std::system(cmd.c_str()) != 0) throw std::runtime_error("postgres did not start again");
+}
+
 PostgresServer::~PostgresServer() {
   std::string cmd = "bash '" BILLING_SOURCE_DIR "/scripts/postgres.sh' stop '" + state_.string() + "' >/dev/null 2>&1";
   if (std::system(cmd.c_str()) != 0) return;

@@ -14,6 +14,9 @@ class PostgresServer {
   PostgresServer& operator=(const PostgresServer&) = delete;
 
   const std::string& url() const { return url_; }
+  /// Fast shutdown and start again on the same port with the same data (outage tests).
+  void stop();
+  void start();
 
  private:
   std::filesystem::path state_;

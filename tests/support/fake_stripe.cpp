@@ -1,0 +1,273 @@
+#include "tests/support/fake_stripe.h"
+
+#include <Poco/DateTime.h>
+#include <Poco/DateTimeFormat.h>
+#include <Poco/DateTimeFormatter.h>
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/StreamCopier.h>
+#include <Poco/Timestamp.h>
+#include <Poco/URI.h>
+
+#include <algorithm>
+#include <ctime>
+
+namespace billing::testing {
+namespace {
+
+const std::map<std::string, std::string>& pluralToType() {
+  static const std::map<std::string, std::string> m = {
+      {"customers", "customer"},         {"products", "product"},
+      {"prices", "price"},               {"subscriptions", "subscription"},
+      {"subscription_schedules", "subscription_schedule"},
+      {"invoices", "invoice"},           {"payment_methods", "payment_method"},
+      {"subscription_items", "subscription_item"},
+  };
+  return m;
+}
+
+nlohmann::json stripeError(const std::string& type, const std::string& code, const std::string& message,
+                           const std::string& param = "") {
+  nlohmann::json error = {{"type", type}, {"message", message}};
+  if (!code.empty()) error["code"] = code;
+  if (!param.empty()) error["param"] = param;
+  return {{"error", error}};
+}
+
+std::vector<std::string> split(const std::string& path) {
+  std::vector<std::string> parts;
+  std::size_t start = 1;
+  while (start <= path.size()) {
+    auto end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    parts.push_back(path.substr(start, end - start));
+    start = end + 1;
+  }
+  return parts;
+}
+
+class Handler : public Poco::Net::HTTPRequestHandler {
+ public:
+  explicit Handler(FakeStripe& fake) : fake_(fake) {}
+  void handleRequest(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) override {
+    RecordedRequest recorded;
+    recorded.method = request.getMethod();
+    recorded.uri = request.getURI();
+    for (const auto& [k, v] : request) recorded.headers[k] = v;
+    Poco::StreamCopier::copyToString(request.stream(), recorded.body);
+    std::int64_t date = 0;
+    auto answer = fake_.handle(recorded, date);
+    auto body = answer.body.dump();
+    response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(answer.status));
+    response.set("Date", Poco::DateTimeFormatter::format(Poco::Timestamp::fromEpochTime(static_cast<std::time_t>(date)),
+                                                         Poco::DateTimeFormat::HTTP_FORMAT));
+    response.set("Request-Id", "req_fake" + std::to_string(date));
+    response.setContentType("application/json");
+    response.setContentLength(static_cast<std::streamsize>(body.size()));
+    response.send() << body;
+  }
+
+ private:
+  FakeStripe& fake_;
+};
+
+class Factory : public Poco::Net::HTTPRequestHandlerFactory {
+ public:
+  explicit Factory(FakeStripe& fake) : fake_(fake) {}
+  Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
+    return new Handler(fake_);
+  }
+
+ private:
+  FakeStripe& fake_;
+};
+
+// Stripe lists newest first; ids break ties so pages are stable.
+bool newerFirst(const nlohmann::json& a, const nlohmann::json& b) {
+  auto ca = a.value("created", 0LL), cb = b.value("created", 0LL);
+  if (ca != cb) return ca > cb;
+  return a.value("id", "") > b.value("id", "");
+}
+
+}  // namespace
+
+FakeStripe::FakeStripe() {
+  Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", 0));
+  auto params = new Poco::Net::HTTPServerParams;
+  params->setKeepAlive(true);
+  server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(*this), pool_, socket, params);
+  server_->start();
+}
+
+FakeStripe::~FakeStripe() {
+  server_->stopAll(true);
+  pool_.joinAll();
+}
+
+std::string FakeStripe::baseUrl() const { return "http://127.0.0.1:" + std::to_string(server_->port()); }
+
+void FakeStripe::put(const nlohmann::json& object) {
+  std::lock_guard lock(mutex_);
+  objects_[object.at("object").get<std::string>()][object.at("id").get<std::string>()] = object;
+}
+
+void FakeStripe::remove(const std::string& object_type, const std::string& id) {
+  std::lock_guard lock(mutex_);
+  deleted_[object_type][id] = true;
+}
+
+void FakeStripe::addEvent(const nlohmann::json& event) {
+  std::lock_guard lock(mutex_);
+  events_.push_back(event);
+}
+
+void FakeStripe::setClock(std::int64_t unix_seconds) {
+  std::lock_guard lock(mutex_);
+  clock_ = unix_seconds;
+}
+
+void FakeStripe::failNext(int count, int status) {
+  std::lock_guard lock(mutex_);
+  fail_count_ = count;
+  fail_status_ = status;
+}
+
+std::vector<RecordedRequest> FakeStripe::requests() const {
+  std::lock_guard lock(mutex_);
+  return requests_;
+}
+
+std::size_t FakeStripe::count(const std::string& prefix) const {
+  std::lock_guard lock(mutex_);
+  return static_cast<std::size_t>(std::count_if(requests_.begin(), requests_.end(), [&](const RecordedRequest& r) {
+    return r.uri.substr(0, r.uri.find('?')).rfind(prefix, 0) == 0;
+  }));
+}
+
+std::vector<nlohmann::json> FakeStripe::objectsOf(const std::string& object_type) const {
+  std::vector<nlohmann::json> out;
+  auto it = objects_.find(object_type);
+  if (it == objects_.end()) return out;
+  auto gone = deleted_.find(object_type);
+  for (const auto& [id, object] : it->second) {
+    if (gone != deleted_.end() && gone->second.count(id)) continue;
+    out.push_back(object);
+  }
+  return out;
+}
+
+FakeStripe::Answer FakeStripe::list(const std::vector<nlohmann::json>& items,
+                                    const std::multimap<std::string, std::string>& query, const std::string& url) {
+  auto sorted = items;
+  std::sort(sorted.begin(), sorted.end(), newerFirst);
+  std::size_t limit = 10;
+  if (auto it = query.find("limit"); it != query.end()) limit = std::clamp<std::size_t>(std::stoul(it->second), 1, 100);
+  std::size_t start = 0;
+  if (auto it = query.find("starting_after"); it != query.end()) {
+    auto found = std::find_if(sorted.begin(), sorted.end(), [&](const nlohmann::json& o) { return o["id"] == it->second; });
+    if (found == sorted.end()) {
+      return {400, stripeError("invalid_request_error", "resource_missing", "No such object: '" + it->second + "'",
+                               "starting_after")};
+    }
+    start = static_cast<std::size_t>(found - sorted.begin()) + 1;
+  }
+  nlohmann::json data = nlohmann::json::array();
+  for (std::size_t i = start; i < sorted.size() && data.size() < limit; ++i) data.push_back(sorted[i]);
+  bool has_more = start + data.size() < sorted.size();
+  return {200, {{"object", "list"}, {"data", data}, {"has_more", has_more}, {"url", url}}};
+}
+
+FakeStripe::Answer FakeStripe::handle(const RecordedRequest& request, std::int64_t& date) {
+  std::lock_guard lock(mutex_);
+  requests_.push_back(request);
+  date = clock_ != 0 ? clock_ : static_cast<std::int64_t>(std::time(nullptr));
+  if (fail_count_ > 0) {
+    --fail_count_;
+    return {fail_status_, stripeError(fail_status_ == 429 ? "invalid_request_error" : "api_error",
+                                      fail_status_ == 429 ? "rate_limit" : "", "scripted failure")};
+  }
+  if (request.headers.count("Authorization") == 0 || request.headers.at("Authorization").rfind("Bearer sk_", 0) != 0) {
+    return {401, stripeError("invalid_request_error", "", "Invalid API Key provided")};
+  }
+  Poco::URI uri(request.uri);
+  std::multimap<std::string, std::string> query;
+  for (const auto& [k, v] : uri.getQueryParameters()) query.emplace(k, v);
+  auto parts = split(uri.getPath());
+  if (request.method != "GET" || parts.size() < 2 || parts[0] != "v1") {
+    return {404, stripeError("invalid_request_error", "", "Unrecognized request URL (" + request.method + ": " + uri.getPath() + ")")};
+  }
+  auto created_filter = [&](std::vector<nlohmann::json> items) {
+    auto gte = query.find("created[gte]"), lte = query.find("created[lte]");
+    std::vector<nlohmann::json> kept;
+    for (auto& o : items) {
+      auto c = o.value("created", 0LL);
+      if (gte != query.end() && c < std::stoll(gte->second)) continue;
+      if (lte != query.end() && c > std::stoll(lte->second)) continue;
+      kept.push_back(std::move(o));
+    }
+    return kept;
+  };
+
+  if (parts[1] == "events" && parts.size() == 2) {
+    std::vector<std::string> types;
+    for (auto [it, end] = query.equal_range("types[]"); it != end; ++it) types.push_back(it->second);
+    std::vector<nlohmann::json> kept;
+    for (const auto& e : created_filter(events_)) {
+      if (types.empty() || std::find(types.begin(), types.end(), e.value("type", "")) != types.end()) kept.push_back(e);
+    }
+    return list(kept, query, "/v1/events");
+  }
+  if (parts[1] == "subscription_items" && parts.size() == 2) {
+    auto sub = query.find("subscription");
+    if (sub == query.end()) return {400, stripeError("invalid_request_error", "parameter_missing", "Missing required param: subscription.", "subscription")};
+    auto it = objects_["subscription"].find(sub->second);
+    if (it == objects_["subscription"].end()) return {404, stripeError("invalid_request_error", "resource_missing", "No such subscription", "subscription")};
+    std::vector<nlohmann::json> items(it->second["items"]["data"].begin(), it->second["items"]["data"].end());
+    return list(items, query, "/v1/subscription_items");
+  }
+  auto type_it = pluralToType().find(parts[1]);
+  if (type_it == pluralToType().end()) {
+    return {404, stripeError("invalid_request_error", "", "Unrecognized request URL (GET: " + uri.getPath() + ")")};
+  }
+  const std::string& type = type_it->second;
+  if (parts.size() == 2) {
+    auto items = created_filter(objectsOf(type));
+    if (type == "subscription" && query.find("status") == query.end()) {
+      // Stripe's default list leaves canceled subscriptions out.
+      items.erase(std::remove_if(items.begin(), items.end(), [](const nlohmann::json& s) { return s.value("status", "") == "canceled"; }), items.end());
+    }
+    return list(items, query, "/v1/" + parts[1]);
+  }
+  const std::string& id = parts[2];
+  auto& by_id = objects_[type];
+  auto found = by_id.find(id);
+  bool gone = deleted_[type].count(id) > 0;
+  if (found == by_id.end() && !gone) {
+    return {404, stripeError("invalid_request_error", "resource_missing", "No such " + type + ": '" + id + "'", "id")};
+  }
+  if (parts.size() == 3) {
+    if (gone) {
+      if (type == "customer") return {200, {{"id", id}, {"object", "customer"}, {"deleted", true}}};
+      return {404, stripeError("invalid_request_error", "resource_missing", "No such " + type + ": '" + id + "'", "id")};
+    }
+    return {200, found->second};
+  }
+  if (parts.size() == 4 && type == "invoice" && parts[3] == "lines") {
+    std::vector<nlohmann::json> lines(found->second["lines"]["data"].begin(), found->second["lines"]["data"].end());
+    return list(lines, query, "/v1/invoices/" + id + "/lines");
+  }
+  if (parts.size() == 4 && type == "customer" && parts[3] == "payment_methods") {
+    std::vector<nlohmann::json> methods;
+    for (const auto& pm : objectsOf("payment_method")) {
+      if (pm.value("customer", "") == id) methods.push_back(pm);
+    }
+    return list(methods, query, "/v1/customers/" + id + "/payment_methods");
+  }
+  return {404, stripeError("invalid_request_error", "", "Unrecognized request URL (GET: " + uri.getPath() + ")")};
+}
+
+}  // namespace billing::testing
