@@ -49,10 +49,10 @@ TEST_CASE("thin event created is parsed from ISO-8601", "[envelope]") {
   REQUIRE(r.error == EnvelopeError::None);
   CHECK(r.envelope.created == 1780704172);
   CHECK(r.envelope.object_id == "mtr_1");
-  CHECK(common::parseIso8601Utc("2026-06-06T00:02:52Z") == 1780704172);
-  CHECK_FALSE(common::parseIso8601Utc("2026-06-06 00:02:52Z"));
-  CHECK_FALSE(common::parseIso8601Utc("2026-13-06T00:02:52Z"));
-  CHECK_FALSE(common::parseIso8601Utc("2026-06-06T00:02:52.65xZ"));
+  CHECK(billing::common::parseIso8601Utc("2026-06-06T00:02:52Z") == 1780704172);
+  CHECK_FALSE(billing::common::parseIso8601Utc("2026-06-06 00:02:52Z"));
+  CHECK_FALSE(billing::common::parseIso8601Utc("2026-13-06T00:02:52Z"));
+  CHECK_FALSE(billing::common::parseIso8601Utc("2026-06-06T00:02:52.65xZ"));
 }
 
 TEST_CASE("nested decoys do not override envelope fields", "[envelope]") {
