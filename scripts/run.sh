@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The README's run command: installs what is missing, builds, starts a private PostgreSQL 15 and a single-node
-# Kafka in .state/, creates the topics, and runs every service role that exists (today: the webhook receiver) in
-# the foreground. Ctrl-C stops everything; data stays in .state/ for the next run (delete it to start fresh).
+# Kafka in .state/, creates the topics, and runs every service role that exists (the webhook receiver and the sync
+# worker) in the foreground. Ctrl-C stops everything; data stays in .state/ for the next run (delete it to start fresh).
 #
 # Stripe: with no BILLING_STRIPE_API_KEY given, Stripe's stripe-mock stands in for the Stripe API
-# (BILLING_STRIPE_API_BASE points at it). With no BILLING_WEBHOOK_SECRETS given, a local signing secret is generated
+# (BILLING_STRIPE_API_BASE points at it). stripe-mock is stateless (it answers any id with a fixture), so the worker
+# then runs without a Stripe key: objects in doubt wait in refetch_queue instead of being "repaired" with fixtures. With no BILLING_WEBHOOK_SECRETS given, a local signing secret is generated
 # into .state/ and scripts/send-event.sh signs sample events with it, standing in for Stripe's deliveries.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -18,7 +19,8 @@ billing="$BUILD_DIR/app/billing"
 cleanup() {
   set +e  # stop everything even when one step fails (a killed child's wait returns non-zero)
   log "stopping local services"
-  [[ -n "${webhook_pid:-}" ]] && kill "$webhook_pid" 2>/dev/null && wait "$webhook_pid" 2>/dev/null
+  [[ -n "${webhook_pid:-}" ]] && kill "$webhook_pid" 2>/dev/null && wait -n "$webhook_pid" "$worker_pid" 2>/dev/null
+  [[ -n "${worker_pid:-}" ]] && kill "$worker_pid" 2>/dev/null && wait "$worker_pid" 2>/dev/null
   [[ -n "${stripe_pid:-}" ]] && kill "$stripe_pid" 2>/dev/null && wait "$stripe_pid" 2>/dev/null
   "$REPO_ROOT/scripts/kafka.sh" stop "$STATE/kafka" || true
   "$REPO_ROOT/scripts/postgres.sh" stop "$STATE/postgres" || true
@@ -38,6 +40,7 @@ export BILLING_KAFKA_REPLICATION_FACTOR=1
 "$billing" create-topics
 
 stripe_note="Stripe API (from your BILLING_STRIPE_API_KEY)"
+worker_stripe_key=()
 if [[ -z "${BILLING_STRIPE_API_KEY:-}${BILLING_STRIPE_API_KEY_FILE:-}" ]]; then
   stripe_port="$(free_port)"
   "$CACHE_DIR/bin/stripe-mock" -http-addr "127.0.0.1:$stripe_port" -https-addr "127.0.0.1:$(free_port)" \
@@ -46,6 +49,7 @@ if [[ -z "${BILLING_STRIPE_API_KEY:-}${BILLING_STRIPE_API_KEY_FILE:-}" ]]; then
   wait_for_port "$stripe_port" 30 || die "stripe-mock did not start (see $STATE/stripe-mock.log)"
   export BILLING_STRIPE_API_BASE="http://127.0.0.1:$stripe_port" BILLING_STRIPE_API_KEY="sk_test_local_stripe_mock"
   stripe_note="$BILLING_STRIPE_API_BASE (stripe-mock: no BILLING_STRIPE_API_KEY given)"
+  worker_stripe_key=(-u BILLING_STRIPE_API_KEY -u BILLING_STRIPE_API_BASE)
 fi
 
 if [[ -z "${BILLING_WEBHOOK_SECRETS:-}${BILLING_WEBHOOK_SECRETS_FILE:-}" ]]; then
@@ -61,15 +65,23 @@ export BILLING_WEBHOOK_PORT="${BILLING_WEBHOOK_PORT:-8080}"
 webhook_pid=$!
 if ! wait_for_port "$BILLING_WEBHOOK_PORT" 30; then die "webhook receiver did not start"; fi
 
+export BILLING_WORKER_PORT="${BILLING_WORKER_PORT:-8081}"
+env "${worker_stripe_key[@]}" "$billing" worker --check-config
+env "${worker_stripe_key[@]}" "$billing" worker &
+worker_pid=$!
+if ! wait_for_port "$BILLING_WORKER_PORT" 30; then die "worker did not start"; fi
+
 cat >&2 <<TXT
 
   Webhook receiver: http://127.0.0.1:$BILLING_WEBHOOK_PORT/webhooks/stripe  (health: /healthz /readyz /metrics)
+  Sync worker:      health/metrics on http://127.0.0.1:$BILLING_WORKER_PORT  (/healthz /readyz /metrics)
   Kafka:            $BILLING_KAFKA_BROKERS   topic ${BILLING_KAFKA_EVENTS_TOPIC:-stripe.events}
   PostgreSQL:       $BILLING_DATABASE_URL
   Stripe API:       $stripe_note
   Send a signed sample event:   scripts/send-event.sh tests/fixtures/stripe/events/invoice.paid.json
-  Read the topic:               kcat -b $BILLING_KAFKA_BROKERS -C -t stripe.events -e -f '%k %h\n'
+  See it synced:                psql $BILLING_DATABASE_URL -c 'SELECT id, status, total FROM invoices'
+  Dead letters:                 $billing dlq list
   Ctrl-C stops everything.
 
 TXT
-wait "$webhook_pid"
+wait -n "$webhook_pid" "$worker_pid"

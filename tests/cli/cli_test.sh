@@ -70,5 +70,24 @@ fi
 expect "migrate unknown flag" 2 "unknown option" -- "$billing" migrate --frob
 expect "create-topics bad config" 2 "BILLING_KAFKA_BROKERS is required" -- env -i "$billing" create-topics
 
+db=BILLING_DATABASE_URL=postgresql://billing@127.0.0.1:1/billing
+expect "worker check-config lists every problem" 2 "invalid configuration \(2 problems\)" -- env -i "$billing" worker --check-config
+expect "worker check-config ok" 0 "refetch from Stripe off" -- env -i "$db" BILLING_KAFKA_BROKERS=k:1 "$billing" worker --check-config
+expect "worker rejects a publishable key" 2 "BILLING_STRIPE_API_KEY must be a secret" -- \
+  env -i "$db" BILLING_KAFKA_BROKERS=k:1 BILLING_STRIPE_API_KEY=pk_live_x "$billing" worker --check-config
+expect "worker unknown flag" 2 "unknown option" -- "$billing" worker --frob
+expect "dlq usage" 2 "usage: billing dlq" -- "$billing" dlq
+expect "dlq replay needs a target" 2 "usage: billing dlq" -- "$billing" dlq replay
+expect "dlq bad id" 2 "bad option" -- "$billing" dlq replay --id abc
+expect "dlq unreachable database" 1 "cannot connect to PostgreSQL" -- env -i "$db" "$billing" dlq list
+expect "backfill unknown kind" 2 "unknown object kind 'widgets'" -- "$billing" backfill --objects customers,widgets
+expect "backfill bad date" 2 "--since takes a UTC date" -- "$billing" backfill --since yesterday
+expect "backfill needs a Stripe key" 2 "BILLING_STRIPE_API_KEY \(or BILLING_STRIPE_API_KEY_FILE\) is required" -- \
+  env -i "$db" "$billing" backfill
+expect "replay-events needs --since" 2 "--since is required" -- "$billing" replay-events
+expect "replay-events rejects backfill options" 2 "unknown option '--objects'" -- "$billing" replay-events --objects customers
+expect "reconcile bad sample" 2 "--sample takes a positive number" -- "$billing" reconcile --sample 0
+expect "help lists the sync commands" 0 "reconcile" -- "$billing" help
+
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

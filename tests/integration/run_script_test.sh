@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
-# The README's run command: scripts/run.sh comes up (PostgreSQL, Kafka, stripe-mock, migrations, receiver), accepts a
-# signed event, and on SIGTERM stops every process it started. Uses a private state dir and port.
+# The README's run command: scripts/run.sh comes up (PostgreSQL, Kafka, stripe-mock, migrations, receiver, worker),
+# accepts a signed event, syncs it to PostgreSQL, and on SIGTERM stops every process it started. Uses a private state dir and port.
 set -u
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 source "$root/scripts/lib.sh"
 set +e
 state="$(mktemp -d /tmp/billing-run-XXXXXX)"  # 0700, like a repo under /root: postgres.sh must cope
-port="$(free_port)"
+port="$(free_port)"; worker_port="$(free_port)"
 passed=0; failed=0
 check() { if eval "$2"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $1"; fi; }
 
-BILLING_STATE_DIR="$state" BILLING_WEBHOOK_PORT="$port" setsid bash "$root/scripts/run.sh" > "$state/run.log" 2>&1 &
+BILLING_STATE_DIR="$state" BILLING_WEBHOOK_PORT="$port" BILLING_WORKER_PORT="$worker_port" setsid bash "$root/scripts/run.sh" > "$state/run.log" 2>&1 &
 run_pid=$!
 for _ in $(seq 1 180); do grep -q "Ctrl-C stops" "$state/run.log" && break; sleep 1; done
 check "comes up" 'grep -q "Ctrl-C stops" "$state/run.log"'
@@ -20,6 +20,13 @@ for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && 
 reply="$(BILLING_STATE_DIR="$state" BILLING_WEBHOOK_PORT="$port" bash "$root/scripts/send-event.sh" \
   "$root/tests/fixtures/stripe/events/customer.created.json" 2>&1)"
 check "accepts a signed event" 'grep -q "HTTP 200" <<<"$reply"'
+url="$(bash "$root/scripts/postgres.sh" url "$state/postgres")"
+for _ in $(seq 1 100); do
+  [[ "$(psql "$url" -tAc "SELECT count(*) FROM customers WHERE id = 'cus_wiBCVtOp32cN8d'" 2>/dev/null)" == 1 ]] && break
+  sleep 0.2
+done
+check "the worker synced it" '[[ "$(psql "$url" -tAc "SELECT email FROM customers WHERE id = '"'"'cus_wiBCVtOp32cN8d'"'"'")" == *@example.com ]]'
+check "worker ready" 'curl -sf "http://127.0.0.1:$worker_port/readyz" >/dev/null'
 
 kill -TERM "$run_pid"
 for _ in $(seq 1 60); do kill -0 "$run_pid" 2>/dev/null || break; sleep 0.5; done
