@@ -7,6 +7,7 @@
 
 #include "common/json_log.h"
 #include "sync/refetcher.h"
+#include "sync/retention.h"
 #include "workers/dead_letters.h"
 
 namespace billing::workers {
@@ -103,6 +104,7 @@ void EventWorker::run(const std::atomic<bool>& stop) {
       consumer_->storeOffsets(batch);
     }
     refetchRound();
+    pruneRound();
   }
   consumer_->close();
   log::info("worker stopped");
@@ -222,6 +224,19 @@ bool EventWorker::deadLetter(const ConsumedMessage& message, const std::string& 
                                      {"partition", message.partition},
                                      {"offset", message.offset}});
   return true;
+}
+
+void EventWorker::pruneRound() {
+  auto now = std::chrono::steady_clock::now();
+  if (last_prune_ != std::chrono::steady_clock::time_point{} && now - last_prune_ < std::chrono::minutes(10)) return;
+  last_prune_ = now;
+  try {
+    auto removed = sync::pruneProcessedEvents(db(), config_.event_retention_days);
+    if (removed > 0) log::info("old processed event ids removed", {{"rows", removed}, {"days", config_.event_retention_days}});
+  } catch (const pg::PgError& e) {
+    dropConnectionIfBroken();
+    log::warn("processed events retention failed", {{"sqlstate", e.sqlstate()}, {"error", e.what()}});
+  }
 }
 
 void EventWorker::refetchRound() {

@@ -37,6 +37,7 @@ class EventWorker {
   bool deadLetter(const ConsumedMessage& message, const std::string& event_id, const std::string& event_type,
                   const std::string& reason, const std::string& error, int attempts, const std::atomic<bool>& stop);
   void refetchRound();
+  void pruneRound();
   pg::Connection& db();
   void dropConnectionIfBroken();
   bool backoff(int attempt, const std::atomic<bool>& stop);
@@ -49,6 +50,7 @@ class EventWorker {
   std::unique_ptr<pg::Connection> db_;
   std::atomic<bool> ready_{false};
   std::chrono::steady_clock::time_point last_refetch_{};
+  std::chrono::steady_clock::time_point last_prune_{};
 
   std::map<std::pair<std::string, int>, metrics::Counter*> event_counters_;
   metrics::Histogram& batch_seconds_;

@@ -24,6 +24,8 @@ LoadedWorkerConfig loadWorkerConfig(const common::Environment& env) {
   c.max_attempts = static_cast<int>(reader.integer("BILLING_WORKER_MAX_ATTEMPTS", c.max_attempts, 1, 100));
   c.refetch_per_round =
       static_cast<int>(reader.integer("BILLING_WORKER_REFETCH_PER_ROUND", c.refetch_per_round, 0, 1000));
+  c.event_retention_days =
+      static_cast<int>(reader.integer("BILLING_WORKER_EVENT_RETENTION_DAYS", c.event_retention_days, 31, 3650));
   c.host = reader.string("BILLING_WORKER_HOST", c.host);
   c.port = static_cast<std::uint16_t>(reader.integer("BILLING_WORKER_PORT", c.port, 0, 65535));
   c.log_level = reader.string("BILLING_LOG_LEVEL", c.log_level);

@@ -22,6 +22,7 @@ struct WorkerConfig {
   int batch_linger_ms = 5;      // how long a batch waits to fill once its first event arrived
   int max_attempts = 3;         // failures (other than an unavailable database) before an event is dead-lettered
   int refetch_per_round = 20;   // Stripe fetches between two batches, at most
+  int event_retention_days = 45; // processed event ids kept (Stripe resends for 3 days, replay-events reaches 30)
   std::string host = "0.0.0.0"; // ops endpoints: /healthz /readyz /metrics
   std::uint16_t port = 8081;
   std::string log_level = "info";

@@ -12,6 +12,7 @@
 #include "sync/event_routes.h"
 #include "sync/reconciler.h"
 #include "sync/refetcher.h"
+#include "sync/retention.h"
 #include "tests/support/fake_stripe.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/sync_database.h"
@@ -425,4 +426,15 @@ TEST_CASE("reconcile reports drift and repairs it", "[integration][postgres][syn
   auto sampled = sync::Reconciler(db, client).run(options);
   CHECK(sampled[0].checked == 1);  // one customer left alive
   CHECK(sampled[2].checked == 2);
+}
+
+TEST_CASE("processed event ids are kept for the retention period, then removed", "[integration][postgres][sync]") {
+  pg::Connection db(testing::freshSyncDatabase());
+  testing::applyPayloads(db, payloadsOf(orderedSamples()));
+  db.exec("UPDATE processed_events SET processed_at = now() - interval '50 days' WHERE type LIKE 'invoice.%'");
+  auto old = std::stoll(scalar(db, "SELECT count(*) FROM processed_events WHERE type LIKE 'invoice.%'"));
+  auto all = std::stoll(scalar(db, "SELECT count(*) FROM processed_events"));
+  CHECK(sync::pruneProcessedEvents(db, 45, 3) == old);  // several chunks
+  CHECK(std::stoll(scalar(db, "SELECT count(*) FROM processed_events")) == all - old);
+  CHECK(sync::pruneProcessedEvents(db, 45) == 0);
 }
