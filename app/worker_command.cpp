@@ -1,6 +1,7 @@
 #include <atomic>
 #include <iostream>
 #include <thread>
+#include <vector>
 
 #include "app/commands.h"
 #include "common/json_log.h"
@@ -44,17 +45,30 @@ int runWorker(const Args& args) {
   kafka::DurableProducer dlq(config.kafka, {});
   std::unique_ptr<stripe::StripeClient> stripe;
   if (config.stripe_enabled) stripe = std::make_unique<stripe::StripeClient>(config.stripe);
-  workers::EventWorker worker(config, dlq, stripe.get());
-  http::OpsServer ops(config.host, config.port, {[&] { return worker.live(); }, [&] { return worker.ready(); }});
+  // Several consumers in one group: while one waits for PostgreSQL, another parses; each owns its partitions, so
+  // per-object order holds.
+  std::vector<std::unique_ptr<workers::EventWorker>> consumers;
+  for (int i = 0; i < config.consumers; ++i) {
+    consumers.push_back(std::make_unique<workers::EventWorker>(config, dlq, stripe.get(), i));
+  }
+  auto all = [&](bool (workers::EventWorker::*check)() const) {
+    for (const auto& c : consumers) {
+      if (!((*c).*check)()) return false;
+    }
+    return true;
+  };
+  http::OpsServer ops(config.host, config.port,
+                      {[&] { return all(&workers::EventWorker::live); }, [&] { return all(&workers::EventWorker::ready); }});
   ops.start();
-  log::info("worker ops endpoints listening", {{"host", config.host}, {"port", ops.port()}});
+  log::info("worker ops endpoints listening", {{"host", config.host}, {"port", ops.port()}, {"consumers", config.consumers}});
 
   std::atomic<bool> stop{false};
-  std::thread loop([&] { worker.run(stop); });
+  std::vector<std::thread> loops;
+  for (auto& c : consumers) loops.emplace_back([&stop, worker = c.get()] { worker->run(stop); });
   int signal = waitForShutdownSignal();
   log::info("shutting down", {{"signal", signal}});
   stop = true;
-  loop.join();
+  for (auto& t : loops) t.join();
   ops.stop();
   dlq.flush(5000);
   return kExitOk;

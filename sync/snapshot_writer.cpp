@@ -36,11 +36,13 @@ struct ChildSpec {
   std::string_view table;
   std::string_view parent_column;
   std::string_view conflict;    // the child table's key
+  std::string_view distinct;    // the same key over the `children` rows: one row per key per statement
 };
 
 const ChildSpec* childSpec(ObjectKind kind) {
-  static const ChildSpec items{"subscriptions", "items", "subscription_items", "subscription_id", "id"};
-  static const ChildSpec lines{"invoices", "lines", "invoice_lines", "invoice_id", "invoice_id, id"};
+  static const ChildSpec items{"subscriptions", "items", "subscription_items", "subscription_id", "id", "raw ->> 'id'"};
+  static const ChildSpec lines{"invoices", "lines", "invoice_lines", "invoice_id", "invoice_id, id",
+                               "parent_id, raw ->> 'id'"};
   if (kind == ObjectKind::Subscription) return &items;
   if (kind == ObjectKind::Invoice) return &lines;
   return nullptr;
@@ -62,7 +64,7 @@ std::string childrenSql(const ChildSpec& c) {
          "    AND NOT EXISTS (SELECT 1 FROM children ch WHERE ch.parent_id = p.id AND ch.raw ->> 'id' = c.id)\n"
          "), upserted AS (\n"
          "  INSERT INTO " + table + " AS c (id, " + parent + ", raw, version, synced_at)\n"
-         "  SELECT DISTINCT ON (parent_id, raw ->> 'id') raw ->> 'id', parent_id, raw, version, now() FROM children\n"
+         "  SELECT DISTINCT ON (" + std::string(c.distinct) + ") raw ->> 'id', parent_id, raw, version, now() FROM children\n"
          "  ON CONFLICT (" + std::string(c.conflict) + ") DO UPDATE SET " + parent + " = excluded." + parent + ",\n"
          "    raw = excluded.raw, version = excluded.version, synced_at = excluded.synced_at\n"
          ")\n"

@@ -30,7 +30,8 @@ metrics::Counter& deadLetters(const std::string& reason) {
 
 }  // namespace
 
-EventWorker::EventWorker(const WorkerConfig& config, kafka::DurableProducer& dlq, stripe::StripeClient* stripe)
+EventWorker::EventWorker(const WorkerConfig& config, kafka::DurableProducer& dlq, stripe::StripeClient* stripe,
+                         int index)
     : config_(config),
       dlq_(dlq),
       stripe_(stripe),
@@ -40,9 +41,11 @@ EventWorker::EventWorker(const WorkerConfig& config, kafka::DurableProducer& dlq
       batch_size_(metrics::defaultRegistry().histogram("billing_worker_batch_events", "Events per applied batch",
                                                        {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000})),
       lag_(metrics::defaultRegistry().gauge("billing_worker_consumer_lag",
-                                            "Events behind the end of this worker's partitions")),
+                                            "Events behind the end of this consumer's partitions",
+                                            {{"consumer", std::to_string(index)}})),
       event_age_(metrics::defaultRegistry().gauge("billing_worker_event_age_seconds",
-                                                  "Now minus the creation time of the newest event applied")) {}
+                                                  "Now minus the creation time of the newest event applied",
+                                                  {{"consumer", std::to_string(index)}})) {}
 
 EventWorker::~EventWorker() {
   if (consumer_) consumer_->close();

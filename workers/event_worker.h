@@ -20,8 +20,9 @@ namespace billing::workers {
 /// skipped); an event that can't be applied goes to the dead-letter topic and table, and its partition moves on.
 class EventWorker {
  public:
-  /// `dlq` produces to config.dlq_topic; `stripe` may be null (then doubtful objects stay queued).
-  EventWorker(const WorkerConfig& config, kafka::DurableProducer& dlq, stripe::StripeClient* stripe);
+  /// `dlq` produces to config.dlq_topic; `stripe` may be null (then doubtful objects stay queued). `index` tells the
+  /// consumers of one process apart in metrics.
+  EventWorker(const WorkerConfig& config, kafka::DurableProducer& dlq, stripe::StripeClient* stripe, int index = 0);
   ~EventWorker();
 
   /// Runs until `stop` becomes true; the batch in progress is finished or abandoned unstored (re-delivered later).

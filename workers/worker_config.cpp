@@ -19,6 +19,7 @@ LoadedWorkerConfig loadWorkerConfig(const common::Environment& env) {
   c.consumer.group_id = reader.string("BILLING_WORKER_GROUP_ID", c.consumer.group_id);
   c.consumer.session_timeout_ms =
       static_cast<int>(reader.integer("BILLING_WORKER_SESSION_TIMEOUT_MS", c.consumer.session_timeout_ms, 6000, 300000));
+  c.consumers = static_cast<int>(reader.integer("BILLING_WORKER_CONSUMERS", c.consumers, 1, 64));
   c.batch_max = static_cast<std::size_t>(reader.integer("BILLING_WORKER_BATCH_MAX", 500, 1, 10000));
   c.batch_linger_ms = static_cast<int>(reader.integer("BILLING_WORKER_BATCH_LINGER_MS", c.batch_linger_ms, 0, 1000));
   c.max_attempts = static_cast<int>(reader.integer("BILLING_WORKER_MAX_ATTEMPTS", c.max_attempts, 1, 100));

@@ -18,8 +18,9 @@ struct WorkerConfig {
   kafka::KafkaSettings kafka;
   ConsumerOptions consumer;
   std::string dlq_topic = "stripe.events.dlq";
+  int consumers = 2;             // consumer threads in this process, each with its own partitions and connection
   std::size_t batch_max = 500;  // events per transaction at most
-  int batch_linger_ms = 5;      // how long a batch waits to fill once its first event arrived
+  int batch_linger_ms = 20;     // how long a batch waits to fill once its first event arrived
   int max_attempts = 3;         // failures (other than an unavailable database) before an event is dead-lettered
   int refetch_per_round = 20;   // Stripe fetches between two batches, at most
   int event_retention_days = 45; // processed event ids kept (Stripe resends for 3 days, replay-events reaches 30)
