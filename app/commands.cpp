@@ -4,6 +4,8 @@
 #include <iostream>
 #include <pthread.h>
 
+#include "sync/event_routes.h"
+
 namespace billing::app {
 namespace {
 
@@ -22,6 +24,7 @@ commands:
                                 send Stripe's recorded events (last 30 days) through the workers again
   reconcile [--objects LIST] [--sample N] [--repair]
                                 compare PostgreSQL with Stripe, report drift, optionally repair it
+  event-types                   the Stripe event types the workers apply (subscribe the webhook endpoint to these)
   version                       print the version
 
 Configuration comes from BILLING_* environment variables (README.md lists them).
@@ -63,6 +66,10 @@ int dispatch(int argc, char** argv) {
   if (command == "backfill") return runBackfill(args);
   if (command == "replay-events") return runReplayEvents(args);
   if (command == "reconcile") return runReconcile(args);
+  if (command == "event-types") {
+    for (const auto& type : sync::handledEventTypes()) std::cout << type << "\n";
+    return kExitOk;
+  }
   if (command == "version" || command == "--version") {
     std::cout << "billing 0.1.0\n";
     return kExitOk;

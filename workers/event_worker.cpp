@@ -92,9 +92,15 @@ void EventWorker::run(const std::atomic<bool>& stop) {
                                {"refetch", stripe_ != nullptr}});
   while (!stop.load()) {
     try {
-      db();  // readiness means the database answers, even while no events arrive
+      // Readiness means the database answers, also while no events arrive: ping it when idle.
+      auto now = std::chrono::steady_clock::now();
+      if (!db_ || now - last_ping_ > std::chrono::seconds(5)) {
+        db().query("SELECT 1");
+        last_ping_ = now;
+      }
       ready_ = true;
     } catch (const pg::PgError& e) {
+      dropConnectionIfBroken();
       ready_ = false;
       log::warn("database unavailable", {{"sqlstate", e.sqlstate()}, {"error", e.what()}});
       backoff(5, stop);

@@ -52,6 +52,7 @@ class EventWorker {
   std::atomic<bool> ready_{false};
   std::chrono::steady_clock::time_point last_refetch_{};
   std::chrono::steady_clock::time_point last_prune_{};
+  std::chrono::steady_clock::time_point last_ping_{};
 
   std::map<std::pair<std::string, int>, metrics::Counter*> event_counters_;
   metrics::Histogram& batch_seconds_;

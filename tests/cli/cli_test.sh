@@ -88,6 +88,7 @@ expect "replay-events needs --since" 2 "--since is required" -- "$billing" repla
 expect "replay-events rejects backfill options" 2 "unknown option '--objects'" -- "$billing" replay-events --objects customers
 expect "reconcile bad sample" 2 "--sample takes a positive number" -- "$billing" reconcile --sample 0
 expect "help lists the sync commands" 0 "reconcile" -- "$billing" help
+expect "event-types lists what the workers apply" 0 "customer.subscription.updated" -- "$billing" event-types
 
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]
