@@ -43,6 +43,10 @@ int runWorker(const Args& args) {
 
   blockShutdownSignals();
   kafka::DurableProducer dlq(config.kafka, {});
+  if (!dlq.topicAvailable(config.dlq_topic, 5000)) {
+    // Not fatal (the broker may be starting), but a poison event would wait here until it exists.
+    log::error("dead-letter topic not available: run `billing create-topics`", {{"topic", config.dlq_topic}});
+  }
   std::unique_ptr<stripe::StripeClient> stripe;
   if (config.stripe_enabled) stripe = std::make_unique<stripe::StripeClient>(config.stripe);
   // Several consumers in one group: while one waits for PostgreSQL, another parses; each owns its partitions, so

@@ -47,6 +47,11 @@ bool isTransient(const PgError& error) {
   return cls == "08" || cls == "40" || cls == "53" || cls == "57" || cls == "58" || state == "55P03";
 }
 
+bool isDataError(const PgError& error) {
+  const auto& state = error.sqlstate();
+  return state.rfind("22", 0) == 0 || state.rfind("23", 0) == 0 || state.rfind("54", 0) == 0;
+}
+
 bool Connection::broken() const { return conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK; }
 
 Connection::~Connection() {

@@ -23,6 +23,11 @@ class PgError : public std::runtime_error {
 /// serialization failures and deadlocks. Anything else (bad data, constraint, syntax) fails again the same way.
 bool isTransient(const PgError& error);
 
+/// Errors caused by the data of the statement (class 22 data exception, 23 integrity constraint, 54 program limit):
+/// the same input fails again, other input may pass. Everything else (missing table, permissions, a server gone) is
+/// about the database, not the row.
+bool isDataError(const PgError& error);
+
 using Row = std::vector<std::optional<std::string>>;
 
 /// One libpq connection (not thread-safe). Used where SQL must run as a script (migrations: several statements in

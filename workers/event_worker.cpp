@@ -166,10 +166,11 @@ bool EventWorker::applyWithRetries(const std::vector<sync::PositionedEvent>& eve
       continue;  // the overlap is gone: the events are duplicates now
     } catch (const pg::PgError& e) {
       dropConnectionIfBroken();
-      if (!db_ || pg::isTransient(e)) {
-        // The database is unavailable: wait it out, however long; this batch is never skipped.
+      if (!db_ || !pg::isDataError(e)) {
+        // The database is unavailable, or wrong as a whole (not migrated, no permission): no event is to blame.
+        // Wait it out, however long; this batch is never skipped.
         ready_ = false;
-        retries("database_unavailable").inc();
+        retries(pg::isTransient(e) ? "database_unavailable" : "database_error").inc();
         log::warn("database unavailable, batch retried", {{"sqlstate", e.sqlstate()}, {"error", e.what()},
                                                           {"events", events.size()}, {"attempt", attempt + 1}});
         if (!backoff(attempt, stop)) return false;

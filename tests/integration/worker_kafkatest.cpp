@@ -207,7 +207,19 @@ TEST_CASE("poison events go to the dead-letter topic and table; dlq replay and r
       {"cus_broken", testing::makeEvent("customer.created", 1780000001, broken, "evt_broken")},
       {"cus_good", testing::makeEvent("customer.created", 1780000001, customer, "evt_good")},
   });
+  // First a database that is wrong as a whole (a table missing, as before migrations): no event is to blame, so
+  // nothing may be dead-lettered for it; the worker waits until the table is back.
+  pg::Connection admin(setup.database_url);
+  admin.exec("ALTER TABLE customers RENAME TO customers_away");
   auto worker = setup.startWorker("worker-dlq.log");
+  REQUIRE(waitFor([&] { return count(setup.database_url, "SELECT count(*) FROM dead_letters") == 2; },
+                  std::chrono::seconds(120)));
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  CHECK(count(setup.database_url, "SELECT count(*) FROM dead_letters") == 2);  // not applicable, not JSON: DB-free
+  testing::HttpClient ops(setup.ops_port);
+  CHECK(ops.request("GET", "/readyz").status == 503);
+  CHECK(ops.request("GET", "/metrics").body.find("billing_worker_retries_total{cause=\"database_error\"}") != std::string::npos);
+  admin.exec("ALTER TABLE customers_away RENAME TO customers");
   REQUIRE(waitFor([&] { return count(setup.database_url, "SELECT count(*) FROM dead_letters") == 3; },
                   std::chrono::seconds(120)));
   REQUIRE(waitFor([&] { return count(setup.database_url, "SELECT count(*) FROM customers WHERE id = 'cus_good'") == 1; },

@@ -54,7 +54,7 @@ TEST_CASE("payloads that are not events are refused with a reason", "[sync]") {
   CHECK_FALSE(sync::parseStripeEvent(R"({"id":"evt_1"} x)").ok);
 }
 
-TEST_CASE("routes cover the objects we keep; the rest is recorded and skipped", "[sync]") {
+TEST_CASE("routes cover the objects we keep, the rest is recorded and skipped", "[sync]") {
   auto route = sync::routeFor("customer.subscription.deleted");
   REQUIRE(route);
   CHECK(route->kind == sync::ObjectKind::Subscription);
