@@ -191,7 +191,7 @@ TEST_CASE("PostgreSQL stopped and restarted mid-stream: nothing lost, nothing sk
   CHECK(worker->stop(SIGTERM) == 0);
 }
 
-TEST_CASE("poison events go to the dead-letter topic and table; dlq replay and replay-events",
+TEST_CASE("poison events go to the dead-letter topic and table, dlq replay and replay-events",
           "[integration][kafka][postgres][worker][dlq]") {
   Setup setup(testing::freshSyncDatabase());
   auto customer = nlohmann::json::parse(R"({"id":"cus_good","object":"customer","created":1780000000,"name":"Good",
