@@ -17,6 +17,7 @@ commands:
   create-topics                 create the Kafka topics the service uses, if missing
   migrate [--status]            apply the database migrations built into this executable (BILLING_DATABASE_URL)
   worker [--check-config]       apply Stripe events from Kafka to PostgreSQL
+  api [--check-config]          the billing API for product backends (and the billing page)
   dlq list|replay ...           dead-lettered events (see: billing dlq --help)
   backfill [--since DATE] [--objects LIST] [--restart]
                                 copy existing Stripe objects into PostgreSQL (resumable)
@@ -62,6 +63,7 @@ int dispatch(int argc, char** argv) {
   if (command == "create-topics") return runCreateTopics(args);
   if (command == "migrate") return runMigrate(args);
   if (command == "worker") return runWorker(args);
+  if (command == "api") return runApi(args);
   if (command == "dlq") return runDlq(args);
   if (command == "backfill") return runBackfill(args);
   if (command == "replay-events") return runReplayEvents(args);

@@ -16,6 +16,7 @@ int runVerifySignature(const Args& args);
 int runCreateTopics(const Args& args);
 int runMigrate(const Args& args);
 int runWorker(const Args& args);
+int runApi(const Args& args);
 int runDlq(const Args& args);
 int runBackfill(const Args& args);
 int runReplayEvents(const Args& args);

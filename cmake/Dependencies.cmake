@@ -10,7 +10,7 @@ if(NOT TARGET PostgreSQL::client)
   add_library(PostgreSQL::client INTERFACE IMPORTED)
   target_link_libraries(PostgreSQL::client INTERFACE PostgreSQL::PostgreSQL)
 endif()
-find_package(Poco 1.11 REQUIRED COMPONENTS Foundation Net NetSSL Util Crypto JSON)
+find_package(Poco 1.11 REQUIRED COMPONENTS Foundation Net NetSSL Util Crypto JSON JWT)
 
 # librdkafka ships pkg-config files only; the C++ API needs both libraries.
 pkg_check_modules(RDKAFKA REQUIRED IMPORTED_TARGET rdkafka++ rdkafka)

@@ -93,12 +93,12 @@ std::optional<std::string> ConfigReader::secret(const std::string& name, bool re
   return value;
 }
 
-std::vector<std::string> ConfigReader::secretList(const std::string& name, bool required) {
+namespace {
+
+std::vector<std::string> splitList(const std::string& raw) {
   std::vector<std::string> out;
-  auto raw = rawSecret(name, required);
-  if (!raw) return out;
   std::string current;
-  for (char c : *raw + ",") {
+  for (char c : raw + ",") {
     if (c == ',' || c == '\n') {
       auto item = trim(current);
       if (!item.empty()) out.push_back(item);
@@ -107,6 +107,17 @@ std::vector<std::string> ConfigReader::secretList(const std::string& name, bool 
       current.push_back(c);
     }
   }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> ConfigReader::list(const std::string& name) { return splitList(string(name, "")); }
+
+std::vector<std::string> ConfigReader::secretList(const std::string& name, bool required) {
+  auto raw = rawSecret(name, required);
+  if (!raw) return {};
+  auto out = splitList(*raw);
   if (out.empty() && required) addError(name + " holds no secret");
   return out;
 }

@@ -18,6 +18,8 @@ class ConfigReader {
   std::string requiredString(const std::string& name);
   std::int64_t integer(const std::string& name, std::int64_t fallback, std::int64_t min, std::int64_t max);
   bool boolean(const std::string& name, bool fallback);
+  /// A comma- or newline-separated list (not secret); empty entries are ignored.
+  std::vector<std::string> list(const std::string& name);
 
   /// A secret from NAME, or from the file named by NAME_FILE (Kubernetes Secret volumes); not both.
   /// Surrounding whitespace is trimmed (a trailing newline in a file is the usual accident).

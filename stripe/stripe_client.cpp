@@ -186,8 +186,13 @@ StripeClient::Response StripeClient::fetch(const std::string& path, const FormPa
 
 nlohmann::json StripeClient::post(const std::string& path, const nlohmann::json& params,
                                   const std::string& idempotency_key) {
+  return postWithTime(path, params, idempotency_key).body;
+}
+
+StripeClient::Response StripeClient::postWithTime(const std::string& path, const nlohmann::json& params,
+                                                  const std::string& idempotency_key) {
   if (idempotency_key.empty()) throw std::invalid_argument("every Stripe POST needs an Idempotency-Key");
-  return call("POST", path, encodeForm(toFormParams(params)), idempotency_key).body;
+  return call("POST", path, encodeForm(toFormParams(params)), idempotency_key);
 }
 
 nlohmann::json StripeClient::del(const std::string& path) { return call("DELETE", path, "", "").body; }

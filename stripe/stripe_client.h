@@ -59,6 +59,8 @@ class StripeClient {
   /// POST with form parameters and the caller's idempotency key (derive it from what makes the write unique, so a
   /// retried caller never writes twice). Throws StripeError.
   nlohmann::json post(const std::string& path, const nlohmann::json& params, const std::string& idempotency_key);
+  /// post() with Stripe's clock, for writes whose answer is synced at once.
+  Response postWithTime(const std::string& path, const nlohmann::json& params, const std::string& idempotency_key);
   /// DELETE path (idempotent by nature; Stripe ignores idempotency keys on DELETE).
   nlohmann::json del(const std::string& path);
 

@@ -197,6 +197,16 @@ FakeStripe::Answer FakeStripe::handle(const RecordedRequest& request, std::int64
   std::multimap<std::string, std::string> query;
   for (const auto& [k, v] : uri.getQueryParameters()) query.emplace(k, v);
   auto parts = split(uri.getPath());
+  if (request.method == "POST" && parts.size() >= 2 && parts[0] == "v1") {
+    auto key = request.headers.find("Idempotency-Key");
+    if (key == request.headers.end()) {
+      return {400, stripeError("invalid_request_error", "", "the service must send an Idempotency-Key on every POST")};
+    }
+    if (auto replay = idempotent_.find(key->second); replay != idempotent_.end()) return replay->second;
+    auto answer = post(request, parts, date);
+    idempotent_[key->second] = answer;
+    return answer;
+  }
   if (request.method != "GET" || parts.size() < 2 || parts[0] != "v1") {
     return {404, stripeError("invalid_request_error", "", "Unrecognized request URL (" + request.method + ": " + uri.getPath() + ")")};
   }
@@ -212,6 +222,20 @@ FakeStripe::Answer FakeStripe::handle(const RecordedRequest& request, std::int64
     return kept;
   };
 
+  if (parts.size() == 3 && parts[1] == "customers" && parts[2] == "search") {
+    // Only the query the service sends: metadata['account_id']:'<value>'
+    auto q = query.find("query");
+    std::string wanted;
+    if (q != query.end()) {
+      auto start = q->second.find(":'");
+      if (start != std::string::npos) wanted = q->second.substr(start + 2, q->second.size() - start - 3);
+    }
+    nlohmann::json data = nlohmann::json::array();
+    for (const auto& c : objectsOf("customer")) {
+      if (c.contains("metadata") && c["metadata"].value("account_id", "") == wanted) data.push_back(c);
+    }
+    return {200, {{"object", "search_result"}, {"data", data}, {"has_more", false}, {"url", "/v1/customers/search"}}};
+  }
   if (parts[1] == "events" && parts.size() == 2) {
     std::vector<std::string> types;
     for (auto [it, end] = query.equal_range("types[]"); it != end; ++it) types.push_back(it->second);
@@ -268,6 +292,41 @@ FakeStripe::Answer FakeStripe::handle(const RecordedRequest& request, std::int64
     return list(methods, query, "/v1/customers/" + id + "/payment_methods");
   }
   return {404, stripeError("invalid_request_error", "", "Unrecognized request URL (GET: " + uri.getPath() + ")")};
+}
+
+FakeStripe::Answer FakeStripe::post(const RecordedRequest& request, const std::vector<std::string>& parts,
+                                    std::int64_t now) {
+  // Form body in bracket notation: only flat keys and one level (metadata[key]) are needed so far.
+  nlohmann::json params = nlohmann::json::object();
+  std::string body = request.body;
+  std::size_t start = 0;
+  while (start < body.size()) {
+    auto end = body.find('&', start);
+    if (end == std::string::npos) end = body.size();
+    auto pair = body.substr(start, end - start);
+    auto eq = pair.find('=');
+    std::string key, value;
+    Poco::URI::decode(pair.substr(0, eq), key);
+    Poco::URI::decode(eq == std::string::npos ? "" : pair.substr(eq + 1), value);
+    auto bracket = key.find('[');
+    if (bracket != std::string::npos && key.back() == ']') {
+      params[key.substr(0, bracket)][key.substr(bracket + 1, key.size() - bracket - 2)] = value;
+    } else {
+      params[key] = value;
+    }
+    start = end + 1;
+  }
+  if (parts.size() == 2 && parts[1] == "customers") {
+    nlohmann::json customer = {{"id", "cus_fake" + std::to_string(next_id_++)}, {"object", "customer"},
+                               {"created", now}, {"livemode", false}, {"balance", 0}, {"delinquent", false},
+                               {"email", params.value("email", nlohmann::json())},
+                               {"name", params.value("name", nlohmann::json())},
+                               {"metadata", params.value("metadata", nlohmann::json::object())},
+                               {"invoice_settings", {{"default_payment_method", nullptr}}}};
+    objects_["customer"][customer["id"]] = customer;
+    return {200, customer};
+  }
+  return {404, stripeError("invalid_request_error", "", "Unrecognized request URL (POST: /" + parts[0] + "/" + parts[1] + ")")};
 }
 
 }  // namespace billing::testing

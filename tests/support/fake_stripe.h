@@ -51,6 +51,7 @@ class FakeStripe {
   Answer list(const std::vector<nlohmann::json>& items, const std::multimap<std::string, std::string>& query,
               const std::string& url);
   std::vector<nlohmann::json> objectsOf(const std::string& object_type) const;
+  Answer post(const RecordedRequest& request, const std::vector<std::string>& parts, std::int64_t now);
 
   mutable std::mutex mutex_;
   std::map<std::string, std::map<std::string, nlohmann::json>> objects_;  // object type -> id -> object
@@ -60,6 +61,8 @@ class FakeStripe {
   int fail_count_ = 0;
   int fail_status_ = 500;
   std::vector<RecordedRequest> requests_;
+  std::map<std::string, Answer> idempotent_;  // Idempotency-Key -> first answer (Stripe replays it)
+  int next_id_ = 1;
   Poco::ThreadPool pool_{2, 16};
   std::unique_ptr<Poco::Net::HTTPServer> server_;
 };

@@ -1,0 +1,46 @@
+#include "api/api_config.h"
+
+#include "common/config_reader.h"
+#include "common/json_log.h"
+
+namespace billing::api {
+
+LoadedApiConfig loadApiConfig(const common::Environment& env) {
+  common::ConfigReader reader(env);
+  ApiConfig c;
+  c.host = reader.string("BILLING_API_HOST", c.host);
+  c.port = static_cast<std::uint16_t>(reader.integer("BILLING_API_PORT", c.port, 0, 65535));
+  c.threads = static_cast<int>(reader.integer("BILLING_API_THREADS", c.threads, 2, 1024));
+  c.api_keys = reader.secretList("BILLING_API_KEYS", true);
+  for (std::size_t i = 0; i < c.api_keys.size(); ++i) {
+    if (c.api_keys[i].size() < 24) {
+      reader.addError("BILLING_API_KEYS entry " + std::to_string(i + 1) + " is shorter than 24 characters");
+    }
+  }
+  c.token_secret = reader.secret("BILLING_API_TOKEN_SECRET", true).value_or("");
+  if (!c.token_secret.empty() && c.token_secret.size() < 32) {
+    reader.addError("BILLING_API_TOKEN_SECRET must be at least 32 characters");
+  }
+  c.token_ttl_seconds = static_cast<int>(reader.integer("BILLING_API_TOKEN_TTL_SECONDS", c.token_ttl_seconds, 30, 86400));
+  for (const auto& origin : reader.list("BILLING_API_ALLOWED_ORIGINS")) {
+    if (origin.rfind("https://", 0) != 0 && origin.rfind("http://", 0) != 0) {
+      reader.addError("BILLING_API_ALLOWED_ORIGINS entry '" + origin + "' must start with https:// or http://");
+    } else if (origin.find('/', origin.find("//") + 2) != std::string::npos) {
+      reader.addError("BILLING_API_ALLOWED_ORIGINS entry '" + origin + "' must be an origin, without a path");
+    } else {
+      c.allowed_origins.push_back(origin);
+    }
+  }
+  c.database_url = reader.secret("BILLING_DATABASE_URL", true).value_or("");
+  c.database_connections =
+      static_cast<int>(reader.integer("BILLING_API_DATABASE_CONNECTIONS", c.database_connections, 1, 256));
+  c.max_body_bytes = static_cast<std::size_t>(
+      reader.integer("BILLING_API_MAX_BODY_BYTES", static_cast<std::int64_t>(c.max_body_bytes), 1024, 16 << 20));
+  c.log_level = reader.string("BILLING_LOG_LEVEL", c.log_level);
+  log::Level level;
+  if (!log::parseLevel(c.log_level, level)) reader.addError("BILLING_LOG_LEVEL must be debug, info, warn or error");
+  c.stripe = stripe::readStripeConfig(reader, true);
+  return {c, reader.errors()};
+}
+
+}  // namespace billing::api

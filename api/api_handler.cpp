@@ -1,0 +1,253 @@
+#include "api/api_handler.h"
+
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/URI.h>
+
+#include <chrono>
+#include <ctime>
+#include <functional>
+#include <random>
+#include <vector>
+
+#include "api/accounts.h"
+#include "api/api_error.h"
+#include "api/billing_reads.h"
+#include "common/http_util.h"
+#include "common/json_log.h"
+#include "common/metrics.h"
+
+namespace billing::api {
+namespace {
+
+using Request = Poco::Net::HTTPServerRequest;
+
+std::string newRequestId() {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  static const char* hex = "0123456789abcdef";
+  std::string id = "req_";
+  for (int i = 0; i < 20; ++i) id.push_back(hex[rng() % 16]);
+  return id;
+}
+
+std::vector<std::string> segments(const std::string& path) {
+  std::vector<std::string> out;
+  std::size_t start = 1;
+  while (start < path.size()) {
+    auto end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    out.push_back(path.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+struct Call {
+  Request& request;
+  const ApiContext& context;
+  Caller caller;
+  std::string body_text;
+  nlohmann::json body;
+  Poco::URI uri;
+
+  std::string queryValue(const std::string& name) const {
+    for (const auto& [k, v] : uri.getQueryParameters()) {
+      if (k == name) return v;
+    }
+    return "";
+  }
+};
+
+std::int64_t now() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+void requireBackend(const Call& call) {
+  if (!call.caller.backend) {
+    throw ApiError(403, "permission_error", "backend_only", "this endpoint needs an API key, not an account token");
+  }
+}
+
+std::string requireString(const nlohmann::json& body, const std::string& field, bool required) {
+  if (!body.contains(field) || body[field].is_null()) {
+    if (required) throw badRequest("parameter_missing", "missing required field: " + field);
+    return "";
+  }
+  if (!body[field].is_string()) throw badRequest("parameter_invalid", field + " must be a string");
+  return body[field].get<std::string>();
+}
+
+nlohmann::json postAccounts(Call& call) {
+  requireBackend(call);
+  auto account_id = requireString(call.body, "account_id", true);
+  auto email = requireString(call.body, "email", false);
+  auto name = requireString(call.body, "name", false);
+  auto customer_id = requireString(call.body, "customer_id", false);
+  if (!customer_id.empty() && customer_id.rfind("cus_", 0) != 0) {
+    throw badRequest("parameter_invalid", "customer_id must be a Stripe customer id (cus_...)");
+  }
+  auto db = call.context.db.acquire();
+  auto account = Accounts(*db, call.context.stripe).ensure(account_id, email, name, customer_id);
+  return {{"account_id", account.account_id}, {"customer_id", account.customer_id}, {"created", account.created}};
+}
+
+nlohmann::json postTokens(Call& call) {
+  requireBackend(call);
+  auto account_id = requireString(call.body, "account_id", true);
+  if (!Accounts::validId(account_id)) throw badRequest("invalid_account_id", "account_id is not a valid account id");
+  int ttl = call.context.config.token_ttl_seconds;
+  if (call.body.contains("ttl_seconds")) {
+    if (!call.body["ttl_seconds"].is_number_integer() || call.body["ttl_seconds"].get<long long>() < 30 ||
+        call.body["ttl_seconds"].get<long long>() > call.context.config.token_ttl_seconds) {
+      throw badRequest("parameter_invalid", "ttl_seconds must be an integer from 30 to " +
+                                                std::to_string(call.context.config.token_ttl_seconds));
+    }
+    ttl = call.body["ttl_seconds"].get<int>();
+  }
+  auto issued = now();
+  return {{"token", call.context.auth.mintAccountToken(account_id, issued, ttl)},
+          {"account_id", account_id},
+          {"expires_at", issued + ttl}};
+}
+
+// GET /v1/accounts/{account_id}/{what}
+nlohmann::json getAccountRead(Call& call, const std::string& account_id, const std::string& what) {
+  if (!call.caller.mayAccess(account_id)) {
+    throw ApiError(403, "permission_error", "account_forbidden", "this token is for another account");
+  }
+  auto db = call.context.db.acquire();
+  BillingReads reads(*db);
+  auto customer = reads.customerOf(account_id);
+  if (!customer) throw ApiError(404, "invalid_request_error", "account_not_found", "no such account: " + account_id);
+  if (what == "plans") return {{"account_id", account_id}, {"plans", reads.plans(*customer)}};
+  if (what == "subscription") return {{"account_id", account_id}, {"subscription", reads.subscription(*customer)}};
+  if (what == "entitlements") {
+    auto e = reads.entitlements(*customer);
+    e["account_id"] = account_id;
+    return e;
+  }
+  // invoices
+  int limit = 10;
+  if (auto text = call.queryValue("limit"); !text.empty()) {
+    try {
+      std::size_t used = 0;
+      limit = std::stoi(text, &used);
+      if (used != text.size() || limit < 1 || limit > 100) throw std::out_of_range("limit");
+    } catch (const std::exception&) {
+      throw badRequest("parameter_invalid", "limit must be an integer from 1 to 100");
+    }
+  }
+  auto page = reads.invoices(*customer, limit, call.queryValue("starting_after"));
+  if (!page) throw badRequest("parameter_invalid", "starting_after is not one of this account's invoices");
+  (*page)["account_id"] = account_id;
+  return *page;
+}
+
+struct Route {
+  std::string name;  // metrics label
+  nlohmann::json (*run)(Call&) = nullptr;
+};
+
+metrics::Counter& requestCounter(const std::string& route, int status) {
+  return metrics::defaultRegistry().counter("billing_api_requests_total", "API requests by route and status",
+                                            {{"route", route}, {"status", std::to_string(status)}});
+}
+
+metrics::Histogram& requestLatency(const std::string& route) {
+  return metrics::defaultRegistry().histogram("billing_api_request_duration_seconds", "API request latency",
+                                              metrics::latencyBuckets(), {{"route", route}});
+}
+
+}  // namespace
+
+void ApiHandler::handleRequest(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) {
+  auto started = std::chrono::steady_clock::now();
+  auto request_id = newRequestId();
+  response.set("Request-Id", request_id);
+  response.set("Cache-Control", "no-store");
+  std::string route = "unknown";
+  int status = 200;
+  try {
+    Poco::URI uri(request.getURI());
+    const auto path = uri.getPath();
+    const auto method = request.getMethod();
+    if (path == "/openapi.yaml" && method == "GET") {
+      route = "openapi";
+      http::discardBody(request, response, 65536);
+      http::sendText(response, http::Status::HTTP_OK, openApiDocument(), "application/yaml");
+      requestCounter(route, 200).inc();
+      return;
+    }
+    auto parts = segments(path);
+    // Route first (404/405 don't need credentials), then authenticate, then read the body.
+    std::function<nlohmann::json(Call&)> handler;
+    if (parts.size() == 2 && parts[0] == "v1" && parts[1] == "accounts") {
+      route = "accounts";
+      if (method != "POST") throw ApiError(405, "invalid_request_error", "method_not_allowed", "use POST");
+      handler = postAccounts;
+    } else if (parts.size() == 2 && parts[0] == "v1" && parts[1] == "tokens") {
+      route = "tokens";
+      if (method != "POST") throw ApiError(405, "invalid_request_error", "method_not_allowed", "use POST");
+      handler = postTokens;
+    } else if (parts.size() == 4 && parts[0] == "v1" && parts[1] == "accounts" &&
+               (parts[3] == "plans" || parts[3] == "subscription" || parts[3] == "entitlements" ||
+                parts[3] == "invoices")) {
+      route = parts[3];
+      if (method != "GET") throw ApiError(405, "invalid_request_error", "method_not_allowed", "use GET");
+      std::string account = parts[2], what = parts[3];
+      handler = [account, what](Call& call) { return getAccountRead(call, account, what); };
+    } else {
+      throw ApiError(404, "invalid_request_error", "not_found", "no such endpoint: " + method + " " + path);
+    }
+
+    auto authorization = request.find("Authorization");
+    auto caller = context_.auth.authenticate(authorization == request.end() ? "" : authorization->second, now());
+    if (!caller) {
+      response.set("WWW-Authenticate", "Bearer");
+      throw ApiError(401, "authentication_error", "unauthenticated",
+                     "send Authorization: Bearer <API key or account token>");
+    }
+    Call call{request, context_, *caller, {}, nlohmann::json::object(), uri};
+    if (method == "POST") {
+      if (http::readBody(request, context_.config.max_body_bytes, call.body_text) == http::BodyRead::TooLarge) {
+        throw ApiError(413, "invalid_request_error", "body_too_large",
+                       "body over " + std::to_string(context_.config.max_body_bytes) + " bytes");
+      }
+      if (!call.body_text.empty()) {
+        call.body = nlohmann::json::parse(call.body_text, nullptr, false);
+        if (call.body.is_discarded() || !call.body.is_object()) {
+          throw badRequest("invalid_json", "the body must be a JSON object");
+        }
+      }
+    } else {
+      http::discardBody(request, response, 65536);
+    }
+    auto result = handler(call);
+    http::sendJson(response, http::Status::HTTP_OK, result);
+  } catch (const ApiError& e) {
+    status = e.status();
+    if (status == 413 || status == 401 || status == 404 || status == 405) {
+      // The body may be unread: keep the connection usable (or close it).
+      http::discardBody(request, response, 65536);
+    }
+    auto body = http::errorBody(e.type(), e.code(), e.what());
+    body["error"]["request_id"] = request_id;
+    if (!response.sent()) http::sendJson(response, static_cast<http::Status>(status), body);
+  } catch (const pg::PgError& e) {
+    status = 503;
+    log::warn("api request failed on the database", {{"request_id", request_id}, {"route", route},
+                                                      {"sqlstate", e.sqlstate()}, {"error", e.what()}});
+    auto body = http::errorBody("api_error", "database_unavailable", "the billing database is unavailable; retry shortly");
+    body["error"]["request_id"] = request_id;
+    response.set("Retry-After", "2");
+    if (!response.sent()) http::sendJson(response, http::Status::HTTP_SERVICE_UNAVAILABLE, body);
+  } catch (const std::exception& e) {
+    status = 500;
+    log::error("api request failed", {{"request_id", request_id}, {"route", route}, {"error", e.what()}});
+    auto body = http::errorBody("api_error", "internal_error", "internal error");
+    body["error"]["request_id"] = request_id;
+    if (!response.sent()) http::sendJson(response, http::Status::HTTP_INTERNAL_SERVER_ERROR, body);
+  }
+  requestCounter(route, status).inc();
+  requestLatency(route).observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+}
+
+}  // namespace billing::api

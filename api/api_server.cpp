@@ -1,0 +1,68 @@
+#include "api/api_server.h"
+
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/SocketAddress.h>
+
+#include <chrono>
+
+#include "common/json_log.h"
+
+namespace billing::api {
+namespace {
+
+class Routes : public Poco::Net::HTTPRequestHandlerFactory {
+ public:
+  Routes(ApiContext& context, const http::HealthChecks& checks) : context_(context), checks_(checks) {}
+  Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest& request) override {
+    const auto& uri = request.getURI();
+    if (auto* health = http::makeHealthHandler(uri.substr(0, uri.find('?')), checks_)) return health;
+    return new ApiHandler(context_);
+  }
+
+ private:
+  ApiContext& context_;
+  const http::HealthChecks& checks_;
+};
+
+}  // namespace
+
+ApiServer::ApiServer(const ApiConfig& config, stripe::StripeClient& stripe)
+    : config_(config),
+      auth_(config.api_keys, config.token_secret),
+      pool_(config.database_url, config.database_connections),
+      context_{config_, auth_, pool_, stripe},
+      database_check_([this] { return pool_.healthy(); }, std::chrono::seconds(2)),
+      threads_("api", 4, config.threads) {
+  checks_.live = [] { return true; };
+  checks_.ready = [this] { return database_check_.ok(); };
+}
+
+ApiServer::~ApiServer() { stop(); }
+
+void ApiServer::start() {
+  Poco::Net::ServerSocket socket(Poco::Net::SocketAddress(config_.host, config_.port), 1024);
+  auto params = new Poco::Net::HTTPServerParams;
+  params->setMaxThreads(config_.threads);
+  params->setMaxQueued(4096);
+  params->setKeepAlive(true);
+  params->setMaxKeepAliveRequests(0);
+  params->setKeepAliveTimeout(Poco::Timespan(30, 0));
+  server_ = std::make_unique<Poco::Net::HTTPServer>(new Routes(context_, checks_), threads_, socket, params);
+  server_->start();
+  log::info("api listening", {{"host", config_.host}, {"port", port()}, {"api_keys", config_.api_keys.size()}});
+}
+
+void ApiServer::stop() {
+  if (!server_) return;
+  server_->stopAll(true);
+  threads_.joinAll();
+  server_.reset();
+  log::info("api stopped");
+}
+
+std::uint16_t ApiServer::port() const { return server_ ? server_->port() : 0; }
+
+}  // namespace billing::api

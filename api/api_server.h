@@ -1,0 +1,39 @@
+#pragma once
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/ThreadPool.h>
+
+#include <cstdint>
+#include <memory>
+
+#include "api/api_config.h"
+#include "api/api_handler.h"
+#include "api/authenticator.h"
+#include "common/health_handlers.h"
+#include "common/periodic_check.h"
+#include "common/pg_pool.h"
+#include "stripe/stripe_client.h"
+
+namespace billing::api {
+
+/// The `billing api` role: the /v1 API, /openapi.yaml and the ops endpoints on one port.
+class ApiServer {
+ public:
+  ApiServer(const ApiConfig& config, stripe::StripeClient& stripe);
+  ~ApiServer();
+
+  void start();
+  void stop();
+  std::uint16_t port() const;
+
+ private:
+  const ApiConfig& config_;
+  Authenticator auth_;
+  pg::Pool pool_;
+  ApiContext context_;
+  common::PeriodicCheck database_check_;
+  http::HealthChecks checks_;
+  Poco::ThreadPool threads_;
+  std::unique_ptr<Poco::Net::HTTPServer> server_;
+};
+
+}  // namespace billing::api
