@@ -225,8 +225,9 @@ void ApiHandler::handleRequest(Poco::Net::HTTPServerRequest& request, Poco::Net:
   } catch (const ApiError& e) {
     status = e.status();
     if (status == 413 || status == 401 || status == 404 || status == 405) {
-      // The body may be unread: keep the connection usable (or close it).
-      http::discardBody(request, response, 65536);
+      // The body may be unread: read and drop up to 1 MiB so the client gets this answer on a usable connection;
+      // above that the connection is closed after the answer.
+      http::discardBody(request, response, 1 << 20);
     }
     auto body = http::errorBody(e.type(), e.code(), e.what());
     body["error"]["request_id"] = request_id;

@@ -87,6 +87,18 @@ expect "backfill needs a Stripe key" 2 "BILLING_STRIPE_API_KEY \(or BILLING_STRI
 expect "replay-events needs --since" 2 "--since is required" -- "$billing" replay-events
 expect "replay-events rejects backfill options" 2 "unknown option '--objects'" -- "$billing" replay-events --objects customers
 expect "reconcile bad sample" 2 "--sample takes a positive number" -- "$billing" reconcile --sample 0
+apienv=(BILLING_API_KEYS=bk_cli_test_key_0123456789abcd BILLING_API_TOKEN_SECRET=cli-test-token-secret-0123456789abcdef "$db" BILLING_STRIPE_API_KEY=sk_test_x)
+expect "api check-config lists every problem" 2 "invalid configuration \(4 problems\)" -- env -i "$billing" api --check-config
+expect "api check-config ok" 0 "configuration ok: port 8082, 1 API key" -- env -i "${apienv[@]}" "$billing" api --check-config
+expect "api short key refused" 2 "BILLING_API_KEYS entry 1 is shorter than 24" -- \
+  env -i "${apienv[@]}" BILLING_API_KEYS=short "$billing" api --check-config
+expect "api origin with a path refused" 2 "must be an origin, without a path" -- \
+  env -i "${apienv[@]}" BILLING_API_ALLOWED_ORIGINS=https://app.example.com/billing "$billing" api --check-config
+if env -i "${apienv[@]}" BILLING_API_KEYS=short_secret_value "$billing" api --check-config 2>&1 | grep -q short_secret_value; then
+  failed=$((failed + 1)); echo "FAIL api check-config echoed a key"
+else
+  passed=$((passed + 1))
+fi
 expect "help lists the sync commands" 0 "reconcile" -- "$billing" help
 expect "event-types lists what the workers apply" 0 "customer.subscription.updated" -- "$billing" event-types
 

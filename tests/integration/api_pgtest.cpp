@@ -1,0 +1,280 @@
+// `billing api` in-process against a real PostgreSQL 15 holding the synced sample events, with the stateful Stripe
+// fake: authentication and account isolation for every endpoint, reads, accounts, and a bad-input table.
+#include <catch2/catch.hpp>
+
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "api/api_server.h"
+#include "api/authenticator.h"
+#include "tests/support/fake_stripe.h"
+#include "tests/support/fixtures.h"
+#include "tests/support/http_client.h"
+#include "tests/support/sync_database.h"
+
+using namespace billing;
+using testing::scalar;
+
+namespace {
+
+const std::string kKey = "bk_test_key_0123456789abcdef";
+const std::string kOldKey = "bk_rotating_out_0123456789ab";
+const std::string kSecret = "token-secret-0123456789abcdef-0123456789";
+const std::string kOskar = "acct_oskar";   // cus_wiBCVtOp32cN8d: Pro monthly, three paid invoices
+const std::string kOther = "acct_other";   // cus_spONFA2nyJ9m7J
+
+struct Api {
+  testing::FakeStripe fake;
+  std::string url = testing::freshSyncDatabase();
+  api::ApiConfig config;
+  std::unique_ptr<stripe::StripeClient> stripe;
+  std::unique_ptr<api::ApiServer> server;
+
+  Api() {
+    pg::Connection db(url);
+    std::vector<std::string> payloads;
+    for (const auto& f : testing::sampleEvents()) {
+      if (nlohmann::json::parse(f.body).value("object", "") == "event") payloads.push_back(f.body);
+    }
+    std::sort(payloads.begin(), payloads.end(), [](const std::string& a, const std::string& b) {
+      return nlohmann::json::parse(a)["created"] < nlohmann::json::parse(b)["created"];
+    });
+    // The samples carry Pro's monthly price only inside subscription items: add it and the Pro product to the
+    // catalog, as their own events would.
+    auto subscription = nlohmann::json::parse(payloads.front());
+    for (const auto& p : payloads) {
+      auto e = nlohmann::json::parse(p);
+      if (e["type"] == "customer.subscription.updated" && e["data"]["object"]["id"] == "sub_1wUn1obRqfAWGcrTHprb3vKb") {
+        subscription = e;
+      }
+    }
+    auto pro_price = subscription["data"]["object"]["items"]["data"][0]["price"];
+    auto starter = nlohmann::json::parse(testing::readFile(testing::fixturesDir() / "stripe/events/product.updated.json"));
+    auto pro = starter["data"]["object"];
+    pro["id"] = pro_price["product"];
+    pro["name"] = "Pro";
+    pro["default_price"] = pro_price["id"];
+    pro["metadata"] = {{"plan_key", "pro"}};
+    payloads.push_back(testing::makeEvent("product.created", 1780272100, pro));
+    payloads.push_back(testing::makeEvent("price.created", 1780272136, pro_price));
+    testing::applyPayloads(db, payloads);
+    db.exec("INSERT INTO accounts (account_id, customer_id) VALUES ('acct_oskar', 'cus_wiBCVtOp32cN8d'), "
+            "('acct_other', 'cus_spONFA2nyJ9m7J')");
+    config.host = "127.0.0.1";
+    config.port = 0;
+    config.threads = 8;
+    config.api_keys = {kKey, kOldKey};
+    config.token_secret = kSecret;
+    config.database_url = url;
+    config.database_connections = 4;
+    config.stripe.api_key = "sk_test_fake";
+    config.stripe.base_url = fake.baseUrl();
+    config.stripe.retry.max_retries = 0;
+    stripe = std::make_unique<stripe::StripeClient>(config.stripe);
+    server = std::make_unique<api::ApiServer>(config, *stripe);
+    server->start();
+  }
+
+  testing::HttpReply call(const std::string& method, const std::string& path, const std::string& credential,
+                          const std::string& body = "") {
+    testing::HttpClient client(server->port());
+    std::map<std::string, std::string> headers;
+    if (!credential.empty()) headers["Authorization"] = "Bearer " + credential;
+    if (!body.empty()) headers["Content-Type"] = "application/json";
+    return client.request(method, path, body, headers);
+  }
+
+  std::string tokenFor(const std::string& account) {
+    auto reply = call("POST", "/v1/tokens", kKey, nlohmann::json{{"account_id", account}}.dump());
+    REQUIRE(reply.status == 200);
+    return nlohmann::json::parse(reply.body)["token"];
+  }
+};
+
+nlohmann::json json(const testing::HttpReply& reply) { return nlohmann::json::parse(reply.body); }
+
+void checkError(const testing::HttpReply& reply, int status, const std::string& code) {
+  INFO(reply.body);
+  CHECK(reply.status == status);
+  auto body = nlohmann::json::parse(reply.body, nullptr, false);
+  REQUIRE(body.is_object());
+  CHECK(body["error"]["code"] == code);
+  CHECK(body["error"]["type"].is_string());
+  CHECK(body["error"]["message"].is_string());
+  CHECK(body["error"]["request_id"] == reply.headers.at("Request-Id"));
+}
+
+}  // namespace
+
+TEST_CASE("a token or request for one account can never read or change another", "[integration][postgres][api]") {
+  Api api;
+  auto oskar = api.tokenFor(kOskar);
+  auto now = static_cast<std::int64_t>(std::time(nullptr));
+  api::Authenticator same_secret({}, kSecret), other_secret({}, "another-secret-0123456789abcdef-012345");
+  const std::vector<std::pair<std::string, std::string>> forged = {
+      {"no credential", ""},
+      {"unknown key", "bk_not_a_key_0123456789abcdef"},
+      {"garbage", "not.a.token"},
+      {"expired token", same_secret.mintAccountToken(kOskar, now - 1000, 60)},
+      {"token signed with another secret", other_secret.mintAccountToken(kOskar, now, 600)},
+      {"a preview token as an account token", same_secret.mintToken("preview", {{"sub", kOskar}}, now, 600)},
+      {"token with its payload edited", [&] {
+         auto t = same_secret.mintAccountToken(kOskar, now, 600);
+         auto other = same_secret.mintAccountToken(kOther, now, 600);
+         // header.payload.signature: other account's payload with our signature
+         return t.substr(0, t.find('.')) + other.substr(other.find('.'), other.rfind('.') - other.find('.')) + t.substr(t.rfind('.'));
+       }()},
+  };
+  for (const auto* what : {"plans", "subscription", "entitlements", "invoices"}) {
+    INFO(what);
+    CHECK(api.call("GET", std::string("/v1/accounts/acct_oskar/") + what, oskar).status == 200);
+    CHECK(api.call("GET", std::string("/v1/accounts/acct_oskar/") + what, kKey).status == 200);
+    CHECK(api.call("GET", std::string("/v1/accounts/acct_oskar/") + what, kOldKey).status == 200);  // rotation
+    checkError(api.call("GET", std::string("/v1/accounts/acct_other/") + what, oskar), 403, "account_forbidden");
+    for (const auto& [name, credential] : forged) {
+      INFO(name);
+      checkError(api.call("GET", std::string("/v1/accounts/acct_oskar/") + what, credential), 401, "unauthenticated");
+    }
+  }
+  // Account tokens can't mint tokens or map accounts (backend-only endpoints).
+  checkError(api.call("POST", "/v1/tokens", oskar, R"({"account_id":"acct_other"})"), 403, "backend_only");
+  checkError(api.call("POST", "/v1/accounts", oskar, R"({"account_id":"acct_x"})"), 403, "backend_only");
+  for (const auto& [name, credential] : forged) {
+    INFO(name);
+    checkError(api.call("POST", "/v1/tokens", credential, R"({"account_id":"acct_other"})"), 401, "unauthenticated");
+  }
+}
+
+TEST_CASE("reads come from the synced state", "[integration][postgres][api]") {
+  Api api;
+  auto sub = json(api.call("GET", "/v1/accounts/acct_oskar/subscription", kKey))["subscription"];
+  CHECK(sub["id"] == "sub_1wUn1obRqfAWGcrTHprb3vKb");
+  CHECK(sub["status"] == "active");
+  CHECK(sub["past_due"] == false);
+  CHECK(sub["cancel_at_period_end"] == false);
+  REQUIRE(sub["items"].size() == 1);
+  CHECK(sub["items"][0]["price_id"] == "price_1wTq6ibRqfAWGcrTGiWUa6mg");
+  CHECK(sub["items"][0]["product_name"] == "Pro");
+  CHECK(sub["items"][0]["unit_amount"] == 2900);
+  CHECK(sub["items"][0]["interval"] == "month");
+  CHECK(sub["items"][0]["current_period_end"].get<std::string>().back() == 'Z');
+  CHECK(sub["scheduled_change"].is_null());
+
+  auto plans = json(api.call("GET", "/v1/accounts/acct_oskar/plans", kKey))["plans"];
+  REQUIRE(plans.size() >= 2);
+  int current = 0;
+  for (const auto& p : plans) {
+    if (p["current"] == true) {
+      ++current;
+      CHECK(p["product_id"] == "prod_JUkYgYXxzlJdfr");
+    }
+    CHECK(p["prices"].size() >= 1);
+  }
+  CHECK(current == 1);
+  CHECK(plans[0]["name"] == "Starter");  // cheapest monthly first
+
+  // Entitlements follow product metadata (features, limit_<name>) of the plan.
+  pg::Connection db(api.url);
+  db.exec("UPDATE products SET raw = jsonb_set(raw, '{metadata}', raw -> 'metadata' || "
+          "'{\"features\": \"api, sso\", \"limit_seats\": \"10\", \"limit_bad\": \"ten\"}') WHERE id = 'prod_JUkYgYXxzlJdfr'");
+  auto e = json(api.call("GET", "/v1/accounts/acct_oskar/entitlements", kKey));
+  CHECK(e["active"] == true);
+  CHECK(e["features"] == nlohmann::json::array({"api", "sso"}));
+  CHECK(e["limits"] == nlohmann::json{{"seats", 10}});
+  auto other = json(api.call("GET", "/v1/accounts/acct_other/entitlements", kKey));
+  CHECK(other["active"] == false);  // that subscription was canceled after failed payments
+  CHECK(other["features"].empty());
+
+  auto page1 = json(api.call("GET", "/v1/accounts/acct_oskar/invoices?limit=2", kKey));
+  REQUIRE(page1["data"].size() == 2);
+  CHECK(page1["has_more"] == true);
+  CHECK(page1["data"][0]["created"] >= page1["data"][1]["created"]);
+  CHECK(page1["data"][0]["hosted_invoice_url"].get<std::string>().rfind("https://invoice.stripe.com/", 0) == 0);
+  auto last = page1["data"][1]["id"].get<std::string>();
+  auto page2 = json(api.call("GET", "/v1/accounts/acct_oskar/invoices?limit=2&starting_after=" + last, kKey));
+  CHECK(page2["data"].size() == 1);
+  CHECK(page2["has_more"] == false);
+  CHECK(page2["data"][0]["total"] == 900);
+  CHECK(page2["data"][0]["currency"] == "usd");
+}
+
+TEST_CASE("accounts are created once, adopted, found again, and never shared", "[integration][postgres][api]") {
+  Api api;
+  auto first = api.call("POST", "/v1/accounts", kKey, R"({"account_id":"acct_new","email":"new@example.com"})");
+  REQUIRE(first.status == 200);
+  auto customer = json(first)["customer_id"].get<std::string>();
+  CHECK(json(first)["created"] == true);
+  pg::Connection db(api.url);
+  CHECK(scalar(db, "SELECT email || ' ' || (metadata ->> 'account_id') FROM customers WHERE id = $1", {customer}) ==
+        "new@example.com acct_new");  // synced at once, no webhook needed
+  auto again = api.call("POST", "/v1/accounts", kKey, R"({"account_id":"acct_new"})");
+  CHECK(json(again)["customer_id"] == customer);
+  CHECK(json(again)["created"] == false);
+  CHECK(api.fake.count("/v1/customers") == 2);  // one search, one create: the second call never reached Stripe
+  auto posts = 0;
+  for (const auto& r : api.fake.requests()) {
+    if (r.method == "POST") {
+      ++posts;
+      CHECK(r.headers.at("Idempotency-Key") == "account:acct_new:create-customer");
+    }
+  }
+  CHECK(posts == 1);
+
+  // A customer made for the account earlier (mapping lost) is found by metadata, not created twice.
+  api.fake.put({{"id", "cus_earlier"}, {"object", "customer"}, {"created", 1780000000}, {"livemode", false},
+                {"metadata", {{"account_id", "acct_found"}}}});
+  auto found = api.call("POST", "/v1/accounts", kKey, R"({"account_id":"acct_found"})");
+  CHECK(json(found)["customer_id"] == "cus_earlier");
+
+  // Adopt an existing customer; one already billing another account can't be adopted.
+  api.fake.put({{"id", "cus_adopt"}, {"object", "customer"}, {"created", 1780000000}, {"livemode", false},
+                {"metadata", nlohmann::json::object()}});
+  CHECK(json(api.call("POST", "/v1/accounts", kKey, R"({"account_id":"acct_adopt","customer_id":"cus_adopt"})"))["customer_id"] ==
+        "cus_adopt");
+  checkError(api.call("POST", "/v1/accounts", kKey, R"({"account_id":"acct_thief","customer_id":"cus_adopt"})"), 409,
+             "customer_taken");
+  checkError(api.call("POST", "/v1/accounts", kKey, R"({"account_id":"acct_adopt","customer_id":"cus_other"})"), 409,
+             "account_exists");
+  checkError(api.call("POST", "/v1/accounts", kKey, R"({"account_id":"acct_ghost","customer_id":"cus_nope"})"), 404,
+             "resource_missing");
+  CHECK(scalar(db, "SELECT count(*) FROM accounts WHERE account_id IN ('acct_thief', 'acct_ghost')") == "0");
+}
+
+TEST_CASE("bad input gets a clear error for every endpoint", "[integration][postgres][api]") {
+  Api api;
+  struct Case {
+    std::string name, method, path, body;
+    int status;
+    std::string code;
+  };
+  const std::vector<Case> cases = {
+      {"unknown path", "GET", "/v1/nothing", "", 404, "not_found"},
+      {"wrong method", "GET", "/v1/accounts", "", 405, "method_not_allowed"},
+      {"wrong method on a read", "POST", "/v1/accounts/acct_oskar/plans", "{}", 405, "method_not_allowed"},
+      {"not JSON", "POST", "/v1/accounts", "{nope", 400, "invalid_json"},
+      {"JSON but not an object", "POST", "/v1/tokens", "[1]", 400, "invalid_json"},
+      {"missing account_id", "POST", "/v1/accounts", "{}", 400, "parameter_missing"},
+      {"account_id not a string", "POST", "/v1/accounts", R"({"account_id":42})", 400, "parameter_invalid"},
+      {"account_id with spaces", "POST", "/v1/accounts", R"({"account_id":"a b"})", 400, "invalid_account_id"},
+      {"customer_id not a customer", "POST", "/v1/accounts", R"({"account_id":"a","customer_id":"sub_1"})", 400, "parameter_invalid"},
+      {"token without account", "POST", "/v1/tokens", "{}", 400, "parameter_missing"},
+      {"token ttl too short", "POST", "/v1/tokens", R"({"account_id":"a","ttl_seconds":5})", 400, "parameter_invalid"},
+      {"token ttl too long", "POST", "/v1/tokens", R"({"account_id":"a","ttl_seconds":999999})", 400, "parameter_invalid"},
+      {"token ttl not a number", "POST", "/v1/tokens", R"({"account_id":"a","ttl_seconds":"60"})", 400, "parameter_invalid"},
+      {"unknown account", "GET", "/v1/accounts/acct_nobody/subscription", "", 404, "account_not_found"},
+      {"limit zero", "GET", "/v1/accounts/acct_oskar/invoices?limit=0", "", 400, "parameter_invalid"},
+      {"limit not a number", "GET", "/v1/accounts/acct_oskar/invoices?limit=ten", "", 400, "parameter_invalid"},
+      {"limit too large", "GET", "/v1/accounts/acct_oskar/invoices?limit=101", "", 400, "parameter_invalid"},
+      {"starting_after of another account", "GET",
+       "/v1/accounts/acct_oskar/invoices?starting_after=in_1wzw3XbRqfAWGcrTltM4u27o", "", 400, "parameter_invalid"},
+      {"oversize body", "POST", "/v1/accounts", "{\"account_id\":\"" + std::string(70000, 'a') + "\"}", 413, "body_too_large"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.name);
+    checkError(api.call(c.method, c.path, kKey, c.body), c.status, c.code);
+  }
+  auto doc = api.call("GET", "/openapi.yaml", "");
+  CHECK(doc.status == 200);
+  CHECK(doc.body.find("/v1/accounts/{account_id}/entitlements") != std::string::npos);
+  CHECK(api.call("GET", "/healthz", "").status == 200);
+}
