@@ -13,6 +13,7 @@
 #include "api/accounts.h"
 #include "api/api_error.h"
 #include "api/billing_reads.h"
+#include "api/plan_changes.h"
 #include "common/http_util.h"
 #include "common/json_log.h"
 #include "common/metrics.h"
@@ -141,6 +142,38 @@ nlohmann::json getAccountRead(Call& call, const std::string& account_id, const s
   return *page;
 }
 
+// POST /v1/accounts/{account_id}/subscription/{action}
+nlohmann::json postSubscriptionAction(Call& call, const std::string& account_id, const std::string& action) {
+  if (!call.caller.mayAccess(account_id)) {
+    throw ApiError(403, "permission_error", "account_forbidden", "this token is for another account");
+  }
+  auto db = call.context.db.acquire();
+  auto customer = BillingReads(*db).customerOf(account_id);
+  if (!customer) throw ApiError(404, "invalid_request_error", "account_not_found", "no such account: " + account_id);
+  PlanChanges changes(*db, call.context.stripe, call.context.auth);
+  auto key_header = call.request.find("Idempotency-Key");
+  std::string idempotency_key = key_header == call.request.end() ? "" : key_header->second;
+  if (idempotency_key.size() > 255) throw badRequest("parameter_invalid", "Idempotency-Key is longer than 255 characters");
+  if (action == "preview") {
+    auto price_id = requireString(call.body, "price_id", true);
+    std::int64_t quantity = 1;
+    if (call.body.contains("quantity")) {
+      if (!call.body["quantity"].is_number_integer() || call.body["quantity"].get<long long>() < 1 ||
+          call.body["quantity"].get<long long>() > 1000000) {
+        throw badRequest("parameter_invalid", "quantity must be an integer from 1 to 1000000");
+      }
+      quantity = call.body["quantity"].get<std::int64_t>();
+    }
+    auto answer = changes.preview(account_id, *customer, price_id, quantity, now());
+    answer["account_id"] = account_id;
+    return answer;
+  }
+  if (action == "change") {
+    return changes.apply(account_id, *customer, requireString(call.body, "preview_token", true), idempotency_key, now());
+  }
+  return changes.setCancelAtPeriodEnd(account_id, *customer, action == "cancel", idempotency_key);
+}
+
 struct Route {
   std::string name;  // metrics label
   nlohmann::json (*run)(Call&) = nullptr;
@@ -194,6 +227,12 @@ void ApiHandler::handleRequest(Poco::Net::HTTPServerRequest& request, Poco::Net:
       if (method != "GET") throw ApiError(405, "invalid_request_error", "method_not_allowed", "use GET");
       std::string account = parts[2], what = parts[3];
       handler = [account, what](Call& call) { return getAccountRead(call, account, what); };
+    } else if (parts.size() == 5 && parts[0] == "v1" && parts[1] == "accounts" && parts[3] == "subscription" &&
+               (parts[4] == "preview" || parts[4] == "change" || parts[4] == "cancel" || parts[4] == "resume")) {
+      route = "subscription_" + parts[4];
+      if (method != "POST") throw ApiError(405, "invalid_request_error", "method_not_allowed", "use POST");
+      std::string account = parts[2], action = parts[4];
+      handler = [account, action](Call& call) { return postSubscriptionAction(call, account, action); };
     } else {
       throw ApiError(404, "invalid_request_error", "not_found", "no such endpoint: " + method + " " + path);
     }

@@ -23,7 +23,8 @@ std::string upsertSql(std::string_view table) {
          "    raw = CASE WHEN excluded.raw ? 'deleted' THEN t.raw ELSE excluded.raw END,\n"
          "    version = excluded.version, source_event_id = excluded.source_event_id, deleted = excluded.deleted,\n"
          "    deleted_at = excluded.deleted_at, synced_at = excluded.synced_at\n"
-         "  WHERE NOT t.deleted AND (t.version < excluded.version OR excluded.deleted)\n"
+         "  WHERE NOT t.deleted AND (t.version < excluded.version OR excluded.deleted\n"
+         "    OR (t.version = excluded.version AND excluded.source_event_id IS NULL AND t.raw <> excluded.raw))\n"
          "  RETURNING t.id\n"
          ")\n"
          "SELECT i.id, w.id IS NOT NULL, p.version, p.deleted, p.same\n"
@@ -121,6 +122,11 @@ std::vector<WriteOutcome> SnapshotWriter::write(const std::vector<Snapshot>& sna
       if (written) {
         outcomes[i] = s.deleted ? WriteOutcome::Deleted : WriteOutcome::Applied;
         if (!s.deleted) written_parents.push_back(s.id);
+        // A fetched snapshot (our own write's answer, a backfill page) that shares its second with the stored one
+        // replaced it, but which is later is still unknowable: confirm with a fetch.
+        if (!s.deleted && row[2] && std::stoll(*row[2]) == s.version) {
+          refetch.push_back({kind, s.id, "same_second", s.version});
+        }
         continue;
       }
       // Not written: a row existed (without one the INSERT always writes).

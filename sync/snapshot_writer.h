@@ -39,7 +39,9 @@ struct RefetchRequest {
 
 /// Writes snapshots with the one rule every path shares (events, backfill, refetch, reconcile, the API's own
 /// writes): a snapshot replaces the stored one only if its version is strictly newer, a tombstone always wins and
-/// is final. Children (subscription items, invoice lines) are replaced from the parent's lists in the same
+/// is final. On the same second with different content, an event's snapshot waits and a fetched one (no event id:
+/// the answer to our own write, which is later than anything stored before it was sent) replaces the stored one;
+/// either way the object is queued for a fetch that settles it. Children (subscription items, invoice lines) are replaced from the parent's lists in the same
 /// transaction. Set-based: one statement per kind, however many snapshots. Runs inside the caller's transaction.
 class SnapshotWriter {
  public:

@@ -12,6 +12,10 @@
 #include "tests/support/http_client.h"
 #include "tests/support/sync_database.h"
 
+#include <thread>
+
+#include "common/utc_time.h"
+
 using namespace billing;
 using testing::scalar;
 
@@ -277,4 +281,124 @@ TEST_CASE("bad input gets a clear error for every endpoint", "[integration][post
   CHECK(doc.status == 200);
   CHECK(doc.body.find("/v1/accounts/{account_id}/entitlements") != std::string::npos);
   CHECK(api.call("GET", "/healthz", "").status == 200);
+}
+
+namespace {
+
+const std::string kProYearly = "price_1wTq6rbRqfAWGcrTURTk7iaw";
+const std::string kStarterMonthly = "price_1wTq5BbRqfAWGcrTcsKnO8rM";
+const std::string kSubscription = "sub_1wUn1obRqfAWGcrTHprb3vKb";
+
+// Moves Oskar's subscription into a current period around now (the samples are from June), in our tables and in the
+// fake, and gives the fake the catalog.
+void currentPeriod(Api& api) {
+  pg::Connection db(api.url);
+  auto now = static_cast<std::int64_t>(std::time(nullptr));
+  auto sub = nlohmann::json::parse(scalar(db, "SELECT raw::text FROM subscriptions WHERE id = $1", {kSubscription}));
+  sub["items"]["data"][0]["current_period_start"] = now - 10 * 86400;
+  sub["items"]["data"][0]["current_period_end"] = now + 20 * 86400;
+  testing::applyPayloads(db, {testing::makeEvent("customer.subscription.updated", now - 60, sub)});
+  api.fake.put(sub);
+  for (const auto& row : db.query("SELECT raw::text FROM prices")) api.fake.put(nlohmann::json::parse(*row[0]));
+}
+
+}  // namespace
+
+TEST_CASE("preview then upgrade charges exactly the preview, and a retry changes nothing", "[integration][postgres][api]") {
+  Api api;
+  currentPeriod(api);
+  auto token = api.tokenFor(kOskar);  // the browser drives it
+  auto preview = api.call("POST", "/v1/accounts/acct_oskar/subscription/preview", token,
+                          nlohmann::json{{"price_id", kProYearly}}.dump());
+  REQUIRE(preview.status == 200);
+  auto p = json(preview);
+  CHECK(p["kind"] == "upgrade");
+  CHECK(p["proration_credit"].get<long long>() > 0);
+  CHECK(p["proration_charge"].get<long long>() > p["proration_credit"].get<long long>());
+  CHECK(p["amount_due_now"] == p["proration_charge"].get<long long>() - p["proration_credit"].get<long long>());
+  CHECK(p["currency"] == "usd");
+
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // the clock moves; the proration date doesn't
+  auto change = api.call("POST", "/v1/accounts/acct_oskar/subscription/change", token,
+                         nlohmann::json{{"preview_token", p["preview_token"]}}.dump());
+  REQUIRE(change.status == 200);
+  auto sub = json(change)["subscription"];
+  CHECK(sub["items"][0]["price_id"] == kProYearly);  // synced at once: the next read shows it
+  auto stripe_sub = api.fake.object("subscription", kSubscription);
+  auto invoice = api.fake.object("invoice", stripe_sub["latest_invoice"]);
+  CHECK(invoice["amount_due"] == p["amount_due_now"]);  // charged exactly the preview
+  CHECK(json(api.call("GET", "/v1/accounts/acct_oskar/subscription", kKey))["subscription"]["items"][0]["price_id"] == kProYearly);
+
+  // The same request again (its answer lost): success, no second charge.
+  auto again = api.call("POST", "/v1/accounts/acct_oskar/subscription/change", token,
+                        nlohmann::json{{"preview_token", p["preview_token"]}}.dump());
+  CHECK(again.status == 200);
+  int updates = 0;
+  for (const auto& r : api.fake.requests()) {
+    if (r.method == "POST" && r.uri == "/v1/subscriptions/" + kSubscription) {
+      ++updates;
+      CHECK(r.body.find("payment_behavior=error_if_incomplete") != std::string::npos);
+      CHECK(r.body.find("proration_date=" + std::to_string(
+                            common::parseIso8601Utc(p["proration_date"].get<std::string>()).value())) != std::string::npos);
+    }
+  }
+  CHECK(updates == 1);
+}
+
+TEST_CASE("a declined payment leaves the plan unchanged", "[integration][postgres][api]") {
+  Api api;
+  currentPeriod(api);
+  api.fake.declineCustomer("cus_wiBCVtOp32cN8d");
+  auto p = json(api.call("POST", "/v1/accounts/acct_oskar/subscription/preview", kKey,
+                         nlohmann::json{{"price_id", kProYearly}}.dump()));
+  auto change = api.call("POST", "/v1/accounts/acct_oskar/subscription/change", kKey,
+                         nlohmann::json{{"preview_token", p["preview_token"]}}.dump());
+  checkError(change, 402, "card_declined");
+  CHECK(json(change)["error"]["type"] == "payment_error");
+  pg::Connection db(api.url);
+  CHECK(scalar(db, "SELECT price_id FROM subscription_items WHERE subscription_id = $1", {kSubscription}) ==
+        "price_1wTq6ibRqfAWGcrTGiWUa6mg");
+  CHECK(api.fake.object("subscription", kSubscription)["items"]["data"][0]["price"]["id"] == "price_1wTq6ibRqfAWGcrTGiWUa6mg");
+}
+
+TEST_CASE("cancel at period end and undo; downgrades and bad changes are refused clearly", "[integration][postgres][api]") {
+  Api api;
+  currentPeriod(api);
+  auto cancel = api.call("POST", "/v1/accounts/acct_oskar/subscription/cancel", kKey, "{}");
+  REQUIRE(cancel.status == 200);
+  CHECK(json(cancel)["subscription"]["cancel_at_period_end"] == true);
+  CHECK(json(cancel)["subscription"]["cancel_at"].is_string());
+  auto resume = api.call("POST", "/v1/accounts/acct_oskar/subscription/resume", kKey, "{}");
+  CHECK(json(resume)["subscription"]["cancel_at_period_end"] == false);
+
+  auto down = json(api.call("POST", "/v1/accounts/acct_oskar/subscription/preview", kKey,
+                            nlohmann::json{{"price_id", kStarterMonthly}}.dump()));
+  CHECK(down["kind"] == "downgrade");
+  CHECK(down["amount_due_now"] == 0);
+  CHECK(down["effective_at"] == down["period_end"]);
+
+  auto oskar = api.tokenFor(kOskar);
+  auto up = json(api.call("POST", "/v1/accounts/acct_oskar/subscription/preview", kKey,
+                          nlohmann::json{{"price_id", kProYearly}}.dump()));
+  auto now = static_cast<std::int64_t>(std::time(nullptr));
+  api::Authenticator signer({}, kSecret);
+  auto expired = signer.mintToken("preview", {{"sub", kOskar}}, now - 3600, 60);
+  checkError(api.call("POST", "/v1/accounts/acct_oskar/subscription/change", kKey,
+                      nlohmann::json{{"preview_token", expired}}.dump()), 400, "preview_invalid");
+  checkError(api.call("POST", "/v1/accounts/acct_oskar/subscription/change", kKey,
+                      nlohmann::json{{"preview_token", oskar}}.dump()), 400, "preview_invalid");  // an account token
+  checkError(api.call("POST", "/v1/accounts/acct_other/subscription/change", kKey,
+                      nlohmann::json{{"preview_token", up["preview_token"]}}.dump()), 403, "account_forbidden");
+  checkError(api.call("POST", "/v1/accounts/acct_other/subscription/preview", oskar,
+                      nlohmann::json{{"price_id", kProYearly}}.dump()), 403, "account_forbidden");
+  checkError(api.call("POST", "/v1/accounts/acct_oskar/subscription/preview", kKey, R"({"price_id":"price_nope"})"), 400,
+             "price_not_found");
+  checkError(api.call("POST", "/v1/accounts/acct_oskar/subscription/preview", kKey,
+                      nlohmann::json{{"price_id", kProYearly}, {"quantity", 0}}.dump()), 400, "parameter_invalid");
+  checkError(api.call("POST", "/v1/accounts/acct_oskar/subscription/preview", kKey,
+                      nlohmann::json{{"price_id", "price_1wTq6ibRqfAWGcrTGiWUa6mg"}}.dump()), 400, "no_change");
+  checkError(api.call("POST", "/v1/accounts/acct_oskar/subscription/preview", kKey, "{}"), 400, "parameter_missing");
+  checkError(api.call("GET", "/v1/accounts/acct_oskar/subscription/preview", kKey), 405, "method_not_allowed");
+  checkError(api.call("POST", "/v1/accounts/acct_oskar/subscription/change", kKey,
+                      nlohmann::json{{"preview_token", down["preview_token"]}}.dump()), 409, "downgrade_needs_schedule");
 }

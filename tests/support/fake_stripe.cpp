@@ -14,6 +14,8 @@
 #include <Poco/URI.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cmath>
 #include <ctime>
 
 namespace billing::testing {
@@ -296,25 +298,40 @@ FakeStripe::Answer FakeStripe::handle(const RecordedRequest& request, std::int64
 
 FakeStripe::Answer FakeStripe::post(const RecordedRequest& request, const std::vector<std::string>& parts,
                                     std::int64_t now) {
-  // Form body in bracket notation: only flat keys and one level (metadata[key]) are needed so far.
+  // Form body in bracket notation (a[b][0][c]=v) back into nested JSON; numeric segments are array indexes.
   nlohmann::json params = nlohmann::json::object();
-  std::string body = request.body;
+  const std::string& body = request.body;
   std::size_t start = 0;
   while (start < body.size()) {
     auto end = body.find('&', start);
     if (end == std::string::npos) end = body.size();
     auto pair = body.substr(start, end - start);
+    start = end + 1;
     auto eq = pair.find('=');
     std::string key, value;
-    Poco::URI::decode(pair.substr(0, eq), key);
-    Poco::URI::decode(eq == std::string::npos ? "" : pair.substr(eq + 1), value);
+    Poco::URI::decode(pair.substr(0, eq), key, true);
+    Poco::URI::decode(eq == std::string::npos ? "" : pair.substr(eq + 1), value, true);
+    std::vector<std::string> path;
     auto bracket = key.find('[');
-    if (bracket != std::string::npos && key.back() == ']') {
-      params[key.substr(0, bracket)][key.substr(bracket + 1, key.size() - bracket - 2)] = value;
-    } else {
-      params[key] = value;
+    path.push_back(key.substr(0, bracket));
+    while (bracket != std::string::npos) {
+      auto close = key.find(']', bracket);
+      path.push_back(key.substr(bracket + 1, close - bracket - 1));
+      bracket = key.find('[', close);
     }
-    start = end + 1;
+    nlohmann::json* node = &params;
+    for (std::size_t i = 0; i < path.size(); ++i) {
+      bool index = !path[i].empty() && std::all_of(path[i].begin(), path[i].end(), ::isdigit);
+      if (index) {
+        auto n = std::stoul(path[i]);
+        if (!node->is_array()) *node = nlohmann::json::array();
+        while (node->size() <= n) node->push_back(nullptr);
+        node = &(*node)[n];
+      } else {
+        node = &(*node)[path[i]];
+      }
+    }
+    *node = value;
   }
   if (parts.size() == 2 && parts[1] == "customers") {
     nlohmann::json customer = {{"id", "cus_fake" + std::to_string(next_id_++)}, {"object", "customer"},
@@ -326,7 +343,99 @@ FakeStripe::Answer FakeStripe::post(const RecordedRequest& request, const std::v
     objects_["customer"][customer["id"]] = customer;
     return {200, customer};
   }
+  if (parts.size() == 3 && parts[1] == "invoices" && parts[2] == "create_preview") {
+    return previewOrUpdate(params, params.value("subscription", ""), false, now);
+  }
+  if (parts.size() == 3 && parts[1] == "subscriptions") return previewOrUpdate(params, parts[2], true, now);
   return {404, stripeError("invalid_request_error", "", "Unrecognized request URL (POST: /" + parts[0] + "/" + parts[1] + ")")};
+}
+
+void FakeStripe::declineCustomer(const std::string& customer_id) {
+  std::lock_guard lock(mutex_);
+  declining_[customer_id] = true;
+}
+
+nlohmann::json FakeStripe::object(const std::string& object_type, const std::string& id) const {
+  std::lock_guard lock(mutex_);
+  auto t = objects_.find(object_type);
+  if (t == objects_.end()) return nullptr;
+  auto o = t->second.find(id);
+  return o == t->second.end() ? nlohmann::json() : o->second;
+}
+
+// Proration as Stripe computes it for one item: unused time on the old price credited, remaining time on the new
+// price charged, both over the item's current period, rounded to the minor unit.
+FakeStripe::Answer FakeStripe::previewOrUpdate(const nlohmann::json& params, const std::string& subscription_id,
+                                              bool apply, std::int64_t now) {
+  auto found = objects_["subscription"].find(subscription_id);
+  if (found == objects_["subscription"].end()) {
+    return {404, stripeError("invalid_request_error", "resource_missing", "No such subscription: '" + subscription_id + "'", "subscription")};
+  }
+  auto subscription = found->second;
+  if (params.contains("cancel_at_period_end")) {
+    if (!apply) return {400, stripeError("invalid_request_error", "parameter_unknown", "Received unknown parameter")};
+    subscription["cancel_at_period_end"] = params["cancel_at_period_end"] == "true";
+    subscription["cancel_at"] = subscription["cancel_at_period_end"] == true
+                                    ? subscription["items"]["data"][0]["current_period_end"] : nlohmann::json();
+    objects_["subscription"][subscription_id] = subscription;
+    return {200, subscription};
+  }
+  const auto& details = apply ? params : params.value("subscription_details", nlohmann::json::object());
+  if (!details.contains("items") || !details["items"].is_array() || details["items"].empty()) {
+    return {400, stripeError("invalid_request_error", "parameter_missing", "Missing items", "items")};
+  }
+  const auto& change = details["items"][0];
+  auto& item = subscription["items"]["data"][0];
+  if (change.value("id", "") != item.value("id", "")) {
+    return {400, stripeError("invalid_request_error", "resource_missing", "No such subscription item", "items[0][id]")};
+  }
+  auto new_price = objects_["price"].find(change.value("price", ""));
+  if (new_price == objects_["price"].end()) {
+    return {400, stripeError("invalid_request_error", "resource_missing", "No such price: '" + change.value("price", "") + "'", "items[0][price]")};
+  }
+  std::int64_t quantity = change.contains("quantity") ? std::stoll(change["quantity"].get<std::string>()) : item.value("quantity", 1LL);
+  std::int64_t proration_date = details.contains("proration_date") ? std::stoll(details["proration_date"].get<std::string>()) : now;
+  std::int64_t start = item["current_period_start"], end = item["current_period_end"];
+  double remaining = static_cast<double>(end - proration_date) / static_cast<double>(end - start);
+  std::int64_t old_amount = item["price"].value("unit_amount", 0LL) * item.value("quantity", 1LL);
+  std::int64_t new_amount = new_price->second.value("unit_amount", 0LL) * quantity;
+  std::int64_t credit = -static_cast<std::int64_t>(std::llround(static_cast<double>(old_amount) * remaining));
+  std::int64_t charge = static_cast<std::int64_t>(std::llround(static_cast<double>(new_amount) * remaining));
+  std::string invoice_id = apply ? "in_fake" + std::to_string(next_id_++) : "upcoming_in_fake";
+  auto line = [&](const std::string& id, std::int64_t amount, const nlohmann::json& price, const std::string& what) {
+    return nlohmann::json{{"id", id}, {"object", "line_item"}, {"amount", amount}, {"currency", subscription["currency"]},
+                          {"description", what}, {"invoice", invoice_id}, {"livemode", false}, {"metadata", nlohmann::json::object()},
+                          {"period", {{"start", proration_date}, {"end", end}}}, {"quantity", 1}, {"subscription", subscription_id},
+                          {"parent", {{"type", "subscription_item_details"}, {"invoice_item_details", nullptr},
+                                      {"subscription_item_details", {{"proration", true}, {"subscription", subscription_id},
+                                                                     {"subscription_item", item["id"]}, {"invoice_item", "ii_fake"}}}}},
+                          {"pricing", {{"type", "price_details"}, {"price_details", {{"price", price["id"]}, {"product", price["product"]}}}}}};
+  };
+  nlohmann::json lines = nlohmann::json::array({line(invoice_id + "_credit", credit, item["price"], "Unused time"),
+                                                line(invoice_id + "_charge", charge, new_price->second, "Remaining time")});
+  std::int64_t total = credit + charge;
+  nlohmann::json invoice = {{"id", invoice_id}, {"object", "invoice"}, {"customer", subscription["customer"]},
+                            {"currency", subscription["currency"]}, {"created", now}, {"livemode", false},
+                            {"billing_reason", "subscription_update"}, {"status", apply ? "paid" : "draft"},
+                            {"subtotal", total}, {"total", total}, {"amount_due", std::max<std::int64_t>(total, 0)},
+                            {"amount_paid", apply ? std::max<std::int64_t>(total, 0) : 0}, {"amount_remaining", 0},
+                            {"period_start", proration_date}, {"period_end", proration_date},
+                            {"lines", {{"object", "list"}, {"data", lines}, {"has_more", false}}},
+                            {"parent", {{"type", "subscription_details"}, {"subscription_details", {{"subscription", subscription_id}}}}},
+                            {"metadata", nlohmann::json::object()}};
+  if (!apply) return {200, invoice};
+  if (total > 0 && declining_.count(subscription["customer"].get<std::string>()) &&
+      params.value("payment_behavior", "") == "error_if_incomplete") {
+    // error_if_incomplete: the update is not applied when the payment fails.
+    return {402, {{"error", {{"type", "card_error"}, {"code", "card_declined"}, {"decline_code", "insufficient_funds"},
+                             {"message", "Your card has insufficient funds."}}}}};
+  }
+  item["price"] = new_price->second;
+  item["quantity"] = quantity;
+  subscription["latest_invoice"] = invoice_id;
+  objects_["subscription"][subscription_id] = subscription;
+  objects_["invoice"][invoice_id] = invoice;
+  return {200, subscription};
 }
 
 }  // namespace billing::testing

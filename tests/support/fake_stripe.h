@@ -36,6 +36,10 @@ class FakeStripe {
   void setClock(std::int64_t unix_seconds);
   /// The next `count` requests answer `status` with a Stripe error body (500, 429, 400...).
   void failNext(int count, int status);
+  /// Charges to this customer are declined (card_error, card_declined), as with Stripe's test card 4000 0000 0000 0341.
+  void declineCustomer(const std::string& customer_id);
+  /// A stored object (null if none).
+  nlohmann::json object(const std::string& object_type, const std::string& id) const;
 
   std::vector<RecordedRequest> requests() const;
   /// Requests whose path (without query) starts with `prefix`.
@@ -52,6 +56,8 @@ class FakeStripe {
               const std::string& url);
   std::vector<nlohmann::json> objectsOf(const std::string& object_type) const;
   Answer post(const RecordedRequest& request, const std::vector<std::string>& parts, std::int64_t now);
+  Answer previewOrUpdate(const nlohmann::json& params, const std::string& subscription_id, bool apply,
+                         std::int64_t now);
 
   mutable std::mutex mutex_;
   std::map<std::string, std::map<std::string, nlohmann::json>> objects_;  // object type -> id -> object
@@ -63,6 +69,7 @@ class FakeStripe {
   std::vector<RecordedRequest> requests_;
   std::map<std::string, Answer> idempotent_;  // Idempotency-Key -> first answer (Stripe replays it)
   int next_id_ = 1;
+  std::map<std::string, bool> declining_;
   Poco::ThreadPool pool_{2, 16};
   std::unique_ptr<Poco::Net::HTTPServer> server_;
 };

@@ -1,0 +1,222 @@
+#include "api/plan_changes.h"
+
+#include <openssl/sha.h>
+
+#include "api/api_error.h"
+#include "api/billing_reads.h"
+#include "common/utc_time.h"
+#include "sync/snapshot_writer.h"
+
+namespace billing::api {
+namespace {
+
+struct PriceRow {
+  std::string id, product_id, currency, interval;
+  std::int64_t unit_amount = 0, interval_count = 1;
+  bool usable = false;  // active, recurring, licensed, not deleted
+};
+
+std::optional<PriceRow> loadPrice(pg::Connection& db, const std::string& price_id) {
+  auto rows = db.query(
+      "SELECT id, coalesce(product_id, ''), coalesce(currency, ''), coalesce(recurring_interval, ''),\n"
+      "       coalesce(unit_amount, 0), coalesce(recurring_interval_count, 1),\n"
+      "       active AND NOT deleted AND type = 'recurring' AND coalesce(usage_type, 'licensed') = 'licensed'\n"
+      "FROM prices WHERE id = $1",
+      {price_id});
+  if (rows.empty()) return std::nullopt;
+  const auto& r = rows[0];
+  return PriceRow{*r[0], *r[1], *r[2], *r[3], std::stoll(*r[4]), std::stoll(*r[5]), r[6] == "t"};
+}
+
+// Price per month in minor units × 12 (exact for month and year intervals), to compare plans across intervals.
+std::int64_t perYear(const PriceRow& p, std::int64_t quantity) {
+  std::int64_t periods_per_year = p.interval == "year" ? 1 : p.interval == "month" ? 12 : p.interval == "week" ? 52 : 365;
+  return p.unit_amount * quantity * periods_per_year / std::max<std::int64_t>(1, p.interval_count);
+}
+
+int intervalRank(const std::string& interval) {
+  return interval == "day" ? 0 : interval == "week" ? 1 : interval == "month" ? 2 : 3;
+}
+
+std::string hex(const std::string& bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out.push_back(digits[c >> 4]);
+    out.push_back(digits[c & 0xF]);
+  }
+  return out;
+}
+
+std::string sha256Hex(const std::string& text) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
+  return hex(std::string(reinterpret_cast<char*>(digest), sizeof digest));
+}
+
+}  // namespace
+
+struct PlanChanges::Current {
+  std::string subscription_id, status, item_id, price_id, currency;
+  std::int64_t quantity = 1, period_end = 0;
+};
+
+PlanChanges::Current PlanChanges::current(const std::string& customer_id) {
+  auto rows = db_.query(
+      "SELECT s.id, s.status, coalesce(s.currency, ''), i.id, i.price_id, coalesce(i.quantity, 1),\n"
+      "       extract(epoch FROM i.current_period_end)::bigint,\n"
+      "       (SELECT count(*) FROM subscription_items WHERE subscription_id = s.id)\n"
+      "FROM subscriptions s JOIN subscription_items i ON i.subscription_id = s.id\n"
+      "WHERE s.customer_id = $1 AND NOT s.deleted AND s.status IN ('active', 'trialing', 'past_due')\n"
+      "ORDER BY s.created DESC, s.id DESC LIMIT 1",
+      {customer_id});
+  if (rows.empty()) throw ApiError(404, "invalid_request_error", "no_subscription", "the account has no active subscription");
+  const auto& r = rows[0];
+  if (r[7] != "1") {
+    throw ApiError(409, "invalid_request_error", "several_items",
+                   "the subscription has several items; change it in the Customer Portal");
+  }
+  return {*r[0], *r[1], *r[3], *r[4], *r[2], std::stoll(*r[5]), std::stoll(r[6].value_or("0"))};
+}
+
+void PlanChanges::sync(const stripe::StripeClient::Response& response) {
+  sync::Snapshot s;
+  s.kind = sync::ObjectKind::Subscription;
+  s.id = response.body.at("id").get<std::string>();
+  s.version = response.server_time;
+  s.raw_json = response.body.dump();
+  db_.exec("BEGIN");
+  try {
+    sync::SnapshotWriter(db_).write({s});
+    db_.exec("COMMIT");
+  } catch (...) {
+    if (!db_.broken()) db_.exec("ROLLBACK");
+    throw;
+  }
+}
+
+nlohmann::json PlanChanges::preview(const std::string& account_id, const std::string& customer_id,
+                                    const std::string& price_id, std::int64_t quantity, std::int64_t now) {
+  auto sub = current(customer_id);
+  auto from = loadPrice(db_, sub.price_id);
+  auto to = loadPrice(db_, price_id);
+  if (!to) throw ApiError(400, "invalid_request_error", "price_not_found", "no such price: " + price_id);
+  if (!to->usable) throw badRequest("price_not_available", "price " + price_id + " is not an active recurring price");
+  if (!from) throw ApiError(409, "invalid_request_error", "current_price_unknown", "the current price is not synced yet");
+  if (to->currency != sub.currency) {
+    throw badRequest("currency_mismatch", "price " + price_id + " is in " + to->currency + ", the subscription in " + sub.currency);
+  }
+  if (price_id == sub.price_id && quantity == sub.quantity) throw badRequest("no_change", "that is the current plan");
+  bool upgrade = perYear(*to, quantity) > perYear(*from, sub.quantity) ||
+                 intervalRank(to->interval) > intervalRank(from->interval);
+
+  nlohmann::json answer = {{"kind", upgrade ? "upgrade" : "downgrade"},
+                           {"subscription_id", sub.subscription_id},
+                           {"from", {{"price_id", sub.price_id}, {"quantity", sub.quantity}}},
+                           {"to", {{"price_id", price_id}, {"product_id", to->product_id}, {"quantity", quantity},
+                                   {"unit_amount", to->unit_amount}, {"interval", to->interval}}},
+                           {"currency", sub.currency},
+                           {"period_end", common::formatIso8601Utc(sub.period_end)},
+                           {"next_invoice_total", to->unit_amount * quantity}};
+  nlohmann::json claims = {{"sub", account_id}, {"subscription_id", sub.subscription_id}, {"item_id", sub.item_id},
+                           {"from_price", sub.price_id}, {"from_quantity", sub.quantity}, {"price_id", price_id},
+                           {"quantity", quantity}, {"kind", upgrade ? "upgrade" : "downgrade"}};
+  if (upgrade) {
+    // The server fixes the proration date; the change uses the same one, so Stripe charges what this shows.
+    const std::int64_t proration_date = now;
+    nlohmann::json params = {
+        {"customer", customer_id},
+        {"subscription", sub.subscription_id},
+        {"subscription_details", {{"items", {{{"id", sub.item_id}, {"price", price_id}, {"quantity", quantity}}}},
+                                  {"proration_date", proration_date},
+                                  {"proration_behavior", "always_invoice"}}}};
+    nlohmann::json invoice;
+    try {
+      invoice = stripe_.post("/v1/invoices/create_preview", params,
+                             "preview:" + account_id + ":" + price_id + ":" + std::to_string(quantity) + ":" +
+                                 std::to_string(proration_date));
+    } catch (const stripe::StripeError& e) {
+      throw fromStripe(e);
+    }
+    std::int64_t credit = 0, charge = 0;
+    for (const auto& line : invoice["lines"]["data"]) {
+      auto amount = line.value("amount", 0LL);
+      (amount < 0 ? credit : charge) += amount;
+    }
+    answer["amount_due_now"] = invoice.value("amount_due", 0LL);
+    answer["proration_credit"] = -credit;
+    answer["proration_charge"] = charge;
+    answer["proration_date"] = common::formatIso8601Utc(proration_date);
+    answer["effective_at"] = common::formatIso8601Utc(proration_date);
+    claims["proration_date"] = proration_date;
+    claims["amount_due"] = answer["amount_due_now"];
+  } else {
+    answer["amount_due_now"] = 0;
+    answer["proration_credit"] = 0;
+    answer["proration_charge"] = 0;
+    answer["effective_at"] = answer["period_end"];
+  }
+  answer["preview_token"] = auth_.mintToken("preview", claims, now, kPreviewTtlSeconds);
+  answer["expires_at"] = common::formatIso8601Utc(now + kPreviewTtlSeconds);
+  return answer;
+}
+
+nlohmann::json PlanChanges::apply(const std::string& account_id, const std::string& customer_id,
+                                  const std::string& preview_token, const std::string& idempotency_key,
+                                  std::int64_t now) {
+  auto claims = auth_.verifyToken("preview", preview_token, now);
+  if (!claims) {
+    throw badRequest("preview_invalid", "the preview token is expired or not ours: preview the change again");
+  }
+  if (claims->value("sub", "") != account_id) {
+    throw ApiError(403, "permission_error", "account_forbidden", "this preview is for another account");
+  }
+  auto sub = current(customer_id);
+  if (claims->value("subscription_id", "") == sub.subscription_id && claims->value("price_id", "") == sub.price_id &&
+      claims->value("quantity", 0LL) == sub.quantity) {
+    // Already applied (a retried request whose first answer was lost): the same success again.
+    return {{"account_id", account_id}, {"subscription", BillingReads(db_).subscription(customer_id)}};
+  }
+  if (claims->value("subscription_id", "") != sub.subscription_id || claims->value("item_id", "") != sub.item_id ||
+      claims->value("from_price", "") != sub.price_id || claims->value("from_quantity", 0LL) != sub.quantity) {
+    throw ApiError(409, "invalid_request_error", "preview_stale",
+                   "the subscription changed since this preview: preview the change again");
+  }
+  if (claims->value("kind", "") != "upgrade") {
+    throw ApiError(409, "invalid_request_error", "downgrade_needs_schedule",
+                   "downgrades take effect at the period end; this release applies upgrades only");
+  }
+  nlohmann::json params = {
+      {"items", {{{"id", sub.item_id}, {"price", claims->value("price_id", "")}, {"quantity", claims->value("quantity", 1LL)}}}},
+      {"proration_behavior", "always_invoice"},
+      {"proration_date", claims->value("proration_date", now)},
+      // The update is refused as a whole when the payment fails: never a new plan without its payment.
+      {"payment_behavior", "error_if_incomplete"}};
+  std::string key = "change:" + account_id + ":" + (idempotency_key.empty() ? sha256Hex(preview_token) : sha256Hex(idempotency_key));
+  stripe::StripeClient::Response updated;
+  try {
+    updated = stripe_.postWithTime("/v1/subscriptions/" + sub.subscription_id, params, key);
+  } catch (const stripe::StripeError& e) {
+    throw fromStripe(e);
+  }
+  sync(updated);
+  return {{"account_id", account_id}, {"subscription", BillingReads(db_).subscription(customer_id)}};
+}
+
+nlohmann::json PlanChanges::setCancelAtPeriodEnd(const std::string& account_id, const std::string& customer_id,
+                                                 bool cancel, const std::string& idempotency_key) {
+  auto sub = current(customer_id);
+  // Setting a flag is idempotent by nature; the key still protects against a retried request crossing an undo.
+  std::string key = "cancel:" + sub.subscription_id + ":" + (cancel ? "1" : "0") + ":" +
+                    (idempotency_key.empty() ? stripe::newIdempotencyKey() : sha256Hex(idempotency_key));
+  stripe::StripeClient::Response updated;
+  try {
+    updated = stripe_.postWithTime("/v1/subscriptions/" + sub.subscription_id, {{"cancel_at_period_end", cancel}}, key);
+  } catch (const stripe::StripeError& e) {
+    throw fromStripe(e);
+  }
+  sync(updated);
+  return {{"account_id", account_id}, {"subscription", BillingReads(db_).subscription(customer_id)}};
+}
+
+}  // namespace billing::api

@@ -1,0 +1,48 @@
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "api/api_config.h"
+#include "api/authenticator.h"
+#include "common/postgres.h"
+#include "stripe/stripe_client.h"
+
+namespace billing::api {
+
+/// Plan changes for an account's current subscription (one item: the plan). An upgrade (a higher price per month,
+/// or a longer interval) applies at once with proration invoiced now; its preview fixes the proration date so the
+/// charge equals what the preview showed. Every Stripe answer is written through the sync's write rule at once, so
+/// the next read shows it and the webhook that follows is a no-op. Throws ApiError.
+class PlanChanges {
+ public:
+  PlanChanges(pg::Connection& db, stripe::StripeClient& stripe, const Authenticator& auth)
+      : db_(db), stripe_(stripe), auth_(auth) {}
+
+  /// What changing to `price_id` × `quantity` would do, with a signed preview token (valid 10 minutes).
+  nlohmann::json preview(const std::string& account_id, const std::string& customer_id, const std::string& price_id,
+                         std::int64_t quantity, std::int64_t now);
+
+  /// Applies a preview. `idempotency_key` (the caller's, optional) makes a retried request safe; without one the
+  /// preview token itself is the key, so the same preview is applied at most once.
+  nlohmann::json apply(const std::string& account_id, const std::string& customer_id, const std::string& preview_token,
+                       const std::string& idempotency_key, std::int64_t now);
+
+  /// Cancel at the period end (`cancel` true) or undo that (false).
+  nlohmann::json setCancelAtPeriodEnd(const std::string& account_id, const std::string& customer_id, bool cancel,
+                                      const std::string& idempotency_key);
+
+  static constexpr int kPreviewTtlSeconds = 600;
+
+ private:
+  struct Current;
+  Current current(const std::string& customer_id);
+  void sync(const stripe::StripeClient::Response& subscription);
+
+  pg::Connection& db_;
+  stripe::StripeClient& stripe_;
+  const Authenticator& auth_;
+};
+
+}  // namespace billing::api
