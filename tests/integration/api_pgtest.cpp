@@ -2,6 +2,11 @@
 // fake: authentication and account isolation for every endpoint, reads, accounts, and a bad-input table.
 #include <catch2/catch.hpp>
 
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/StreamCopier.h>
+
 #include <ctime>
 #include <nlohmann/json.hpp>
 
@@ -10,6 +15,7 @@
 #include "tests/support/fake_stripe.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/http_client.h"
+#include "tests/support/stripe_mock.h"
 #include "tests/support/sync_database.h"
 
 #include <thread>
@@ -361,7 +367,7 @@ TEST_CASE("a declined payment leaves the plan unchanged", "[integration][postgre
   CHECK(api.fake.object("subscription", kSubscription)["items"]["data"][0]["price"]["id"] == "price_1wTq6ibRqfAWGcrTGiWUa6mg");
 }
 
-TEST_CASE("cancel at period end and undo; downgrades and bad changes are refused clearly", "[integration][postgres][api]") {
+TEST_CASE("cancel at period end and undo, downgrades and bad changes are refused clearly", "[integration][postgres][api]") {
   Api api;
   currentPeriod(api);
   auto cancel = api.call("POST", "/v1/accounts/acct_oskar/subscription/cancel", kKey, "{}");
@@ -401,4 +407,40 @@ TEST_CASE("cancel at period end and undo; downgrades and bad changes are refused
   checkError(api.call("GET", "/v1/accounts/acct_oskar/subscription/preview", kKey), 405, "method_not_allowed");
   checkError(api.call("POST", "/v1/accounts/acct_oskar/subscription/change", kKey,
                       nlohmann::json{{"preview_token", down["preview_token"]}}.dump()), 409, "downgrade_needs_schedule");
+}
+
+// Every request the API sent to the fake in its flows (account creation and search, preview, upgrade, cancel, undo)
+// is sent again, byte for byte, to Stripe's stripe-mock, which validates it against Stripe's OpenAPI spec.
+TEST_CASE("every request the API sends to the Stripe fake is valid for stripe-mock", "[integration][postgres][api][stripe-mock]") {
+  Api api;
+  currentPeriod(api);
+  REQUIRE(api.call("POST", "/v1/accounts", kKey, R"({"account_id":"acct_conf","email":"c@example.com","name":"C"})").status == 200);
+  api.fake.put({{"id", "cus_adopted"}, {"object", "customer"}, {"created", 1780000000}, {"livemode", false}});
+  REQUIRE(api.call("POST", "/v1/accounts", kKey, R"({"account_id":"acct_adopted","customer_id":"cus_adopted"})").status == 200);
+  auto p = json(api.call("POST", "/v1/accounts/acct_oskar/subscription/preview", kKey,
+                         nlohmann::json{{"price_id", kProYearly}, {"quantity", 2}}.dump()));
+  REQUIRE(api.call("POST", "/v1/accounts/acct_oskar/subscription/change", kKey,
+                   nlohmann::json{{"preview_token", p["preview_token"]}}.dump()).status == 200);
+  REQUIRE(api.call("POST", "/v1/accounts/acct_oskar/subscription/cancel", kKey, "{}").status == 200);
+  REQUIRE(api.call("POST", "/v1/accounts/acct_oskar/subscription/resume", kKey, "{}").status == 200);
+
+  testing::StripeMock mock;
+  auto requests = api.fake.requests();
+  CHECK(requests.size() >= 7);
+  for (const auto& r : requests) {
+    INFO(r.method << " " << r.uri << " " << r.body);
+    Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(std::stoi(mock.baseUrl().substr(mock.baseUrl().rfind(':') + 1))));
+    Poco::Net::HTTPRequest request(r.method, r.uri, Poco::Net::HTTPMessage::HTTP_1_1);
+    for (const char* h : {"Authorization", "Stripe-Version", "Idempotency-Key", "Content-Type"}) {
+      if (r.headers.count(h)) request.set(h, r.headers.at(h));
+    }
+    request.setContentLength(static_cast<std::streamsize>(r.body.size()));
+    session.sendRequest(request) << r.body;
+    Poco::Net::HTTPResponse response;
+    std::string answer;
+    Poco::StreamCopier::copyToString(session.receiveResponse(response), answer);
+    INFO(answer);
+    CHECK(static_cast<int>(response.getStatus()) / 100 == 2);
+    if (r.method == "POST") CHECK(r.headers.count("Idempotency-Key") == 1);
+  }
 }
