@@ -171,6 +171,7 @@ nlohmann::json postSubscriptionAction(Call& call, const std::string& account_id,
   if (action == "change") {
     return changes.apply(account_id, *customer, requireString(call.body, "preview_token", true), idempotency_key, now());
   }
+  if (action == "cancel_scheduled_change") return changes.cancelScheduledChange(account_id, *customer, idempotency_key);
   return changes.setCancelAtPeriodEnd(account_id, *customer, action == "cancel", idempotency_key);
 }
 
@@ -228,7 +229,8 @@ void ApiHandler::handleRequest(Poco::Net::HTTPServerRequest& request, Poco::Net:
       std::string account = parts[2], what = parts[3];
       handler = [account, what](Call& call) { return getAccountRead(call, account, what); };
     } else if (parts.size() == 5 && parts[0] == "v1" && parts[1] == "accounts" && parts[3] == "subscription" &&
-               (parts[4] == "preview" || parts[4] == "change" || parts[4] == "cancel" || parts[4] == "resume")) {
+               (parts[4] == "preview" || parts[4] == "change" || parts[4] == "cancel" || parts[4] == "resume" ||
+                parts[4] == "cancel_scheduled_change")) {
       route = "subscription_" + parts[4];
       if (method != "POST") throw ApiError(405, "invalid_request_error", "method_not_allowed", "use POST");
       std::string account = parts[2], action = parts[4];

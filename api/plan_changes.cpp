@@ -57,7 +57,7 @@ std::string sha256Hex(const std::string& text) {
 }  // namespace
 
 struct PlanChanges::Current {
-  std::string subscription_id, status, item_id, price_id, currency;
+  std::string subscription_id, status, item_id, price_id, currency, schedule_id;
   std::int64_t quantity = 1, period_end = 0;
 };
 
@@ -65,7 +65,7 @@ PlanChanges::Current PlanChanges::current(const std::string& customer_id) {
   auto rows = db_.query(
       "SELECT s.id, s.status, coalesce(s.currency, ''), i.id, i.price_id, coalesce(i.quantity, 1),\n"
       "       extract(epoch FROM i.current_period_end)::bigint,\n"
-      "       (SELECT count(*) FROM subscription_items WHERE subscription_id = s.id)\n"
+      "       (SELECT count(*) FROM subscription_items WHERE subscription_id = s.id), coalesce(s.schedule_id, '')\n"
       "FROM subscriptions s JOIN subscription_items i ON i.subscription_id = s.id\n"
       "WHERE s.customer_id = $1 AND NOT s.deleted AND s.status IN ('active', 'trialing', 'past_due')\n"
       "ORDER BY s.created DESC, s.id DESC LIMIT 1",
@@ -76,7 +76,7 @@ PlanChanges::Current PlanChanges::current(const std::string& customer_id) {
     throw ApiError(409, "invalid_request_error", "several_items",
                    "the subscription has several items; change it in the Customer Portal");
   }
-  return {*r[0], *r[1], *r[3], *r[4], *r[2], std::stoll(*r[5]), std::stoll(r[6].value_or("0"))};
+  return {*r[0], *r[1], *r[3], *r[4], *r[2], *r[8], std::stoll(*r[5]), std::stoll(r[6].value_or("0"))};
 }
 
 void PlanChanges::sync(const stripe::StripeClient::Response& response) {
@@ -182,10 +182,7 @@ nlohmann::json PlanChanges::apply(const std::string& account_id, const std::stri
     throw ApiError(409, "invalid_request_error", "preview_stale",
                    "the subscription changed since this preview: preview the change again");
   }
-  if (claims->value("kind", "") != "upgrade") {
-    throw ApiError(409, "invalid_request_error", "downgrade_needs_schedule",
-                   "downgrades take effect at the period end; this release applies upgrades only");
-  }
+  if (claims->value("kind", "") != "upgrade") return scheduleDowngrade(account_id, customer_id, sub, *claims, idempotency_key);
   nlohmann::json params = {
       {"items", {{{"id", sub.item_id}, {"price", claims->value("price_id", "")}, {"quantity", claims->value("quantity", 1LL)}}}},
       {"proration_behavior", "always_invoice"},
@@ -200,6 +197,80 @@ nlohmann::json PlanChanges::apply(const std::string& account_id, const std::stri
     throw fromStripe(e);
   }
   sync(updated);
+  return {{"account_id", account_id}, {"subscription", BillingReads(db_).subscription(customer_id)}};
+}
+
+void PlanChanges::syncSchedule(const stripe::StripeClient::Response& schedule, const std::string& subscription_id) {
+  // The schedule, and the subscription whose `schedule` field changed with it (fetched: its answer is newer).
+  auto subscription = stripe_.fetch("/v1/subscriptions/" + subscription_id);
+  sync::Snapshot s;
+  s.kind = sync::ObjectKind::SubscriptionSchedule;
+  s.id = schedule.body.at("id").get<std::string>();
+  s.version = schedule.server_time;
+  s.raw_json = schedule.body.dump();
+  sync::Snapshot sub;
+  sub.kind = sync::ObjectKind::Subscription;
+  sub.id = subscription_id;
+  sub.version = subscription.server_time;
+  sub.raw_json = subscription.body.dump();
+  db_.exec("BEGIN");
+  try {
+    sync::SnapshotWriter(db_).write({s, sub});
+    db_.exec("COMMIT");
+  } catch (...) {
+    if (!db_.broken()) db_.exec("ROLLBACK");
+    throw;
+  }
+}
+
+// A downgrade keeps the current plan until the period ends, then moves to the new price: a subscription schedule
+// with the current phase as it is and a next phase on the new price, released to a plain subscription afterwards.
+nlohmann::json PlanChanges::scheduleDowngrade(const std::string& account_id, const std::string& customer_id,
+                                              const Current& sub, const nlohmann::json& claims,
+                                              const std::string& idempotency_key) {
+  auto to = loadPrice(db_, claims.value("price_id", ""));
+  if (!to || !to->usable) throw badRequest("price_not_available", "the target price is no longer available");
+  std::string key = sha256Hex(idempotency_key.empty() ? claims.dump() : idempotency_key);
+  try {
+    stripe::StripeClient::Response schedule;
+    if (sub.schedule_id.empty()) {
+      schedule = stripe_.postWithTime("/v1/subscription_schedules", {{"from_subscription", sub.subscription_id}},
+                                      "schedule:create:" + sub.subscription_id + ":" + key);
+    } else {
+      schedule = stripe_.fetch("/v1/subscription_schedules/" + sub.schedule_id);
+    }
+    const auto& current_phase = schedule.body.at("phases").at(0);
+    nlohmann::json params = {
+        {"end_behavior", "release"},
+        {"phases",
+         {{{"items", {{{"price", sub.price_id}, {"quantity", sub.quantity}}}},
+           {"start_date", current_phase.at("start_date")},
+           {"end_date", current_phase.at("end_date")}},
+          {{"items", {{{"price", to->id}, {"quantity", claims.value("quantity", 1LL)}}}},
+           {"duration", {{"interval", to->interval}, {"interval_count", to->interval_count}}}}}}};
+    auto updated = stripe_.postWithTime("/v1/subscription_schedules/" + schedule.body.at("id").get<std::string>(), params,
+                                        "schedule:update:" + sub.subscription_id + ":" + key);
+    syncSchedule(updated, sub.subscription_id);
+  } catch (const stripe::StripeError& e) {
+    throw fromStripe(e);
+  }
+  return {{"account_id", account_id}, {"subscription", BillingReads(db_).subscription(customer_id)}};
+}
+
+nlohmann::json PlanChanges::cancelScheduledChange(const std::string& account_id, const std::string& customer_id,
+                                                  const std::string& idempotency_key) {
+  auto sub = current(customer_id);
+  if (sub.schedule_id.empty()) {
+    throw ApiError(409, "invalid_request_error", "no_scheduled_change", "the subscription has no scheduled change");
+  }
+  try {
+    auto released = stripe_.postWithTime("/v1/subscription_schedules/" + sub.schedule_id + "/release", nlohmann::json::object(),
+                                         "schedule:release:" + sub.schedule_id + ":" +
+                                             (idempotency_key.empty() ? stripe::newIdempotencyKey() : sha256Hex(idempotency_key)));
+    syncSchedule(released, sub.subscription_id);
+  } catch (const stripe::StripeError& e) {
+    throw fromStripe(e);
+  }
   return {{"account_id", account_id}, {"subscription", BillingReads(db_).subscription(customer_id)}};
 }
 

@@ -13,7 +13,8 @@ namespace billing::api {
 
 /// Plan changes for an account's current subscription (one item: the plan). An upgrade (a higher price per month,
 /// or a longer interval) applies at once with proration invoiced now; its preview fixes the proration date so the
-/// charge equals what the preview showed. Every Stripe answer is written through the sync's write rule at once, so
+/// charge equals what the preview showed. A downgrade takes effect at the period end through a subscription
+/// schedule (visible as `scheduled_change`), which can be cancelled. Every Stripe answer is written through the sync's write rule at once, so
 /// the next read shows it and the webhook that follows is a no-op. Throws ApiError.
 class PlanChanges {
  public:
@@ -29,6 +30,10 @@ class PlanChanges {
   nlohmann::json apply(const std::string& account_id, const std::string& customer_id, const std::string& preview_token,
                        const std::string& idempotency_key, std::int64_t now);
 
+  /// Drops a scheduled downgrade (releases the subscription schedule): the current plan simply continues.
+  nlohmann::json cancelScheduledChange(const std::string& account_id, const std::string& customer_id,
+                                       const std::string& idempotency_key);
+
   /// Cancel at the period end (`cancel` true) or undo that (false).
   nlohmann::json setCancelAtPeriodEnd(const std::string& account_id, const std::string& customer_id, bool cancel,
                                       const std::string& idempotency_key);
@@ -39,6 +44,9 @@ class PlanChanges {
   struct Current;
   Current current(const std::string& customer_id);
   void sync(const stripe::StripeClient::Response& subscription);
+  void syncSchedule(const stripe::StripeClient::Response& schedule, const std::string& subscription_id);
+  nlohmann::json scheduleDowngrade(const std::string& account_id, const std::string& customer_id, const Current& sub,
+                                   const nlohmann::json& claims, const std::string& idempotency_key);
 
   pg::Connection& db_;
   stripe::StripeClient& stripe_;

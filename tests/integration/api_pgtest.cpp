@@ -405,11 +405,37 @@ TEST_CASE("cancel at period end and undo, downgrades and bad changes are refused
                       nlohmann::json{{"price_id", "price_1wTq6ibRqfAWGcrTGiWUa6mg"}}.dump()), 400, "no_change");
   checkError(api.call("POST", "/v1/accounts/acct_oskar/subscription/preview", kKey, "{}"), 400, "parameter_missing");
   checkError(api.call("GET", "/v1/accounts/acct_oskar/subscription/preview", kKey), 405, "method_not_allowed");
-  checkError(api.call("POST", "/v1/accounts/acct_oskar/subscription/change", kKey,
-                      nlohmann::json{{"preview_token", down["preview_token"]}}.dump()), 409, "downgrade_needs_schedule");
+  checkError(api.call("POST", "/v1/accounts/acct_oskar/subscription/cancel_scheduled_change", kKey, "{}"), 409,
+             "no_scheduled_change");
 }
 
-// Every request the API sent to the fake in its flows (account creation and search, preview, upgrade, cancel, undo)
+TEST_CASE("a downgrade is scheduled for the period end, visible, and can be cancelled", "[integration][postgres][api]") {
+  Api api;
+  currentPeriod(api);
+  auto down = json(api.call("POST", "/v1/accounts/acct_oskar/subscription/preview", kKey,
+                            nlohmann::json{{"price_id", kStarterMonthly}}.dump()));
+  REQUIRE(down["kind"] == "downgrade");
+  auto change = api.call("POST", "/v1/accounts/acct_oskar/subscription/change", kKey,
+                         nlohmann::json{{"preview_token", down["preview_token"]}}.dump());
+  REQUIRE(change.status == 200);
+  auto sub = json(change)["subscription"];
+  CHECK(sub["items"][0]["price_id"] == "price_1wTq6ibRqfAWGcrTGiWUa6mg");  // still Pro until the period ends
+  REQUIRE(sub["scheduled_change"].is_object());
+  CHECK(sub["scheduled_change"]["price_id"] == kStarterMonthly);
+  CHECK(sub["scheduled_change"]["product_name"] == "Starter");
+  CHECK(sub["scheduled_change"]["effective_at"] == down["period_end"]);
+  // No charge for a downgrade: the only Stripe writes were the schedule's.
+  for (const auto& r : api.fake.requests()) {
+    if (r.method == "POST") CHECK(r.uri.rfind("/v1/subscription_schedules", 0) == 0);
+  }
+  auto undo = api.call("POST", "/v1/accounts/acct_oskar/subscription/cancel_scheduled_change", kKey, "{}");
+  REQUIRE(undo.status == 200);
+  CHECK(json(undo)["subscription"]["scheduled_change"].is_null());
+  CHECK(json(api.call("GET", "/v1/accounts/acct_oskar/subscription", kKey))["subscription"]["scheduled_change"].is_null());
+}
+
+// Every request the API sent to the fake in its flows (account creation and search, preview, upgrade, cancel, undo,
+// downgrade schedule and its release)
 // is sent again, byte for byte, to Stripe's stripe-mock, which validates it against Stripe's OpenAPI spec.
 TEST_CASE("every request the API sends to the Stripe fake is valid for stripe-mock", "[integration][postgres][api][stripe-mock]") {
   Api api;
@@ -423,6 +449,11 @@ TEST_CASE("every request the API sends to the Stripe fake is valid for stripe-mo
                    nlohmann::json{{"preview_token", p["preview_token"]}}.dump()).status == 200);
   REQUIRE(api.call("POST", "/v1/accounts/acct_oskar/subscription/cancel", kKey, "{}").status == 200);
   REQUIRE(api.call("POST", "/v1/accounts/acct_oskar/subscription/resume", kKey, "{}").status == 200);
+  auto down = json(api.call("POST", "/v1/accounts/acct_oskar/subscription/preview", kKey,
+                            nlohmann::json{{"price_id", kStarterMonthly}}.dump()));
+  REQUIRE(api.call("POST", "/v1/accounts/acct_oskar/subscription/change", kKey,
+                   nlohmann::json{{"preview_token", down["preview_token"]}}.dump()).status == 200);
+  REQUIRE(api.call("POST", "/v1/accounts/acct_oskar/subscription/cancel_scheduled_change", kKey, "{}").status == 200);
 
   testing::StripeMock mock;
   auto requests = api.fake.requests();

@@ -347,7 +347,74 @@ FakeStripe::Answer FakeStripe::post(const RecordedRequest& request, const std::v
     return previewOrUpdate(params, params.value("subscription", ""), false, now);
   }
   if (parts.size() == 3 && parts[1] == "subscriptions") return previewOrUpdate(params, parts[2], true, now);
+  if (parts[1] == "subscription_schedules") return schedule(params, parts, now);
   return {404, stripeError("invalid_request_error", "", "Unrecognized request URL (POST: /" + parts[0] + "/" + parts[1] + ")")};
+}
+
+// Subscription schedules as the service uses them: create from a subscription (one phase: the current period),
+// replace the phases (a second phase of `duration` starting where the first ends), release.
+FakeStripe::Answer FakeStripe::schedule(const nlohmann::json& params, const std::vector<std::string>& parts,
+                                        std::int64_t now) {
+  auto& schedules = objects_["subscription_schedule"];
+  if (parts.size() == 2) {
+    auto sub_id = params.value("from_subscription", "");
+    auto found = objects_["subscription"].find(sub_id);
+    if (found == objects_["subscription"].end()) {
+      return {400, stripeError("invalid_request_error", "resource_missing", "No such subscription", "from_subscription")};
+    }
+    auto& sub = found->second;
+    if (sub["schedule"].is_string()) {
+      return {400, stripeError("invalid_request_error", "", "You cannot migrate a subscription that is already attached to a schedule", "from_subscription")};
+    }
+    const auto& item = sub["items"]["data"][0];
+    nlohmann::json phase = {{"start_date", item["current_period_start"]}, {"end_date", item["current_period_end"]},
+                            {"items", {{{"price", item["price"]["id"]}, {"quantity", item["quantity"]}}}}};
+    nlohmann::json schedule = {{"id", "sub_sched_fake" + std::to_string(next_id_++)}, {"object", "subscription_schedule"},
+                               {"created", now}, {"livemode", false}, {"customer", sub["customer"]},
+                               {"subscription", sub_id}, {"status", "active"}, {"end_behavior", "release"},
+                               {"current_phase", {{"start_date", phase["start_date"]}, {"end_date", phase["end_date"]}}},
+                               {"phases", {phase}}, {"metadata", nlohmann::json::object()}, {"canceled_at", nullptr},
+                               {"completed_at", nullptr}, {"released_at", nullptr}, {"released_subscription", nullptr}};
+    schedules[schedule["id"]] = schedule;
+    sub["schedule"] = schedule["id"];
+    return {200, schedule};
+  }
+  auto found = schedules.find(parts[2]);
+  if (found == schedules.end()) return {404, stripeError("invalid_request_error", "resource_missing", "No such subscription schedule", "schedule")};
+  auto& schedule = found->second;
+  if (schedule["status"] != "active" && schedule["status"] != "not_started") {
+    return {400, stripeError("invalid_request_error", "", "You cannot update a subscription schedule that is " + schedule["status"].get<std::string>())};
+  }
+  if (parts.size() == 4 && parts[3] == "release") {
+    schedule["status"] = "released";
+    schedule["released_at"] = now;
+    schedule["released_subscription"] = schedule["subscription"];
+    objects_["subscription"][schedule["subscription"].get<std::string>()]["schedule"] = nullptr;
+    schedule["subscription"] = nullptr;
+    return {200, schedule};
+  }
+  nlohmann::json phases = nlohmann::json::array();
+  std::int64_t previous_end = 0;
+  for (const auto& p : params.value("phases", nlohmann::json::array())) {
+    std::int64_t start = p.contains("start_date") ? std::stoll(p["start_date"].get<std::string>()) : previous_end;
+    std::int64_t end = 0;
+    if (p.contains("end_date")) {
+      end = std::stoll(p["end_date"].get<std::string>());
+    } else if (p.contains("duration")) {
+      auto count = std::stoll(p["duration"].value("interval_count", std::string("1")));
+      auto interval = p["duration"].value("interval", "month");
+      end = start + count * (interval == "year" ? 365 : interval == "month" ? 30 : interval == "week" ? 7 : 1) * 86400;
+    }
+    nlohmann::json items = nlohmann::json::array();
+    for (const auto& i : p.value("items", nlohmann::json::array())) {
+      items.push_back({{"price", i.value("price", "")}, {"quantity", std::stoll(i.value("quantity", std::string("1")))}});
+    }
+    phases.push_back({{"start_date", start}, {"end_date", end}, {"items", items}});
+    previous_end = end;
+  }
+  schedule["phases"] = phases;
+  if (params.contains("end_behavior")) schedule["end_behavior"] = params["end_behavior"];
+  return {200, schedule};
 }
 
 void FakeStripe::declineCustomer(const std::string& customer_id) {

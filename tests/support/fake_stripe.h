@@ -56,6 +56,7 @@ class FakeStripe {
               const std::string& url);
   std::vector<nlohmann::json> objectsOf(const std::string& object_type) const;
   Answer post(const RecordedRequest& request, const std::vector<std::string>& parts, std::int64_t now);
+  Answer schedule(const nlohmann::json& params, const std::vector<std::string>& parts, std::int64_t now);
   Answer previewOrUpdate(const nlohmann::json& params, const std::string& subscription_id, bool apply,
                          std::int64_t now);
 
