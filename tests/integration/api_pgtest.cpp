@@ -285,7 +285,15 @@ TEST_CASE("bad input gets a clear error for every endpoint", "[integration][post
   }
   auto doc = api.call("GET", "/openapi.yaml", "");
   CHECK(doc.status == 200);
-  CHECK(doc.body.find("/v1/accounts/{account_id}/entitlements") != std::string::npos);
+  for (const auto* path : {"/v1/accounts:", "/v1/tokens:", "/v1/accounts/{account_id}/plans:",
+                           "/v1/accounts/{account_id}/subscription:", "/v1/accounts/{account_id}/entitlements:",
+                           "/v1/accounts/{account_id}/invoices:", "/v1/accounts/{account_id}/subscription/preview:",
+                           "/v1/accounts/{account_id}/subscription/change:", "/v1/accounts/{account_id}/subscription/cancel:",
+                           "/v1/accounts/{account_id}/subscription/resume:",
+                           "/v1/accounts/{account_id}/subscription/cancel_scheduled_change:"}) {
+    INFO(path);
+    CHECK(doc.body.find(std::string("  ") + path) != std::string::npos);  // every route is documented
+  }
   CHECK(api.call("GET", "/healthz", "").status == 200);
 }
 
