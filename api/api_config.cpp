@@ -34,6 +34,7 @@ LoadedApiConfig loadApiConfig(const common::Environment& env) {
   c.database_url = reader.secret("BILLING_DATABASE_URL", true).value_or("");
   c.database_connections =
       static_cast<int>(reader.integer("BILLING_API_DATABASE_CONNECTIONS", c.database_connections, 1, 256));
+  c.cache_ttl_seconds = static_cast<int>(reader.integer("BILLING_API_CACHE_TTL_SECONDS", c.cache_ttl_seconds, 1, 3600));
   c.max_body_bytes = static_cast<std::size_t>(
       reader.integer("BILLING_API_MAX_BODY_BYTES", static_cast<std::int64_t>(c.max_body_bytes), 1024, 16 << 20));
   c.log_level = reader.string("BILLING_LOG_LEVEL", c.log_level);

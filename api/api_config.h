@@ -20,6 +20,7 @@ struct ApiConfig {
   std::vector<std::string> allowed_origins;  // where portal return URLs may point (scheme://host[:port])
   std::string database_url;
   int database_connections = 8;
+  int cache_ttl_seconds = 30;  // read cache safety net; changes arrive by LISTEN/NOTIFY within milliseconds
   std::size_t max_body_bytes = 64 * 1024;
   std::string log_level = "info";
   stripe::StripeClientConfig stripe;

@@ -109,23 +109,41 @@ nlohmann::json postTokens(Call& call) {
           {"expires_at", issued + ttl}};
 }
 
-// GET /v1/accounts/{account_id}/{what}
+// GET /v1/accounts/{account_id}/{plans|subscription|entitlements}: answered from the read cache when it can be.
+std::string getCachedRead(Call& call, const std::string& account_id, const std::string& what) {
+  if (!call.caller.mayAccess(account_id)) {
+    throw ApiError(403, "permission_error", "account_forbidden", "this token is for another account");
+  }
+  auto body = call.context.cache.get(account_id, what, [&]() -> std::optional<std::pair<std::string, std::string>> {
+    auto db = call.context.db.acquire();
+    BillingReads reads(*db);
+    auto customer = reads.customerOf(account_id);
+    if (!customer) return std::nullopt;
+    nlohmann::json answer;
+    if (what == "plans") {
+      answer = {{"account_id", account_id}, {"plans", reads.plans(*customer)}};
+    } else if (what == "subscription") {
+      answer = {{"account_id", account_id}, {"subscription", reads.subscription(*customer)}};
+    } else {
+      answer = reads.entitlements(*customer);
+      answer["account_id"] = account_id;
+    }
+    return std::make_pair(*customer, answer.dump());
+  });
+  if (!body) throw ApiError(404, "invalid_request_error", "account_not_found", "no such account: " + account_id);
+  return *body;
+}
+
+// GET /v1/accounts/{account_id}/invoices
 nlohmann::json getAccountRead(Call& call, const std::string& account_id, const std::string& what) {
   if (!call.caller.mayAccess(account_id)) {
     throw ApiError(403, "permission_error", "account_forbidden", "this token is for another account");
   }
+  (void)what;
   auto db = call.context.db.acquire();
   BillingReads reads(*db);
   auto customer = reads.customerOf(account_id);
   if (!customer) throw ApiError(404, "invalid_request_error", "account_not_found", "no such account: " + account_id);
-  if (what == "plans") return {{"account_id", account_id}, {"plans", reads.plans(*customer)}};
-  if (what == "subscription") return {{"account_id", account_id}, {"subscription", reads.subscription(*customer)}};
-  if (what == "entitlements") {
-    auto e = reads.entitlements(*customer);
-    e["account_id"] = account_id;
-    return e;
-  }
-  // invoices
   int limit = 10;
   if (auto text = call.queryValue("limit"); !text.empty()) {
     try {
@@ -154,6 +172,12 @@ nlohmann::json postSubscriptionAction(Call& call, const std::string& account_id,
   auto key_header = call.request.find("Idempotency-Key");
   std::string idempotency_key = key_header == call.request.end() ? "" : key_header->second;
   if (idempotency_key.size() > 255) throw badRequest("parameter_invalid", "Idempotency-Key is longer than 255 characters");
+  // Whatever this changes, the next read must show it, before the database's notification comes back.
+  struct Invalidate {
+    ReadCache& cache;
+    std::string customer;
+    ~Invalidate() { cache.invalidateCustomer(customer); }
+  } invalidate{call.context.cache, *customer};
   if (action == "preview") {
     auto price_id = requireString(call.body, "price_id", true);
     std::int64_t quantity = 1;
@@ -213,6 +237,7 @@ void ApiHandler::handleRequest(Poco::Net::HTTPServerRequest& request, Poco::Net:
     auto parts = segments(path);
     // Route first (404/405 don't need credentials), then authenticate, then read the body.
     std::function<nlohmann::json(Call&)> handler;
+    std::string cached_account, cached_what;  // a cached read: its body is sent as stored
     if (parts.size() == 2 && parts[0] == "v1" && parts[1] == "accounts") {
       route = "accounts";
       if (method != "POST") throw ApiError(405, "invalid_request_error", "method_not_allowed", "use POST");
@@ -221,13 +246,17 @@ void ApiHandler::handleRequest(Poco::Net::HTTPServerRequest& request, Poco::Net:
       route = "tokens";
       if (method != "POST") throw ApiError(405, "invalid_request_error", "method_not_allowed", "use POST");
       handler = postTokens;
-    } else if (parts.size() == 4 && parts[0] == "v1" && parts[1] == "accounts" &&
-               (parts[3] == "plans" || parts[3] == "subscription" || parts[3] == "entitlements" ||
-                parts[3] == "invoices")) {
+    } else if (parts.size() == 4 && parts[0] == "v1" && parts[1] == "accounts" && parts[3] == "invoices") {
       route = parts[3];
       if (method != "GET") throw ApiError(405, "invalid_request_error", "method_not_allowed", "use GET");
       std::string account = parts[2], what = parts[3];
       handler = [account, what](Call& call) { return getAccountRead(call, account, what); };
+    } else if (parts.size() == 4 && parts[0] == "v1" && parts[1] == "accounts" &&
+               (parts[3] == "plans" || parts[3] == "subscription" || parts[3] == "entitlements")) {
+      route = parts[3];
+      if (method != "GET") throw ApiError(405, "invalid_request_error", "method_not_allowed", "use GET");
+      cached_account = parts[2];
+      cached_what = parts[3];
     } else if (parts.size() == 5 && parts[0] == "v1" && parts[1] == "accounts" && parts[3] == "subscription" &&
                (parts[4] == "preview" || parts[4] == "change" || parts[4] == "cancel" || parts[4] == "resume" ||
                 parts[4] == "cancel_scheduled_change")) {
@@ -261,8 +290,12 @@ void ApiHandler::handleRequest(Poco::Net::HTTPServerRequest& request, Poco::Net:
     } else {
       http::discardBody(request, response, 65536);
     }
-    auto result = handler(call);
-    http::sendJson(response, http::Status::HTTP_OK, result);
+    if (!cached_what.empty()) {
+      http::sendText(response, http::Status::HTTP_OK, getCachedRead(call, cached_account, cached_what),
+                     "application/json");
+    } else {
+      http::sendJson(response, http::Status::HTTP_OK, handler(call));
+    }
   } catch (const ApiError& e) {
     status = e.status();
     if (status == 413 || status == 401 || status == 404 || status == 405) {

@@ -5,6 +5,7 @@
 
 #include "api/api_config.h"
 #include "api/authenticator.h"
+#include "api/read_cache.h"
 #include "common/pg_pool.h"
 #include "stripe/stripe_client.h"
 
@@ -16,6 +17,7 @@ struct ApiContext {
   const Authenticator& auth;
   pg::Pool& db;
   stripe::StripeClient& stripe;
+  ReadCache& cache;
 };
 
 /// One request of the /v1 API: authentication, routing, the JSON error shape, metrics.

@@ -33,7 +33,8 @@ ApiServer::ApiServer(const ApiConfig& config, stripe::StripeClient& stripe)
     : config_(config),
       auth_(config.api_keys, config.token_secret),
       pool_(config.database_url, config.database_connections),
-      context_{config_, auth_, pool_, stripe},
+      cache_(config.database_url, std::chrono::seconds(config.cache_ttl_seconds)),
+      context_{config_, auth_, pool_, stripe, cache_},
       database_check_([this] { return pool_.healthy(); }, std::chrono::seconds(2)),
       threads_("api", 4, config.threads) {
   checks_.live = [] { return true; };

@@ -8,6 +8,7 @@
 #include "api/api_config.h"
 #include "api/api_handler.h"
 #include "api/authenticator.h"
+#include "api/read_cache.h"
 #include "common/health_handlers.h"
 #include "common/periodic_check.h"
 #include "common/pg_pool.h"
@@ -29,6 +30,7 @@ class ApiServer {
   const ApiConfig& config_;
   Authenticator auth_;
   pg::Pool pool_;
+  ReadCache cache_;
   ApiContext context_;
   common::PeriodicCheck database_check_;
   http::HealthChecks checks_;

@@ -1,6 +1,7 @@
 #include "common/postgres.h"
 
 #include <libpq-fe.h>
+#include <poll.h>
 
 namespace billing::pg {
 namespace {
@@ -53,6 +54,21 @@ bool isDataError(const PgError& error) {
 }
 
 bool Connection::broken() const { return conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK; }
+
+std::vector<std::string> Connection::waitForNotifications(int timeout_ms) {
+  std::vector<std::string> payloads;
+  pollfd fd{PQsocket(conn_), POLLIN, 0};
+  if (fd.fd < 0) throw PgError("08006", "connection lost");
+  if (poll(&fd, 1, timeout_ms) > 0 && PQconsumeInput(conn_) == 0) {
+    throw PgError("08006", "connection lost while listening");
+  }
+  while (PGnotify* n = PQnotifies(conn_)) {
+    payloads.emplace_back(n->extra ? n->extra : "");
+    PQfreemem(n);
+  }
+  if (broken()) throw PgError("08006", "connection lost while listening");
+  return payloads;
+}
 
 Connection::~Connection() {
   if (conn_) PQfinish(conn_);

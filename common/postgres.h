@@ -48,6 +48,10 @@ class Connection {
   /// The connection is lost (server gone, network cut): throw it away and connect again.
   bool broken() const;
 
+  /// For LISTEN: waits up to timeout_ms for input, then returns the payloads of notifications received (possibly
+  /// none). Throws PgError when the connection is lost.
+  std::vector<std::string> waitForNotifications(int timeout_ms);
+
  private:
   pg_conn* conn_ = nullptr;
 };

@@ -483,3 +483,22 @@ TEST_CASE("every request the API sends to the Stripe fake is valid for stripe-mo
     if (r.method == "POST") CHECK(r.headers.count("Idempotency-Key") == 1);
   }
 }
+
+TEST_CASE("cached reads follow what the workers write, within moments", "[integration][postgres][api]") {
+  Api api;
+  auto read = [&] { return json(api.call("GET", "/v1/accounts/acct_oskar/subscription", kKey))["subscription"]; };
+  CHECK(read()["cancel_at_period_end"] == false);
+  CHECK(read()["cancel_at_period_end"] == false);  // a hit now
+  // The worker applies an event (another connection, as another process would).
+  pg::Connection worker(api.url);
+  auto sub = nlohmann::json::parse(scalar(worker, "SELECT raw::text FROM subscriptions WHERE id = $1", {kSubscription}));
+  sub["cancel_at_period_end"] = true;
+  testing::applyPayloads(worker, {testing::makeEvent("customer.subscription.updated", 1790000000, sub)});
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (read()["cancel_at_period_end"] != true && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(read()["cancel_at_period_end"] == true);
+  auto metrics = api.call("GET", "/metrics", "").body;
+  CHECK(metrics.find("billing_api_cache_lookups_total{result=\"hit\"}") != std::string::npos);
+}
