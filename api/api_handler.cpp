@@ -14,6 +14,7 @@
 #include "api/api_error.h"
 #include "api/billing_reads.h"
 #include "api/plan_changes.h"
+#include "api/portal.h"
 #include "common/http_util.h"
 #include "common/json_log.h"
 #include "common/metrics.h"
@@ -199,6 +200,17 @@ nlohmann::json postSubscriptionAction(Call& call, const std::string& account_id,
   return changes.setCancelAtPeriodEnd(account_id, *customer, action == "cancel", idempotency_key);
 }
 
+// POST /v1/accounts/{account_id}/portal_session
+nlohmann::json postPortalSession(Call& call, const std::string& account_id) {
+  if (!call.caller.mayAccess(account_id)) {
+    throw ApiError(403, "permission_error", "account_forbidden", "this token is for another account");
+  }
+  auto db = call.context.db.acquire();
+  auto customer = BillingReads(*db).customerOf(account_id);
+  if (!customer) throw ApiError(404, "invalid_request_error", "account_not_found", "no such account: " + account_id);
+  return Portal(*db, call.context.stripe, call.context.config.allowed_origins).createSession(account_id, *customer, call.body);
+}
+
 struct Route {
   std::string name;  // metrics label
   nlohmann::json (*run)(Call&) = nullptr;
@@ -246,6 +258,11 @@ void ApiHandler::handleRequest(Poco::Net::HTTPServerRequest& request, Poco::Net:
       route = "tokens";
       if (method != "POST") throw ApiError(405, "invalid_request_error", "method_not_allowed", "use POST");
       handler = postTokens;
+    } else if (parts.size() == 4 && parts[0] == "v1" && parts[1] == "accounts" && parts[3] == "portal_session") {
+      route = "portal_session";
+      if (method != "POST") throw ApiError(405, "invalid_request_error", "method_not_allowed", "use POST");
+      std::string account = parts[2];
+      handler = [account](Call& call) { return postPortalSession(call, account); };
     } else if (parts.size() == 4 && parts[0] == "v1" && parts[1] == "accounts" && parts[3] == "invoices") {
       route = parts[3];
       if (method != "GET") throw ApiError(405, "invalid_request_error", "method_not_allowed", "use GET");

@@ -77,6 +77,7 @@ struct Api {
     config.token_secret = kSecret;
     config.database_url = url;
     config.database_connections = 4;
+    config.allowed_origins = {"https://app.example.com", "http://localhost:3000"};
     config.stripe.api_key = "sk_test_fake";
     config.stripe.base_url = fake.baseUrl();
     config.stripe.retry.max_retries = 0;
@@ -290,7 +291,8 @@ TEST_CASE("bad input gets a clear error for every endpoint", "[integration][post
                            "/v1/accounts/{account_id}/invoices:", "/v1/accounts/{account_id}/subscription/preview:",
                            "/v1/accounts/{account_id}/subscription/change:", "/v1/accounts/{account_id}/subscription/cancel:",
                            "/v1/accounts/{account_id}/subscription/resume:",
-                           "/v1/accounts/{account_id}/subscription/cancel_scheduled_change:"}) {
+                           "/v1/accounts/{account_id}/subscription/cancel_scheduled_change:",
+                           "/v1/accounts/{account_id}/portal_session:"}) {
     INFO(path);
     CHECK(doc.body.find(std::string("  ") + path) != std::string::npos);  // every route is documented
   }
@@ -462,6 +464,13 @@ TEST_CASE("every request the API sends to the Stripe fake is valid for stripe-mo
   REQUIRE(api.call("POST", "/v1/accounts/acct_oskar/subscription/change", kKey,
                    nlohmann::json{{"preview_token", down["preview_token"]}}.dump()).status == 200);
   REQUIRE(api.call("POST", "/v1/accounts/acct_oskar/subscription/cancel_scheduled_change", kKey, "{}").status == 200);
+  for (const auto* flow : {"null", "\"payment_method_update\"", "\"subscription_cancel\"", "\"subscription_update\""}) {
+    REQUIRE(api.call("POST", "/v1/accounts/acct_oskar/portal_session", kKey,
+                     std::string(R"({"return_url":"https://app.example.com/billing","flow":)") + flow + "}").status == 200);
+  }
+  REQUIRE(api.call("POST", "/v1/accounts/acct_oskar/portal_session", kKey,
+                   R"({"return_url":"https://app.example.com/billing","flow":"subscription_update_confirm","price_id":")" +
+                       kStarterMonthly + R"(","quantity":3})").status == 200);
 
   testing::StripeMock mock;
   auto requests = api.fake.requests();
@@ -501,4 +510,39 @@ TEST_CASE("cached reads follow what the workers write, within moments", "[integr
   CHECK(read()["cancel_at_period_end"] == true);
   auto metrics = api.call("GET", "/metrics", "").body;
   CHECK(metrics.find("billing_api_cache_lookups_total{result=\"hit\"}") != std::string::npos);
+}
+
+TEST_CASE("Customer Portal sessions return only to allowed origins", "[integration][postgres][api]") {
+  Api api;
+  currentPeriod(api);
+  auto token = api.tokenFor(kOskar);
+  auto ok = api.call("POST", "/v1/accounts/acct_oskar/portal_session", token,
+                     R"({"return_url":"https://app.example.com/settings/billing?tab=plan"})");
+  REQUIRE(ok.status == 200);
+  CHECK(json(ok)["url"].get<std::string>().rfind("https://billing.stripe.com/", 0) == 0);
+  CHECK(api.fake.requests().back().body.find("customer=cus_wiBCVtOp32cN8d") != std::string::npos);
+  CHECK(api.call("POST", "/v1/accounts/acct_oskar/portal_session", token,
+                 R"({"return_url":"http://localhost:3000/billing"})").status == 200);
+
+  auto cancel = api.call("POST", "/v1/accounts/acct_oskar/portal_session", token,
+                         R"({"return_url":"https://app.example.com/","flow":"subscription_cancel"})");
+  REQUIRE(cancel.status == 200);
+  CHECK(api.fake.requests().back().body.find("flow_data%5Bsubscription_cancel%5D%5Bsubscription%5D=" + kSubscription) !=
+        std::string::npos);
+
+  for (const auto* url : {"https://evil.example.com/billing", "https://app.example.com.evil.com/", "http://app.example.com/",
+                          "https://app.example.com:8443/", "javascript:alert(1)", "/relative", "https://user@app.example.com/"}) {
+    INFO(url);
+    checkError(api.call("POST", "/v1/accounts/acct_oskar/portal_session", token,
+                        nlohmann::json{{"return_url", url}}.dump()), 400, "return_url_not_allowed");
+  }
+  checkError(api.call("POST", "/v1/accounts/acct_oskar/portal_session", token, "{}"), 400, "parameter_missing");
+  checkError(api.call("POST", "/v1/accounts/acct_oskar/portal_session", token,
+                      R"({"return_url":"https://app.example.com/","flow":"delete_everything"})"), 400, "parameter_invalid");
+  checkError(api.call("POST", "/v1/accounts/acct_oskar/portal_session", token,
+                      R"({"return_url":"https://app.example.com/","flow":"subscription_update_confirm"})"), 400, "parameter_missing");
+  checkError(api.call("POST", "/v1/accounts/acct_other/portal_session", token,
+                      R"({"return_url":"https://app.example.com/"})"), 403, "account_forbidden");
+  checkError(api.call("POST", "/v1/accounts/acct_other/portal_session", kKey,
+                      R"({"return_url":"https://app.example.com/","flow":"subscription_cancel"})"), 404, "no_subscription");
 }

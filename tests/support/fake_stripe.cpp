@@ -348,6 +348,15 @@ FakeStripe::Answer FakeStripe::post(const RecordedRequest& request, const std::v
   }
   if (parts.size() == 3 && parts[1] == "subscriptions") return previewOrUpdate(params, parts[2], true, now);
   if (parts[1] == "subscription_schedules") return schedule(params, parts, now);
+  if (parts.size() == 3 && parts[1] == "billing_portal" && parts[2] == "sessions") {
+    auto id = "bps_fake" + std::to_string(next_id_++);
+    nlohmann::json session = {{"id", id}, {"object", "billing_portal.session"}, {"created", now}, {"livemode", false},
+                              {"customer", params.value("customer", "")}, {"return_url", params.value("return_url", "")},
+                              {"flow", params.value("flow_data", nlohmann::json())},
+                              {"url", "https://billing.stripe.com/p/session/test_" + id}};
+    objects_["billing_portal.session"][id] = session;
+    return {200, session};
+  }
   return {404, stripeError("invalid_request_error", "", "Unrecognized request URL (POST: /" + parts[0] + "/" + parts[1] + ")")};
 }
 
