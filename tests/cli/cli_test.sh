@@ -99,6 +99,12 @@ if env -i "${apienv[@]}" BILLING_API_KEYS=short_secret_value "$billing" api --ch
 else
   passed=$((passed + 1))
 fi
+expect "configure-portal usage" 2 "usage: billing configure-portal" -- "$billing" configure-portal
+expect "configure-portal unreadable file" 2 "cannot read" -- "$billing" configure-portal --config /nonexistent.json
+printf '{nope' > "$tmp/bad.json"
+expect "configure-portal not JSON" 2 "is not valid JSON" -- "$billing" configure-portal --config "$tmp/bad.json"
+printf '{"features": {}, "colour": "red"}' > "$tmp/unknown.json"
+expect "configure-portal unknown field" 2 "unknown field 'colour'" -- env -i BILLING_STRIPE_API_KEY=sk_test_x BILLING_STRIPE_API_BASE=http://127.0.0.1:1 "$billing" configure-portal --config "$tmp/unknown.json"
 expect "help lists the sync commands" 0 "reconcile" -- "$billing" help
 expect "event-types lists what the workers apply" 0 "customer.subscription.updated" -- "$billing" event-types
 

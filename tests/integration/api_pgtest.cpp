@@ -12,6 +12,7 @@
 
 #include "api/api_server.h"
 #include "api/authenticator.h"
+#include "api/portal_configuration.h"
 #include "tests/support/fake_stripe.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/http_client.h"
@@ -545,4 +546,53 @@ TEST_CASE("Customer Portal sessions return only to allowed origins", "[integrati
                       R"({"return_url":"https://app.example.com/"})"), 403, "account_forbidden");
   checkError(api.call("POST", "/v1/accounts/acct_other/portal_session", kKey,
                       R"({"return_url":"https://app.example.com/","flow":"subscription_cancel"})"), 404, "no_subscription");
+}
+
+TEST_CASE("configure-portal creates the configuration once and then updates it", "[integration][api][stripe-mock]") {
+  testing::FakeStripe fake;
+  stripe::StripeClientConfig c;
+  c.api_key = "sk_test_fake";
+  c.base_url = fake.baseUrl();
+  c.retry.max_retries = 0;
+  stripe::StripeClient client(c);
+  auto document = nlohmann::json::parse(testing::readFile(std::string(BILLING_SOURCE_DIR) + "/api/portal.example.json"));
+  fake.put({{"id", "bpc_someone_elses"}, {"object", "billing_portal.configuration"}, {"created", 1}, {"metadata", nlohmann::json::object()}});
+
+  auto first = api::configurePortal(client, document);
+  CHECK(first.action == "created");
+  document["business_profile"]["headline"] = "Changed headline";
+  auto second = api::configurePortal(client, document);
+  CHECK(second.action == "updated");
+  CHECK(second.id == first.id);
+  auto stored = fake.object("billing_portal.configuration", first.id);
+  CHECK(stored["business_profile"]["headline"] == "Changed headline");
+  CHECK(stored["metadata"]["managed_by"] == "stripe-billing");
+  CHECK(stored["features"]["subscription_cancel"]["mode"] == "at_period_end");
+  CHECK(fake.object("billing_portal.configuration", "bpc_someone_elses")["metadata"].empty());  // not ours: untouched
+
+  CHECK_THROWS_AS(api::configurePortal(client, nlohmann::json::array()), std::invalid_argument);
+  CHECK_THROWS_AS(api::configurePortal(client, {{"features", nlohmann::json::object()}, {"colour", "red"}}), std::invalid_argument);
+  CHECK_THROWS_AS(api::configurePortal(client, {{"business_profile", nlohmann::json::object()}}), std::invalid_argument);
+
+  // The same requests are valid for Stripe's spec.
+  testing::StripeMock mock;
+  stripe::StripeClientConfig m = c;
+  m.base_url = mock.baseUrl();
+  for (const auto& r : fake.requests()) {
+    INFO(r.method << " " << r.uri << " " << r.body);
+    Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(std::stoi(mock.baseUrl().substr(mock.baseUrl().rfind(':') + 1))));
+    Poco::Net::HTTPRequest request(r.method, r.uri == "/v1/billing_portal/configurations/" + first.id
+                                                 ? "/v1/billing_portal/configurations/bpc_123" : r.uri,
+                                   Poco::Net::HTTPMessage::HTTP_1_1);
+    for (const char* h : {"Authorization", "Stripe-Version", "Idempotency-Key", "Content-Type"}) {
+      if (r.headers.count(h)) request.set(h, r.headers.at(h));
+    }
+    request.setContentLength(static_cast<std::streamsize>(r.body.size()));
+    session.sendRequest(request) << r.body;
+    Poco::Net::HTTPResponse response;
+    std::string answer;
+    Poco::StreamCopier::copyToString(session.receiveResponse(response), answer);
+    INFO(answer);
+    CHECK(static_cast<int>(response.getStatus()) / 100 == 2);
+  }
 }

@@ -238,6 +238,9 @@ FakeStripe::Answer FakeStripe::handle(const RecordedRequest& request, std::int64
     }
     return {200, {{"object", "search_result"}, {"data", data}, {"has_more", false}, {"url", "/v1/customers/search"}}};
   }
+  if (parts.size() == 3 && parts[1] == "billing_portal" && parts[2] == "configurations") {
+    return list(objectsOf("billing_portal.configuration"), query, "/v1/billing_portal/configurations");
+  }
   if (parts[1] == "events" && parts.size() == 2) {
     std::vector<std::string> types;
     for (auto [it, end] = query.equal_range("types[]"); it != end; ++it) types.push_back(it->second);
@@ -348,6 +351,22 @@ FakeStripe::Answer FakeStripe::post(const RecordedRequest& request, const std::v
   }
   if (parts.size() == 3 && parts[1] == "subscriptions") return previewOrUpdate(params, parts[2], true, now);
   if (parts[1] == "subscription_schedules") return schedule(params, parts, now);
+  if (parts.size() >= 3 && parts[1] == "billing_portal" && parts[2] == "configurations") {
+    auto& configurations = objects_["billing_portal.configuration"];
+    nlohmann::json configuration;
+    if (parts.size() == 3) {
+      configuration = {{"id", "bpc_fake" + std::to_string(next_id_++)}, {"object", "billing_portal.configuration"},
+                       {"created", now}, {"livemode", false}, {"active", true}, {"is_default", configurations.empty()}};
+    } else {
+      auto found = configurations.find(parts[3]);
+      if (found == configurations.end()) return {404, stripeError("invalid_request_error", "resource_missing", "No such configuration", "configuration")};
+      configuration = found->second;
+    }
+    for (const auto& [k, v] : params.items()) configuration[k] = v;
+    configuration["updated"] = now;
+    configurations[configuration["id"].get<std::string>()] = configuration;
+    return {200, configuration};
+  }
   if (parts.size() == 3 && parts[1] == "billing_portal" && parts[2] == "sessions") {
     auto id = "bps_fake" + std::to_string(next_id_++);
     nlohmann::json session = {{"id", id}, {"object", "billing_portal.session"}, {"created", now}, {"livemode", false},
