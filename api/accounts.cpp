@@ -1,6 +1,6 @@
 #include "api/accounts.h"
 
-#include <regex>
+#include <cctype>
 
 #include "api/api_error.h"
 #include "sync/snapshot_writer.h"
@@ -8,8 +8,11 @@
 namespace billing::api {
 
 bool Accounts::validId(const std::string& account_id) {
-  static const std::regex pattern("^[A-Za-z0-9_.:@-]{1,128}$");
-  return std::regex_match(account_id, pattern);
+  if (account_id.empty() || account_id.size() > 128) return false;
+  for (unsigned char c : account_id) {
+    if (!std::isalnum(c) && c != '_' && c != '.' && c != ':' && c != '@' && c != '-') return false;
+  }
+  return true;
 }
 
 void Accounts::syncCustomer(const stripe::StripeClient::Response& response) {
