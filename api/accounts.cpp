@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "api/api_error.h"
+#include "sync/object_fetcher.h"
 #include "sync/snapshot_writer.h"
 
 namespace billing::api {
@@ -16,20 +17,7 @@ bool Accounts::validId(const std::string& account_id) {
 }
 
 void Accounts::syncCustomer(const stripe::StripeClient::Response& response) {
-  sync::Snapshot s;
-  s.kind = sync::ObjectKind::Customer;
-  s.id = response.body.at("id").get<std::string>();
-  s.version = response.server_time;
-  s.deleted = response.body.value("deleted", false);
-  s.raw_json = response.body.dump();
-  db_.exec("BEGIN");
-  try {
-    sync::SnapshotWriter(db_).write({s});
-    db_.exec("COMMIT");
-  } catch (...) {
-    if (!db_.broken()) db_.exec("ROLLBACK");
-    throw;
-  }
+  sync::SnapshotWriter(db_).writeInTransaction({sync::snapshotOf(sync::ObjectKind::Customer, response)});
 }
 
 Account Accounts::ensure(const std::string& account_id, const std::string& email, const std::string& name,

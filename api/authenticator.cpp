@@ -4,32 +4,23 @@
 #include <Poco/JWT/Signer.h>
 #include <Poco/JWT/Token.h>
 #include <openssl/crypto.h>
-#include <openssl/sha.h>
 
 #include <ctime>
 #include <sstream>
 
+#include "common/digest.h"
+
 namespace billing::api {
-namespace {
-
-std::string sha256(const std::string& text) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
-  return std::string(reinterpret_cast<char*>(digest), sizeof digest);
-}
-
-}  // namespace
-
 Authenticator::Authenticator(std::vector<std::string> api_keys, std::string token_secret)
     : token_secret_(std::move(token_secret)) {
-  for (const auto& key : api_keys) key_digests_.push_back(sha256(key));
+  for (const auto& key : api_keys) key_digests_.push_back(common::sha256(key));
 }
 
 std::optional<Caller> Authenticator::authenticate(const std::string& header, std::int64_t now) const {
   static const std::string kBearer = "Bearer ";
   if (header.size() <= kBearer.size() || header.compare(0, kBearer.size(), kBearer) != 0) return std::nullopt;
   std::string credential = header.substr(kBearer.size());
-  auto digest = sha256(credential);
+  auto digest = common::sha256(credential);
   bool is_key = false;
   for (const auto& key : key_digests_) {
     // No early exit: every key is compared, so timing says nothing about which one (nearly) matched.

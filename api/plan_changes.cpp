@@ -1,10 +1,10 @@
 #include "api/plan_changes.h"
 
-#include <openssl/sha.h>
-
 #include "api/api_error.h"
 #include "api/billing_reads.h"
+#include "common/digest.h"
 #include "common/utc_time.h"
+#include "sync/object_fetcher.h"
 #include "sync/snapshot_writer.h"
 
 namespace billing::api {
@@ -38,22 +38,6 @@ int intervalRank(const std::string& interval) {
   return interval == "day" ? 0 : interval == "week" ? 1 : interval == "month" ? 2 : 3;
 }
 
-std::string hex(const std::string& bytes) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out.push_back(digits[c >> 4]);
-    out.push_back(digits[c & 0xF]);
-  }
-  return out;
-}
-
-std::string sha256Hex(const std::string& text) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
-  return hex(std::string(reinterpret_cast<char*>(digest), sizeof digest));
-}
-
 }  // namespace
 
 struct PlanChanges::Current {
@@ -80,19 +64,7 @@ PlanChanges::Current PlanChanges::current(const std::string& customer_id) {
 }
 
 void PlanChanges::sync(const stripe::StripeClient::Response& response) {
-  sync::Snapshot s;
-  s.kind = sync::ObjectKind::Subscription;
-  s.id = response.body.at("id").get<std::string>();
-  s.version = response.server_time;
-  s.raw_json = response.body.dump();
-  db_.exec("BEGIN");
-  try {
-    sync::SnapshotWriter(db_).write({s});
-    db_.exec("COMMIT");
-  } catch (...) {
-    if (!db_.broken()) db_.exec("ROLLBACK");
-    throw;
-  }
+  sync::SnapshotWriter(db_).writeInTransaction({sync::snapshotOf(sync::ObjectKind::Subscription, response)});
 }
 
 nlohmann::json PlanChanges::preview(const std::string& account_id, const std::string& customer_id,
@@ -189,7 +161,7 @@ nlohmann::json PlanChanges::apply(const std::string& account_id, const std::stri
       {"proration_date", claims->value("proration_date", now)},
       // The update is refused as a whole when the payment fails: never a new plan without its payment.
       {"payment_behavior", "error_if_incomplete"}};
-  std::string key = "change:" + account_id + ":" + (idempotency_key.empty() ? sha256Hex(preview_token) : sha256Hex(idempotency_key));
+  std::string key = "change:" + account_id + ":" + (idempotency_key.empty() ? common::sha256Hex(preview_token) : common::sha256Hex(idempotency_key));
   stripe::StripeClient::Response updated;
   try {
     updated = stripe_.postWithTime("/v1/subscriptions/" + sub.subscription_id, params, key);
@@ -203,24 +175,8 @@ nlohmann::json PlanChanges::apply(const std::string& account_id, const std::stri
 void PlanChanges::syncSchedule(const stripe::StripeClient::Response& schedule, const std::string& subscription_id) {
   // The schedule, and the subscription whose `schedule` field changed with it (fetched: its answer is newer).
   auto subscription = stripe_.fetch("/v1/subscriptions/" + subscription_id);
-  sync::Snapshot s;
-  s.kind = sync::ObjectKind::SubscriptionSchedule;
-  s.id = schedule.body.at("id").get<std::string>();
-  s.version = schedule.server_time;
-  s.raw_json = schedule.body.dump();
-  sync::Snapshot sub;
-  sub.kind = sync::ObjectKind::Subscription;
-  sub.id = subscription_id;
-  sub.version = subscription.server_time;
-  sub.raw_json = subscription.body.dump();
-  db_.exec("BEGIN");
-  try {
-    sync::SnapshotWriter(db_).write({s, sub});
-    db_.exec("COMMIT");
-  } catch (...) {
-    if (!db_.broken()) db_.exec("ROLLBACK");
-    throw;
-  }
+  sync::SnapshotWriter(db_).writeInTransaction({sync::snapshotOf(sync::ObjectKind::SubscriptionSchedule, schedule),
+                                               sync::snapshotOf(sync::ObjectKind::Subscription, subscription)});
 }
 
 // A downgrade keeps the current plan until the period ends, then moves to the new price: a subscription schedule
@@ -230,7 +186,7 @@ nlohmann::json PlanChanges::scheduleDowngrade(const std::string& account_id, con
                                               const std::string& idempotency_key) {
   auto to = loadPrice(db_, claims.value("price_id", ""));
   if (!to || !to->usable) throw badRequest("price_not_available", "the target price is no longer available");
-  std::string key = sha256Hex(idempotency_key.empty() ? claims.dump() : idempotency_key);
+  std::string key = common::sha256Hex(idempotency_key.empty() ? claims.dump() : idempotency_key);
   try {
     stripe::StripeClient::Response schedule;
     if (sub.schedule_id.empty()) {
@@ -266,7 +222,7 @@ nlohmann::json PlanChanges::cancelScheduledChange(const std::string& account_id,
   try {
     auto released = stripe_.postWithTime("/v1/subscription_schedules/" + sub.schedule_id + "/release", nlohmann::json::object(),
                                          "schedule:release:" + sub.schedule_id + ":" +
-                                             (idempotency_key.empty() ? stripe::newIdempotencyKey() : sha256Hex(idempotency_key)));
+                                             (idempotency_key.empty() ? stripe::newIdempotencyKey() : common::sha256Hex(idempotency_key)));
     syncSchedule(released, sub.subscription_id);
   } catch (const stripe::StripeError& e) {
     throw fromStripe(e);
@@ -279,7 +235,7 @@ nlohmann::json PlanChanges::setCancelAtPeriodEnd(const std::string& account_id, 
   auto sub = current(customer_id);
   // Setting a flag is idempotent by nature; the key still protects against a retried request crossing an undo.
   std::string key = "cancel:" + sub.subscription_id + ":" + (cancel ? "1" : "0") + ":" +
-                    (idempotency_key.empty() ? stripe::newIdempotencyKey() : sha256Hex(idempotency_key));
+                    (idempotency_key.empty() ? stripe::newIdempotencyKey() : common::sha256Hex(idempotency_key));
   stripe::StripeClient::Response updated;
   try {
     updated = stripe_.postWithTime("/v1/subscriptions/" + sub.subscription_id, {{"cancel_at_period_end", cancel}}, key);

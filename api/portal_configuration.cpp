@@ -1,25 +1,13 @@
 #include "api/portal_configuration.h"
 
-#include <openssl/sha.h>
-
 #include <stdexcept>
+
+#include "common/digest.h"
 
 namespace billing::api {
 namespace {
 
 constexpr const char* kManagedBy = "stripe-billing";
-
-std::string digestOf(const std::string& text) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : digest) {
-    out.push_back(hex[c >> 4]);
-    out.push_back(hex[c & 0xF]);
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -53,7 +41,7 @@ PortalConfigurationResult configurePortal(stripe::StripeClient& stripe, const nl
     if (!existing.empty() || !page.value("has_more", false) || starting_after.empty()) break;
   }
   // The key follows the content: the same document retried is one write.
-  auto key = "portal-configuration:" + digestOf(params.dump());
+  auto key = "portal-configuration:" + common::sha256Hex(params.dump());
   if (existing.empty()) {
     auto created = stripe.post("/v1/billing_portal/configurations", params, key);
     return {created.value("id", ""), "created"};

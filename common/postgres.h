@@ -3,6 +3,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 struct pg_conn;
@@ -55,5 +56,31 @@ class Connection {
  private:
   pg_conn* conn_ = nullptr;
 };
+
+/// Runs `work` between BEGIN and COMMIT; on any exception rolls back (unless the connection is gone, which rolls
+/// back by itself) and rethrows. Returns what `work` returns.
+template <typename Work>
+auto inTransaction(Connection& db, Work&& work) -> decltype(work()) {
+  db.exec("BEGIN");
+  try {
+    if constexpr (std::is_void_v<decltype(work())>) {
+      work();
+      db.exec("COMMIT");
+    } else {
+      auto result = work();
+      db.exec("COMMIT");
+      return result;
+    }
+  } catch (...) {
+    if (!db.broken()) {
+      try {
+        db.exec("ROLLBACK");
+      } catch (const PgError&) {
+        // lost meanwhile: the server rolls back by itself
+      }
+    }
+    throw;
+  }
+}
 
 }  // namespace billing::pg

@@ -25,8 +25,7 @@ void saveState(pg::Connection& db, ObjectKind kind, const nlohmann::json& state)
 // One page of objects and the cursor after it, committed together.
 std::int64_t commitPage(pg::Connection& db, ObjectKind kind, const std::vector<Snapshot>& snapshots,
                         const nlohmann::json& state) {
-  db.exec("BEGIN");
-  try {
+  return pg::inTransaction(db, [&] {
     std::int64_t written = 0;
     if (!snapshots.empty()) {
       for (auto outcome : SnapshotWriter(db).write(snapshots)) {
@@ -34,12 +33,8 @@ std::int64_t commitPage(pg::Connection& db, ObjectKind kind, const std::vector<S
       }
     }
     saveState(db, kind, state);
-    db.exec("COMMIT");
     return written;
-  } catch (...) {
-    if (!db.broken()) db.exec("ROLLBACK");
-    throw;
-  }
+  });
 }
 
 std::vector<Snapshot> snapshotsOf(ObjectKind kind, const stripe::StripeClient::Response& page) {

@@ -71,21 +71,7 @@ std::optional<std::string> poisonReason(const StripeEvent& event) {
 }
 
 std::vector<EventOutcome> EventApplier::apply(const std::vector<PositionedEvent>& events) {
-  db_.exec("BEGIN");
-  try {
-    auto outcomes = applyInTransaction(events);
-    db_.exec("COMMIT");
-    return outcomes;
-  } catch (...) {
-    if (!db_.broken()) {
-      try {
-        db_.exec("ROLLBACK");
-      } catch (const pg::PgError&) {
-        // The connection died meanwhile; the server rolls back by itself.
-      }
-    }
-    throw;
-  }
+  return pg::inTransaction(db_, [&] { return applyInTransaction(events); });
 }
 
 std::vector<EventOutcome> EventApplier::applyInTransaction(const std::vector<PositionedEvent>& events) {

@@ -29,6 +29,16 @@ void completeEmbeddedList(stripe::StripeClient& stripe, ObjectKind kind, nlohman
   list["has_more"] = false;
 }
 
+Snapshot snapshotOf(ObjectKind kind, const stripe::StripeClient::Response& response) {
+  Snapshot s;
+  s.kind = kind;
+  s.id = response.body.at("id").get<std::string>();
+  s.version = response.server_time;
+  s.deleted = response.body.value("deleted", false);
+  s.raw_json = response.body.dump();
+  return s;
+}
+
 Snapshot fetchSnapshot(stripe::StripeClient& stripe, ObjectKind kind, const std::string& id) {
   const auto& k = info(kind);
   Snapshot s;

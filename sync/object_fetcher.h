@@ -12,6 +12,9 @@ namespace billing::sync {
 /// Throws StripeError (transient ones are worth retrying later).
 Snapshot fetchSnapshot(stripe::StripeClient& stripe, ObjectKind kind, const std::string& id);
 
+/// An object Stripe answered (to a GET or to our own write) as a snapshot versioned by the answer's Date.
+Snapshot snapshotOf(ObjectKind kind, const stripe::StripeClient::Response& response);
+
 /// Completes `object`'s embedded list (items or lines) when Stripe cut it short. Throws StripeError.
 void completeEmbeddedList(stripe::StripeClient& stripe, ObjectKind kind, nlohmann::json& object);
 

@@ -70,15 +70,8 @@ void Reconciler::compare(const std::vector<Snapshot>& snapshots, const Reconcile
     repairs.push_back(s);
   }
   if (!options.repair || repairs.empty()) return;
-  db_.exec("BEGIN");
-  try {
-    for (auto outcome : SnapshotWriter(db_).write(repairs)) {
-      if (outcome == WriteOutcome::Applied || outcome == WriteOutcome::Deleted) ++report.repaired;
-    }
-    db_.exec("COMMIT");
-  } catch (...) {
-    if (!db_.broken()) db_.exec("ROLLBACK");
-    throw;
+  for (auto outcome : SnapshotWriter(db_).writeInTransaction(repairs)) {
+    if (outcome == WriteOutcome::Applied || outcome == WriteOutcome::Deleted) ++report.repaired;
   }
 }
 

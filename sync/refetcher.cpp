@@ -42,20 +42,15 @@ RefetchStats Refetcher::runDue(int limit) {
     }
     try {
       auto snapshot = fetchSnapshot(stripe_, *kind, id);
-      db_.exec("BEGIN");
-      try {
+      auto outcome = pg::inTransaction(db_, [&] {
         // Remove the entry unless a newer doubt arrived meanwhile (its own fetch will follow); then write, which may
         // queue the object again if Stripe's clock still reads the doubtful second.
         db_.query("DELETE FROM refetch_queue WHERE object_type = $1 AND object_id = $2 AND doubt_version <= $3::bigint",
                   {object_type, id, doubt_version});
-        auto outcome = SnapshotWriter(db_).write({snapshot}).front();
-        db_.exec("COMMIT");
-        refetchCounter(toString(outcome)).inc();
-        ++stats.fetched;
-      } catch (...) {
-        if (!db_.broken()) db_.exec("ROLLBACK");
-        throw;
-      }
+        return SnapshotWriter(db_).write({snapshot}).front();
+      });
+      refetchCounter(toString(outcome)).inc();
+      ++stats.fetched;
     } catch (const stripe::StripeError& e) {
       ++stats.failed;
       refetchCounter(e.isTransient() ? "transient_error" : "error").inc();

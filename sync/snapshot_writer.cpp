@@ -149,6 +149,10 @@ std::vector<WriteOutcome> SnapshotWriter::write(const std::vector<Snapshot>& sna
   return outcomes;
 }
 
+std::vector<WriteOutcome> SnapshotWriter::writeInTransaction(const std::vector<Snapshot>& snapshots) {
+  return pg::inTransaction(db_, [&] { return write(snapshots); });
+}
+
 void SnapshotWriter::replaceChildren(ObjectKind kind, const std::vector<std::string>& parent_ids,
                                      std::vector<RefetchRequest>& refetch) {
   std::string ids = "[";

@@ -49,6 +49,8 @@ class SnapshotWriter {
 
   /// At most one snapshot per (kind, id). Returns one outcome per snapshot, in order. Throws PgError.
   std::vector<WriteOutcome> write(const std::vector<Snapshot>& snapshots);
+  /// write() in a transaction of its own, for callers outside one.
+  std::vector<WriteOutcome> writeInTransaction(const std::vector<Snapshot>& snapshots);
 
   /// Queues fetches (deduplicated per object; an existing entry keeps its later not_before). Throws PgError.
   void queueRefetch(const std::vector<RefetchRequest>& requests);

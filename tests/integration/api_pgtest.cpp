@@ -105,6 +105,23 @@ struct Api {
 
 nlohmann::json json(const testing::HttpReply& reply) { return nlohmann::json::parse(reply.body); }
 
+// Sends a request the fake recorded, as it was (method, body, Stripe's headers), to stripe-mock at `uri`.
+std::pair<int, std::string> sendTo(const testing::StripeMock& mock, const testing::RecordedRequest& r,
+                                   const std::string& uri) {
+  auto base = mock.baseUrl();
+  Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(std::stoi(base.substr(base.rfind(':') + 1))));
+  Poco::Net::HTTPRequest request(r.method, uri, Poco::Net::HTTPMessage::HTTP_1_1);
+  for (const char* h : {"Authorization", "Stripe-Version", "Idempotency-Key", "Content-Type"}) {
+    if (r.headers.count(h)) request.set(h, r.headers.at(h));
+  }
+  request.setContentLength(static_cast<std::streamsize>(r.body.size()));
+  session.sendRequest(request) << r.body;
+  Poco::Net::HTTPResponse response;
+  std::string answer;
+  Poco::StreamCopier::copyToString(session.receiveResponse(response), answer);
+  return {static_cast<int>(response.getStatus()), answer};
+}
+
 void checkError(const testing::HttpReply& reply, int status, const std::string& code) {
   INFO(reply.body);
   CHECK(reply.status == status);
@@ -478,18 +495,9 @@ TEST_CASE("every request the API sends to the Stripe fake is valid for stripe-mo
   CHECK(requests.size() >= 7);
   for (const auto& r : requests) {
     INFO(r.method << " " << r.uri << " " << r.body);
-    Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(std::stoi(mock.baseUrl().substr(mock.baseUrl().rfind(':') + 1))));
-    Poco::Net::HTTPRequest request(r.method, r.uri, Poco::Net::HTTPMessage::HTTP_1_1);
-    for (const char* h : {"Authorization", "Stripe-Version", "Idempotency-Key", "Content-Type"}) {
-      if (r.headers.count(h)) request.set(h, r.headers.at(h));
-    }
-    request.setContentLength(static_cast<std::streamsize>(r.body.size()));
-    session.sendRequest(request) << r.body;
-    Poco::Net::HTTPResponse response;
-    std::string answer;
-    Poco::StreamCopier::copyToString(session.receiveResponse(response), answer);
+    auto [status, answer] = sendTo(mock, r, r.uri);
     INFO(answer);
-    CHECK(static_cast<int>(response.getStatus()) / 100 == 2);
+    CHECK(status / 100 == 2);
     if (r.method == "POST") CHECK(r.headers.count("Idempotency-Key") == 1);
   }
 }
@@ -576,23 +584,11 @@ TEST_CASE("configure-portal creates the configuration once and then updates it",
 
   // The same requests are valid for Stripe's spec.
   testing::StripeMock mock;
-  stripe::StripeClientConfig m = c;
-  m.base_url = mock.baseUrl();
   for (const auto& r : fake.requests()) {
     INFO(r.method << " " << r.uri << " " << r.body);
-    Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(std::stoi(mock.baseUrl().substr(mock.baseUrl().rfind(':') + 1))));
-    Poco::Net::HTTPRequest request(r.method, r.uri == "/v1/billing_portal/configurations/" + first.id
-                                                 ? "/v1/billing_portal/configurations/bpc_123" : r.uri,
-                                   Poco::Net::HTTPMessage::HTTP_1_1);
-    for (const char* h : {"Authorization", "Stripe-Version", "Idempotency-Key", "Content-Type"}) {
-      if (r.headers.count(h)) request.set(h, r.headers.at(h));
-    }
-    request.setContentLength(static_cast<std::streamsize>(r.body.size()));
-    session.sendRequest(request) << r.body;
-    Poco::Net::HTTPResponse response;
-    std::string answer;
-    Poco::StreamCopier::copyToString(session.receiveResponse(response), answer);
+    auto [status, answer] = sendTo(mock, r, r.uri == "/v1/billing_portal/configurations/" + first.id
+                                                ? "/v1/billing_portal/configurations/bpc_123" : r.uri);
     INFO(answer);
-    CHECK(static_cast<int>(response.getStatus()) / 100 == 2);
+    CHECK(status / 100 == 2);
   }
 }
