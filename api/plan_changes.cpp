@@ -34,8 +34,18 @@ std::int64_t perYear(const PriceRow& p, std::int64_t quantity) {
   return p.unit_amount * quantity * periods_per_year / std::max<std::int64_t>(1, p.interval_count);
 }
 
-int intervalRank(const std::string& interval) {
-  return interval == "day" ? 0 : interval == "week" ? 1 : interval == "month" ? 2 : 3;
+// Length of one billing period in days (approximate, only to order intervals).
+std::int64_t periodDays(const PriceRow& p) {
+  std::int64_t days = p.interval == "day" ? 1 : p.interval == "week" ? 7 : p.interval == "month" ? 30 : 365;
+  return days * std::max<std::int64_t>(1, p.interval_count);
+}
+
+// Whether a change applies now (charged with proration) or at the period end (nothing charged now). A longer period
+// (monthly to annual) starts now; a shorter one (annual to monthly) waits for the end of the period already paid for;
+// on the same period length, paying more applies now and paying less (cheaper plan, fewer seats) waits.
+bool appliesNow(const PriceRow& from, std::int64_t from_quantity, const PriceRow& to, std::int64_t to_quantity) {
+  if (periodDays(to) != periodDays(from)) return periodDays(to) > periodDays(from);
+  return perYear(to, to_quantity) > perYear(from, from_quantity);
 }
 
 }  // namespace
@@ -79,8 +89,7 @@ nlohmann::json PlanChanges::preview(const std::string& account_id, const std::st
     throw badRequest("currency_mismatch", "price " + price_id + " is in " + to->currency + ", the subscription in " + sub.currency);
   }
   if (price_id == sub.price_id && quantity == sub.quantity) throw badRequest("no_change", "that is the current plan");
-  bool upgrade = perYear(*to, quantity) > perYear(*from, sub.quantity) ||
-                 intervalRank(to->interval) > intervalRank(from->interval);
+  bool upgrade = appliesNow(*from, sub.quantity, *to, quantity);
 
   nlohmann::json answer = {{"kind", upgrade ? "upgrade" : "downgrade"},
                            {"subscription_id", sub.subscription_id},
@@ -93,6 +102,11 @@ nlohmann::json PlanChanges::preview(const std::string& account_id, const std::st
   nlohmann::json claims = {{"sub", account_id}, {"subscription_id", sub.subscription_id}, {"item_id", sub.item_id},
                            {"from_price", sub.price_id}, {"from_quantity", sub.quantity}, {"price_id", price_id},
                            {"quantity", quantity}, {"kind", upgrade ? "upgrade" : "downgrade"}};
+  if (upgrade && !sub.schedule_id.empty()) {
+    // A change now would race the scheduled one (the schedule's next phase would still replace it at period end).
+    throw ApiError(409, "invalid_request_error", "scheduled_change_pending",
+                   "the subscription has a scheduled change: cancel it first, then preview again");
+  }
   if (upgrade) {
     // The server fixes the proration date; the change uses the same one, so Stripe charges what this shows.
     const std::int64_t proration_date = now;
@@ -153,6 +167,10 @@ nlohmann::json PlanChanges::apply(const std::string& account_id, const std::stri
       claims->value("from_price", "") != sub.price_id || claims->value("from_quantity", 0LL) != sub.quantity) {
     throw ApiError(409, "invalid_request_error", "preview_stale",
                    "the subscription changed since this preview: preview the change again");
+  }
+  if (claims->value("kind", "") == "upgrade" && !sub.schedule_id.empty()) {
+    throw ApiError(409, "invalid_request_error", "scheduled_change_pending",
+                   "the subscription has a scheduled change: cancel it first, then preview again");
   }
   if (claims->value("kind", "") != "upgrade") return scheduleDowngrade(account_id, customer_id, sub, *claims, idempotency_key);
   nlohmann::json params = {

@@ -462,6 +462,76 @@ TEST_CASE("a downgrade is scheduled for the period end, visible, and can be canc
   CHECK(json(api.call("GET", "/v1/accounts/acct_oskar/subscription", kKey))["subscription"]["scheduled_change"].is_null());
 }
 
+TEST_CASE("seat changes and interval switches: more now, fewer and shorter at the period end", "[integration][postgres][api]") {
+  Api api;
+  currentPeriod(api);
+  const std::string pro_monthly = "price_1wTq6ibRqfAWGcrTGiWUa6mg";
+  auto preview = [&](const std::string& price, std::int64_t quantity) {
+    auto reply = api.call("POST", "/v1/accounts/acct_oskar/subscription/preview", kKey,
+                          nlohmann::json{{"price_id", price}, {"quantity", quantity}}.dump());
+    INFO(reply.body);
+    REQUIRE(reply.status == 200);
+    return json(reply);
+  };
+  auto change = [&](const nlohmann::json& p) {
+    return api.call("POST", "/v1/accounts/acct_oskar/subscription/change", kKey,
+                    nlohmann::json{{"preview_token", p["preview_token"]}}.dump());
+  };
+  auto charged = [&] {
+    return api.fake.object("invoice", api.fake.object("subscription", kSubscription)["latest_invoice"])["amount_due"];
+  };
+
+  // More seats on the same price: now, prorated, charged exactly the preview.
+  auto more = preview(pro_monthly, 3);
+  CHECK(more["kind"] == "upgrade");
+  CHECK(more["next_invoice_total"] == 3 * more["to"]["unit_amount"].get<long long>());
+  CHECK(more["amount_due_now"].get<long long>() > 0);
+  auto applied = change(more);
+  REQUIRE(applied.status == 200);
+  CHECK(json(applied)["subscription"]["items"][0]["quantity"] == 3);
+  CHECK(charged() == more["amount_due_now"]);
+
+  // Fewer seats: at the period end, nothing charged now, visible as the scheduled change.
+  auto fewer = preview(pro_monthly, 2);
+  CHECK(fewer["kind"] == "downgrade");
+  CHECK(fewer["amount_due_now"] == 0);
+  auto scheduled = change(fewer);
+  REQUIRE(scheduled.status == 200);
+  auto sub = json(scheduled)["subscription"];
+  CHECK(sub["items"][0]["quantity"] == 3);
+  CHECK(sub["scheduled_change"]["quantity"] == 2);
+  CHECK(sub["scheduled_change"]["price_id"] == pro_monthly);
+  CHECK(sub["scheduled_change"]["effective_at"] == fewer["period_end"]);
+
+  // An upgrade while a change is scheduled is refused until the scheduled one is dropped.
+  checkError(api.call("POST", "/v1/accounts/acct_oskar/subscription/preview", kKey,
+                      nlohmann::json{{"price_id", kProYearly}, {"quantity", 3}}.dump()), 409, "scheduled_change_pending");
+  REQUIRE(api.call("POST", "/v1/accounts/acct_oskar/subscription/cancel_scheduled_change", kKey, "{}").status == 200);
+
+  // Monthly to annual: now; the new year is charged in full less the unused month, and starts now.
+  auto annual = preview(kProYearly, 3);
+  CHECK(annual["kind"] == "upgrade");
+  CHECK(annual["proration_charge"] == 3 * annual["to"]["unit_amount"].get<long long>());
+  REQUIRE(change(annual).status == 200);
+  CHECK(charged() == annual["amount_due_now"]);
+  sub = json(api.call("GET", "/v1/accounts/acct_oskar/subscription", kKey))["subscription"];
+  CHECK(sub["items"][0]["price_id"] == kProYearly);
+  CHECK(sub["items"][0]["interval"] == "year");
+  CHECK(sub["items"][0]["current_period_start"] == annual["proration_date"]);
+
+  // Annual back to monthly, even at a higher price per year: at the end of the year already paid for.
+  auto monthly = preview(pro_monthly, 3);
+  CHECK(monthly["kind"] == "downgrade");
+  CHECK(monthly["amount_due_now"] == 0);
+  CHECK(monthly["effective_at"] == sub["items"][0]["current_period_end"]);
+  REQUIRE(change(monthly).status == 200);
+  sub = json(api.call("GET", "/v1/accounts/acct_oskar/subscription", kKey))["subscription"];
+  CHECK(sub["items"][0]["price_id"] == kProYearly);
+  CHECK(sub["scheduled_change"]["price_id"] == pro_monthly);
+  CHECK(sub["scheduled_change"]["interval"] == "month");
+  CHECK(sub["scheduled_change"]["effective_at"] == sub["items"][0]["current_period_end"]);
+}
+
 // Every request the API sent to the fake in its flows (account creation and search, preview, upgrade, cancel, undo,
 // downgrade schedule and its release)
 // is sent again, byte for byte, to Stripe's stripe-mock, which validates it against Stripe's OpenAPI spec.

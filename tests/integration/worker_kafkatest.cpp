@@ -146,13 +146,16 @@ TEST_CASE("the worker applies every sample event from Kafka and survives SIGKILL
   CHECK(scalar(db, "SELECT count(*) FROM refetch_queue") == "0");
   CHECK(testing::syncedState(db) == testing::syncedState(direct));
 
-  // Now a longer stream, and the worker killed with SIGKILL halfway.
+  // Now a longer stream, and the worker killed with SIGKILL halfway. The stream is produced while no worker runs
+  // (produce() waits for each acknowledgement, so a running worker would keep pace and finish before the kill).
+  CHECK(worker->stop(SIGTERM) == 0);
   const int customers = 300, updates = 10;
   const std::int64_t t0 = 1780000000;
   setup.produce(customerStream(customers, updates, t0));
   const std::string events_sql = "SELECT count(*) FROM processed_events WHERE event_id LIKE 'evt_cus_stream%'";
+  auto killed = setup.startWorker("worker-sigkill.log", {{"BILLING_WORKER_BATCH_MAX", "1"}});
   REQUIRE(waitFor([&] { return count(setup.database_url, events_sql) >= 300; }, std::chrono::seconds(120)));
-  CHECK(worker->stop(SIGKILL) == 128 + SIGKILL);
+  CHECK(killed->stop(SIGKILL) == 128 + SIGKILL);
   auto at_kill = count(setup.database_url, events_sql);
   INFO("events applied when killed: " << at_kill);
   CHECK(at_kill < customers * updates);

@@ -496,6 +496,18 @@ FakeStripe::Answer FakeStripe::previewOrUpdate(const nlohmann::json& params, con
   std::int64_t new_amount = new_price->second.value("unit_amount", 0LL) * quantity;
   std::int64_t credit = -static_cast<std::int64_t>(std::llround(static_cast<double>(old_amount) * remaining));
   std::int64_t charge = static_cast<std::int64_t>(std::llround(static_cast<double>(new_amount) * remaining));
+  // A different billing interval resets the billing cycle anchor to the change: a new period starts then and is
+  // charged in full (Stripe's "changing the billing interval" behaviour).
+  const auto& old_recurring = item["price"]["recurring"];
+  const auto& new_recurring = new_price->second["recurring"];
+  bool interval_changed = old_recurring.value("interval", "") != new_recurring.value("interval", "") ||
+                          old_recurring.value("interval_count", 1LL) != new_recurring.value("interval_count", 1LL);
+  if (interval_changed) {
+    auto interval = new_recurring.value("interval", "month");
+    end = proration_date + new_recurring.value("interval_count", 1LL) *
+                               (interval == "year" ? 365 : interval == "month" ? 30 : interval == "week" ? 7 : 1) * 86400;
+    charge = new_amount;
+  }
   std::string invoice_id = apply ? "in_fake" + std::to_string(next_id_++) : "upcoming_in_fake";
   auto line = [&](const std::string& id, std::int64_t amount, const nlohmann::json& price, const std::string& what) {
     return nlohmann::json{{"id", id}, {"object", "line_item"}, {"amount", amount}, {"currency", subscription["currency"]},
@@ -527,6 +539,10 @@ FakeStripe::Answer FakeStripe::previewOrUpdate(const nlohmann::json& params, con
   }
   item["price"] = new_price->second;
   item["quantity"] = quantity;
+  if (interval_changed) {
+    item["current_period_start"] = proration_date;
+    item["current_period_end"] = end;
+  }
   subscription["latest_invoice"] = invoice_id;
   objects_["subscription"][subscription_id] = subscription;
   objects_["invoice"][invoice_id] = invoice;
