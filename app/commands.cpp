@@ -18,6 +18,8 @@ commands:
   migrate [--status]            apply the database migrations built into this executable (BILLING_DATABASE_URL)
   worker [--check-config]       apply Stripe events from Kafka to PostgreSQL
   api [--check-config]          the billing API for product backends (and the billing page)
+  usage-reporter [--check-config]
+                                report accepted usage to Stripe Billing Meters, exactly once
   configure-portal --config FILE
                                 create or update the Customer Portal configuration from a JSON file (idempotent)
   dlq list|replay ...           dead-lettered events (see: billing dlq --help)
@@ -66,6 +68,7 @@ int dispatch(int argc, char** argv) {
   if (command == "migrate") return runMigrate(args);
   if (command == "worker") return runWorker(args);
   if (command == "api") return runApi(args);
+  if (command == "usage-reporter") return runUsageReporter(args);
   if (command == "configure-portal") return runConfigurePortal(args);
   if (command == "dlq") return runDlq(args);
   if (command == "backfill") return runBackfill(args);

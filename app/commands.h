@@ -17,6 +17,7 @@ int runCreateTopics(const Args& args);
 int runMigrate(const Args& args);
 int runWorker(const Args& args);
 int runApi(const Args& args);
+int runUsageReporter(const Args& args);
 int runConfigurePortal(const Args& args);
 int runDlq(const Args& args);
 int runBackfill(const Args& args);

@@ -104,7 +104,8 @@ void StripeClient::release(std::unique_ptr<Poco::Net::HTTPClientSession> session
 }
 
 StripeClient::Reply StripeClient::exchange(const std::string& method, const std::string& path_and_query,
-                                           const std::string& body, const std::string& idempotency_key) {
+                                           const std::string& body, const std::string& idempotency_key,
+                                           const std::string& content_type) {
   Reply reply;
   auto session = acquire();
   try {
@@ -116,7 +117,7 @@ StripeClient::Reply StripeClient::exchange(const std::string& method, const std:
     request.setKeepAlive(true);
     if (!idempotency_key.empty()) request.set("Idempotency-Key", idempotency_key);
     if (method == "POST") {
-      request.setContentType("application/x-www-form-urlencoded");
+      request.setContentType(content_type);
       request.setContentLength(static_cast<std::streamsize>(body.size()));
     }
     session->sendRequest(request) << body;
@@ -144,11 +145,12 @@ StripeClient::Reply StripeClient::exchange(const std::string& method, const std:
 }
 
 StripeClient::Response StripeClient::call(const std::string& method, const std::string& path_and_query,
-                                  const std::string& body, const std::string& idempotency_key) {
+                                  const std::string& body, const std::string& idempotency_key,
+                                  const std::string& content_type) {
   for (int retries = 0;; ++retries) {
     attempts_.fetch_add(1);
     auto started = std::chrono::steady_clock::now();
-    auto reply = exchange(method, path_and_query, body, idempotency_key);
+    auto reply = exchange(method, path_and_query, body, idempotency_key, content_type);
     recordAttempt(method, reply.status, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     if (reply.status >= 200 && reply.status < 300) {
       auto parsed = nlohmann::json::parse(reply.body, nullptr, false);
@@ -196,5 +198,11 @@ StripeClient::Response StripeClient::postWithTime(const std::string& path, const
 }
 
 nlohmann::json StripeClient::del(const std::string& path) { return call("DELETE", path, "", "").body; }
+
+nlohmann::json StripeClient::postJson(const std::string& path, const nlohmann::json& body,
+                                      const std::string& idempotency_key) {
+  if (idempotency_key.empty()) throw std::invalid_argument("every Stripe POST needs an Idempotency-Key");
+  return call("POST", path, body.dump(), idempotency_key, "application/json").body;
+}
 
 }  // namespace billing::stripe

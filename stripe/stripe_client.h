@@ -61,6 +61,8 @@ class StripeClient {
   nlohmann::json post(const std::string& path, const nlohmann::json& params, const std::string& idempotency_key);
   /// post() with Stripe's clock, for writes whose answer is synced at once.
   Response postWithTime(const std::string& path, const nlohmann::json& params, const std::string& idempotency_key);
+  /// POST with a JSON body: Stripe's v2 endpoints (meter event session and stream).
+  nlohmann::json postJson(const std::string& path, const nlohmann::json& body, const std::string& idempotency_key);
   /// DELETE path (idempotent by nature; Stripe ignores idempotency keys on DELETE).
   nlohmann::json del(const std::string& path);
 
@@ -77,9 +79,10 @@ class StripeClient {
     std::optional<std::int64_t> date;
   };
   Response call(const std::string& method, const std::string& path_and_query, const std::string& body,
-                      const std::string& idempotency_key);
+                const std::string& idempotency_key,
+                const std::string& content_type = "application/x-www-form-urlencoded");
   Reply exchange(const std::string& method, const std::string& path_and_query, const std::string& body,
-                 const std::string& idempotency_key);
+                 const std::string& idempotency_key, const std::string& content_type);
   std::unique_ptr<Poco::Net::HTTPClientSession> acquire();
   void release(std::unique_ptr<Poco::Net::HTTPClientSession> session);
 

@@ -94,6 +94,7 @@ std::vector<EventOutcome> EventApplier::applyInTransaction(const std::vector<Pos
   std::map<std::pair<ObjectKind, std::string>, std::size_t> slot;
   std::vector<RefetchRequest> refetch;
   std::vector<bool> recorded(events.size(), false);
+  std::vector<std::size_t> meter_reports;
   for (std::size_t i = 0; i < events.size(); ++i) {
     const auto& e = *events[i].event;
     if (!seen.insert(e.id).second) {
@@ -101,6 +102,12 @@ std::vector<EventOutcome> EventApplier::applyInTransaction(const std::vector<Pos
       continue;
     }
     recorded[i] = true;
+    if (e.thin && e.type == kMeterErrorReportType) {
+      // A thin event carries no data: the usage reporter fetches it from the v2 Events API.
+      meter_reports.push_back(i);
+      outcomes[i] = EventOutcome::RefetchQueued;
+      continue;
+    }
     auto route = e.thin ? std::nullopt : routeFor(e.type);
     if (!route) continue;  // Skipped
     Snapshot s{route->kind, e.object_id, e.created, e.id, route->action == EventAction::Delete || e.object_deleted,
@@ -146,6 +153,11 @@ std::vector<EventOutcome> EventApplier::applyInTransaction(const std::vector<Pos
     for (std::size_t k = 0; k < snapshots.size(); ++k) outcomes[events_of_snapshot[k].front()] = fromWrite(written[k]);
   }
   if (!refetch.empty()) writer.queueRefetch(refetch);
+  for (auto i : meter_reports) {
+    db_.query("INSERT INTO meter_error_reports (event_id, created) VALUES ($1, to_timestamp($2::bigint))\n"
+             "ON CONFLICT (event_id) DO NOTHING",
+             {events[i].event->id, std::to_string(events[i].event->created)});
+  }
 
   // 4. Record every new event with its outcome. Fewer rows than expected: another worker got there first.
   std::string input = "[";

@@ -14,6 +14,9 @@ enum class EventOutcome { Applied, Deleted, Stale, Unchanged, RefetchQueued, Alr
 
 const char* toString(EventOutcome outcome);
 
+/// The thin event Stripe sends when meter events it accepted failed validation; queued in meter_error_reports.
+inline constexpr const char* kMeterErrorReportType = "v1.billing.meter.error_report_triggered";
+
 /// An event and where it came from (recorded with it, for tracing).
 struct PositionedEvent {
   const StripeEvent* event = nullptr;

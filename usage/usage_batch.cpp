@@ -1,0 +1,39 @@
+#include "usage/usage_batch.h"
+
+#include <nlohmann/json.hpp>
+
+namespace billing::usage {
+
+std::string encodeUsageBatch(const std::vector<UsageEvent>& events) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& e : events) {
+    list.push_back({{"identifier", e.identifier}, {"account_id", e.account_id}, {"customer_id", e.customer_id},
+                    {"meter", e.meter}, {"value", e.value}, {"timestamp", e.timestamp}});
+  }
+  return nlohmann::json{{"v", 1}, {"events", list}}.dump();
+}
+
+std::optional<std::vector<UsageEvent>> decodeUsageBatch(const std::string& payload, std::string& error) {
+  auto doc = nlohmann::json::parse(payload, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object() || doc.value("v", 0) != 1 || !doc.contains("events") ||
+      !doc["events"].is_array()) {
+    error = "not a usage batch (version 1)";
+    return std::nullopt;
+  }
+  std::vector<UsageEvent> out;
+  out.reserve(doc["events"].size());
+  for (const auto& e : doc["events"]) {
+    if (!e.is_object() || !e.contains("identifier") || !e["identifier"].is_string() || !e.contains("customer_id") ||
+        !e["customer_id"].is_string() || !e.contains("meter") || !e["meter"].is_string() || !e.contains("value") ||
+        !e["value"].is_number_integer() || e["value"].get<std::int64_t>() < 0 || !e.contains("timestamp") ||
+        !e["timestamp"].is_number_integer()) {
+      error = "usage event " + std::to_string(out.size()) + " lacks a field or has a wrong type";
+      return std::nullopt;
+    }
+    out.push_back({e["identifier"].get<std::string>(), e.value("account_id", ""), e["customer_id"].get<std::string>(),
+                   e["meter"].get<std::string>(), e["value"].get<std::int64_t>(), e["timestamp"].get<std::int64_t>()});
+  }
+  return out;
+}
+
+}  // namespace billing::usage

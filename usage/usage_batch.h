@@ -1,0 +1,26 @@
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace billing::usage {
+
+/// One usage event as accepted by `POST /v1/usage` and carried by the usage topic.
+struct UsageEvent {
+  std::string identifier;   // unique per event: the client's, or derived from the request's Idempotency-Key
+  std::string account_id;   // the product's account
+  std::string customer_id;  // its Stripe customer, resolved at ingest
+  std::string meter;        // the meter's event_name
+  std::int64_t value = 0;   // whole units, >= 0
+  std::int64_t timestamp = 0;  // unix seconds (UTC) when the usage happened
+};
+
+/// The Kafka message for one accepted batch: `{"v":1,"events":[...]}`. One message per request, so a batch is
+/// durable as a whole or not at all.
+std::string encodeUsageBatch(const std::vector<UsageEvent>& events);
+
+/// Parses a usage topic message; nullopt (and `error`) when it isn't one (it goes to the dead letters).
+std::optional<std::vector<UsageEvent>> decodeUsageBatch(const std::string& payload, std::string& error);
+
+}  // namespace billing::usage

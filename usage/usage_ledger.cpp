@@ -1,0 +1,135 @@
+#include "usage/usage_ledger.h"
+
+#include <nlohmann/json.hpp>
+
+namespace billing::usage {
+namespace {
+
+std::int64_t toInt(const std::optional<std::string>& v) { return v ? std::stoll(*v) : 0; }
+
+std::string idList(const std::vector<std::int64_t>& ids) {
+  nlohmann::json list = ids;
+  return list.dump();
+}
+
+}  // namespace
+
+std::size_t UsageLedger::record(const std::vector<UsageEvent>& events, std::int64_t window_seconds) {
+  if (events.empty()) return 0;
+  nlohmann::json input = nlohmann::json::array();
+  for (const auto& e : events) {
+    input.push_back({{"identifier", e.identifier}, {"account_id", e.account_id}, {"customer_id", e.customer_id},
+                     {"meter", e.meter}, {"value", e.value}, {"ts", e.timestamp}});
+  }
+  const auto text = input.dump();
+  const auto window = std::to_string(window_seconds);
+  return pg::inTransaction(db_, [&]() -> std::size_t {
+    // 1. The events, once: a concurrent reporter inserting the same identifier waits for this transaction and then
+    //    finds it, so each event is summed by exactly one transaction.
+    auto fresh = db_.query(
+        "INSERT INTO usage_events (identifier, account_id, customer_id, meter, value, event_time, aggregate_id)\n"
+        "SELECT DISTINCT ON (identifier) identifier, account_id, customer_id, meter, value, to_timestamp(ts), 0\n"
+        "FROM jsonb_to_recordset($1::jsonb) AS x(identifier text, account_id text, customer_id text, meter text,\n"
+        "                                        value bigint, ts bigint)\n"
+        "ON CONFLICT (identifier) DO NOTHING RETURNING identifier",
+        {text});
+    if (fresh.empty()) return 0;
+    nlohmann::json ids = nlohmann::json::array();
+    for (const auto& row : fresh) ids.push_back(*row[0]);
+    const auto fresh_ids = ids.dump();
+    // 2. Their sums into each window's open aggregate (a new one when the window's earlier one is sealed). The
+    //    identifier Stripe dedupes by is derived from the row's id and key, so it never changes once the row exists.
+    db_.query(
+        "WITH new_events AS (\n"
+        "  SELECT customer_id, meter, to_timestamp(floor(extract(epoch FROM event_time) / $2::bigint) * $2::bigint) AS window_start,\n"
+        "         value\n"
+        "  FROM usage_events WHERE identifier IN (SELECT jsonb_array_elements_text($1::jsonb))\n"
+        "), sums AS (\n"
+        "  SELECT customer_id, meter, window_start, sum(value)::bigint AS quantity, nextval('usage_aggregates_id_seq') AS id\n"
+        "  FROM new_events GROUP BY customer_id, meter, window_start\n"
+        ")\n"
+        "INSERT INTO usage_aggregates (id, customer_id, meter, window_start, quantity, identifier)\n"
+        "SELECT id, customer_id, meter, window_start, quantity,\n"
+        "       'sbu_' || left(encode(sha256(convert_to(customer_id || '|' || meter || '|' ||\n"
+        "                 extract(epoch FROM window_start)::bigint || '|' || id, 'UTF8')), 'hex'), 40)\n"
+        "FROM sums ORDER BY customer_id, meter, window_start\n"
+        "ON CONFLICT (customer_id, meter, window_start) WHERE status = 'open'\n"
+        "DO UPDATE SET quantity = usage_aggregates.quantity + excluded.quantity",
+        {fresh_ids, window});
+    // 3. Each new event points at the aggregate it was added to (the open one of its window).
+    db_.query(
+        "UPDATE usage_events e SET aggregate_id = a.id\n"
+        "FROM usage_aggregates a\n"
+        "WHERE e.identifier IN (SELECT jsonb_array_elements_text($1::jsonb)) AND a.status = 'open'\n"
+        "  AND a.customer_id = e.customer_id AND a.meter = e.meter\n"
+        "  AND a.window_start = to_timestamp(floor(extract(epoch FROM e.event_time) / $2::bigint) * $2::bigint)",
+        {fresh_ids, window});
+    return fresh.size();
+  });
+}
+
+std::vector<std::string> UsageLedger::knownIdentifiers(const std::vector<std::string>& identifiers) {
+  std::vector<std::string> out;
+  if (identifiers.empty()) return out;
+  for (const auto& row : db_.query("SELECT identifier FROM usage_events WHERE identifier IN "
+                                   "(SELECT jsonb_array_elements_text($1::jsonb))",
+                                   {nlohmann::json(identifiers).dump()})) {
+    out.push_back(*row[0]);
+  }
+  return out;
+}
+
+std::size_t UsageLedger::sealClosedWindows(std::int64_t now, std::int64_t window_seconds, std::int64_t grace_seconds) {
+  auto rows = db_.query(
+      "UPDATE usage_aggregates SET status = 'sealed', next_attempt_at = now()\n"
+      "WHERE status = 'open' AND window_start <= to_timestamp($1::bigint) RETURNING id",
+      {std::to_string(now - window_seconds - grace_seconds)});
+  return rows.size();
+}
+
+std::vector<DueAggregate> UsageLedger::claimDue(std::size_t limit, std::int64_t lease_seconds) {
+  auto rows = db_.query(
+      "UPDATE usage_aggregates a SET next_attempt_at = now() + make_interval(secs => $2::bigint)\n"
+      "FROM (SELECT id FROM usage_aggregates WHERE status = 'sealed' AND next_attempt_at <= now()\n"
+      "      ORDER BY next_attempt_at, id LIMIT $1::bigint FOR UPDATE SKIP LOCKED) due\n"
+      "WHERE a.id = due.id\n"
+      "RETURNING a.id, a.customer_id, a.meter, a.identifier, a.quantity, extract(epoch FROM a.window_start)::bigint,\n"
+      "          a.attempts, coalesce(extract(epoch FROM a.first_attempt_at)::bigint, 0)",
+      {std::to_string(limit), std::to_string(lease_seconds)});
+  std::vector<DueAggregate> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) {
+    out.push_back({toInt(r[0]), *r[1], *r[2], *r[3], toInt(r[4]), toInt(r[5]), static_cast<int>(toInt(r[6])), toInt(r[7])});
+  }
+  return out;
+}
+
+void UsageLedger::markReported(const std::vector<std::int64_t>& ids, const std::string& via) {
+  if (ids.empty()) return;
+  db_.query(
+      "UPDATE usage_aggregates SET status = 'reported', reported_at = now(), reported_via = $2, attempts = attempts + 1,\n"
+      "       first_attempt_at = coalesce(first_attempt_at, now()), next_attempt_at = NULL, last_error = NULL\n"
+      "WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint) AND status = 'sealed'",
+      {idList(ids), via});
+}
+
+void UsageLedger::markAttemptFailed(std::int64_t id, const std::string& error, std::int64_t retry_at, bool final) {
+  db_.query(
+      "UPDATE usage_aggregates SET attempts = attempts + 1, first_attempt_at = coalesce(first_attempt_at, now()),\n"
+      "       last_error = $2, next_attempt_at = CASE WHEN $4 THEN NULL ELSE to_timestamp($3::bigint) END,\n"
+      "       status = CASE WHEN $4 THEN 'failed' ELSE status END\n"
+      "WHERE id = $1::bigint AND status = 'sealed'",
+      {std::to_string(id), error.substr(0, 1000), std::to_string(retry_at), final ? "true" : "false"});
+}
+
+std::int64_t UsageLedger::pendingCount() {
+  return toInt(db_.query("SELECT count(*) FROM usage_aggregates WHERE status IN ('open', 'sealed')")[0][0]);
+}
+
+std::int64_t UsageLedger::oldestPendingAge(std::int64_t now, std::int64_t window_seconds) {
+  auto rows = db_.query("SELECT extract(epoch FROM min(window_start))::bigint FROM usage_aggregates WHERE status = 'sealed'");
+  if (!rows[0][0]) return 0;
+  return std::max<std::int64_t>(0, now - (toInt(rows[0][0]) + window_seconds));
+}
+
+}  // namespace billing::usage

@@ -1,0 +1,53 @@
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/postgres.h"
+#include "usage/usage_batch.h"
+
+namespace billing::usage {
+
+/// A sealed aggregate to send to Stripe.
+struct DueAggregate {
+  std::int64_t id = 0;
+  std::string customer_id, meter, identifier;
+  std::int64_t quantity = 0;
+  std::int64_t timestamp = 0;  // the window's start (unix seconds): Stripe bills it in that period
+  int attempts = 0;
+  std::int64_t first_attempt_at = 0;  // 0 = never tried
+};
+
+/// The usage tables (schema/migrations/0004_usage.sql): events recorded once, summed per customer, meter and
+/// window, and each sum's way to Stripe. Not thread-safe (one connection).
+class UsageLedger {
+ public:
+  explicit UsageLedger(pg::Connection& db) : db_(db) {}
+
+  /// Records the events not recorded before (by identifier) and adds them to their window's open aggregate, in one
+  /// transaction. Returns how many were new. Throws PgError (nothing recorded).
+  std::size_t record(const std::vector<UsageEvent>& events, std::int64_t window_seconds);
+
+  /// Which of these identifiers are recorded already.
+  std::vector<std::string> knownIdentifiers(const std::vector<std::string>& identifiers);
+
+  /// Seals open aggregates whose window ended at least `grace_seconds` before `now`: their quantity is final.
+  std::size_t sealClosedWindows(std::int64_t now, std::int64_t window_seconds, std::int64_t grace_seconds);
+
+  /// Claims up to `limit` sealed aggregates that are due, for `lease_seconds` (another reporter skips them meanwhile).
+  std::vector<DueAggregate> claimDue(std::size_t limit, std::int64_t lease_seconds);
+
+  void markReported(const std::vector<std::int64_t>& ids, const std::string& via);
+  /// A failed attempt: tried again at `retry_at`, or given up (`final`) with the error kept for operators.
+  void markAttemptFailed(std::int64_t id, const std::string& error, std::int64_t retry_at, bool final);
+
+  /// Aggregates sealed and not yet reported (for the metric).
+  std::int64_t pendingCount();
+  /// Seconds since the oldest unreported sealed window ended (0 if none): the reporting lag.
+  std::int64_t oldestPendingAge(std::int64_t now, std::int64_t window_seconds);
+
+ private:
+  pg::Connection& db_;
+};
+
+}  // namespace billing::usage

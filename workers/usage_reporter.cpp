@@ -1,0 +1,178 @@
+#include "workers/usage_reporter.h"
+
+#include <algorithm>
+#include <ctime>
+#include <thread>
+
+#include "common/json_log.h"
+#include "usage/meter_error_reports.h"
+#include "usage/usage_batch.h"
+#include "usage/usage_ledger.h"
+#include "workers/dead_letters.h"
+
+namespace billing::workers {
+namespace {
+
+std::int64_t unixNow() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+metrics::Counter& stripeOutcome(const std::string& via, const std::string& outcome) {
+  return metrics::defaultRegistry().counter("billing_usage_stripe_sends_total",
+                                            "Aggregates sent to Stripe, by API and outcome (reported, retry, failed)",
+                                            {{"via", via}, {"outcome", outcome}});
+}
+
+}  // namespace
+
+UsageReporter::UsageReporter(const UsageReporterConfig& config, kafka::DurableProducer& dlq,
+                             stripe::StripeClient& stripe)
+    : config_(config),
+      dlq_(dlq),
+      stripe_(stripe),
+      reporter_(stripe, config.stream, config.stream_threshold),
+      consumer_(std::make_unique<EventConsumer>(config.kafka, config.consumer)),
+      events_recorded_(metrics::defaultRegistry().counter("billing_usage_events_recorded_total",
+                                                          "Usage events recorded for reporting (each identifier once)")),
+      events_duplicate_(metrics::defaultRegistry().counter(
+          "billing_usage_events_duplicate_total", "Usage events delivered again (resubmitted or redelivered), ignored")),
+      pending_(metrics::defaultRegistry().gauge("billing_usage_aggregates_pending",
+                                                "Aggregates not yet reported to Stripe (open or sealed)")),
+      lag_seconds_(metrics::defaultRegistry().gauge(
+          "billing_usage_reporting_lag_seconds", "Seconds since the oldest unreported closed window ended")),
+      consumer_lag_(metrics::defaultRegistry().gauge("billing_usage_consumer_lag",
+                                                     "Usage batches behind the end of the usage topic")) {}
+
+UsageReporter::~UsageReporter() {
+  if (consumer_) consumer_->close();
+}
+
+bool UsageReporter::live() const { return !consumer_->fatal() && !dlq_.fatal(); }
+
+pg::Connection& UsageReporter::db() {
+  if (!db_ || db_->broken()) db_ = std::make_unique<pg::Connection>(config_.database_url, 5);
+  return *db_;
+}
+
+bool UsageReporter::backoff(int attempt, const std::atomic<bool>& stop) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::min(10000, 100 << std::min(attempt, 7)));
+  while (std::chrono::steady_clock::now() < until) {
+    if (stop.load()) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return !stop.load();
+}
+
+void UsageReporter::run(const std::atomic<bool>& stop) {
+  log::info("usage reporter started", {{"topic", config_.consumer.topic},
+                                       {"group", config_.consumer.group_id},
+                                       {"window_seconds", config_.window_seconds},
+                                       {"stream_threshold", config_.stream_threshold}});
+  while (!stop.load()) {
+    auto batch = consumer_->poll(config_.batch_max, 200, config_.batch_linger_ms);
+    consumer_lag_.set(static_cast<double>(consumer_->lag()));
+    if (!batch.empty()) {
+      if (!recordBatch(batch, stop)) break;  // stopping: nothing stored, re-delivered later
+      consumer_->storeOffsets(batch);
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_report_ >= std::chrono::seconds(1)) {
+      last_report_ = now;
+      try {
+        reportRound(unixNow());
+        ready_ = true;
+      } catch (const pg::PgError& e) {
+        ready_ = false;
+        log::warn("usage reporting round failed on the database", {{"sqlstate", e.sqlstate()}, {"error", e.what()}});
+      }
+    }
+  }
+  consumer_->close();
+  log::info("usage reporter stopped");
+}
+
+bool UsageReporter::recordBatch(const std::vector<ConsumedMessage>& batch, const std::atomic<bool>& stop) {
+  std::vector<usage::UsageEvent> events;
+  for (const auto& message : batch) {
+    std::string error;
+    auto decoded = usage::decodeUsageBatch(message.payload, error);
+    if (decoded) {
+      events.insert(events.end(), decoded->begin(), decoded->end());
+      continue;
+    }
+    // Not something the API produced: kept in the dead letters, the partition moves on.
+    for (int attempt = 0;; ++attempt) {
+      auto delivery = dlq_.produce(config_.dlq_topic, message.key, message.payload,
+                                   {{"dlq-reason", "unparseable"}, {"dlq-error", error}});
+      if (delivery.status == kafka::DeliveryStatus::Delivered) break;
+      if (!backoff(attempt, stop)) return false;
+    }
+    for (int attempt = 0;; ++attempt) {
+      try {
+        DeadLetterStore(db()).record(message, "", "usage", "unparseable", error, 1);
+        break;
+      } catch (const pg::PgError& e) {
+        log::warn("dead letter not recorded yet", {{"sqlstate", e.sqlstate()}, {"error", e.what()}});
+        if (!backoff(attempt, stop)) return false;
+      }
+    }
+    log::error("usage message dead-lettered", {{"error", error}, {"partition", message.partition}, {"offset", message.offset}});
+  }
+  // The database is waited out: an accepted usage event is never skipped.
+  for (int attempt = 0;; ++attempt) {
+    try {
+      auto fresh = usage::UsageLedger(db()).record(events, config_.window_seconds);
+      events_recorded_.inc(fresh);
+      events_duplicate_.inc(events.size() - fresh);
+      ready_ = true;
+      return true;
+    } catch (const pg::PgError& e) {
+      ready_ = false;
+      log::warn("usage batch not recorded yet", {{"sqlstate", e.sqlstate()}, {"error", e.what()}, {"events", events.size()}});
+      if (!backoff(attempt, stop)) return false;
+    }
+  }
+}
+
+void UsageReporter::reportRound(std::int64_t now) {
+  usage::UsageLedger ledger(db());
+  ledger.sealClosedWindows(now, config_.window_seconds, config_.grace_seconds);
+  // Leased for 5 minutes: if this process dies mid-send, another reporter (or this one, restarted) resends them
+  // then, under the same identifiers.
+  auto due = ledger.claimDue(config_.send_per_round, 300);
+  if (!due.empty()) {
+    std::string via;
+    auto outcomes = reporter_.send(due, now, via);
+    std::vector<std::int64_t> reported;
+    for (std::size_t i = 0; i < due.size(); ++i) {
+      const auto& a = due[i];
+      const auto& o = outcomes[i];
+      if (o.reported) {
+        reported.push_back(a.id);
+        continue;
+      }
+      std::int64_t first = a.first_attempt_at == 0 ? now : a.first_attempt_at;
+      std::int64_t retry_at = now + std::min<std::int64_t>(3600, std::int64_t{2} << std::min(a.attempts, 11));
+      // Past the horizon a resend could be counted twice if an earlier attempt did reach Stripe: stop and say so.
+      bool final = !o.retryable || retry_at - first > config_.retry_horizon_seconds;
+      ledger.markAttemptFailed(a.id, o.error, retry_at, final);
+      stripeOutcome(via, final ? "failed" : "retry").inc();
+      (final ? log::error : log::warn)("usage aggregate not reported",
+                                       {{"aggregate", a.id}, {"identifier", a.identifier}, {"meter", a.meter},
+                                        {"quantity", a.quantity}, {"attempts", a.attempts + 1}, {"final", final},
+                                        {"error", o.error}});
+    }
+    ledger.markReported(reported, via);
+    stripeOutcome(via, "reported").inc(reported.size());
+  }
+  auto steady = std::chrono::steady_clock::now();
+  if (steady - last_error_fetch_ >= std::chrono::seconds(5)) {
+    last_error_fetch_ = steady;
+    usage::fetchMeterErrorReports(db(), stripe_, 20);
+  }
+  if (steady - last_gauges_ >= std::chrono::seconds(5) || !due.empty()) {
+    last_gauges_ = steady;
+    pending_.set(static_cast<double>(ledger.pendingCount()));
+    lag_seconds_.set(static_cast<double>(ledger.oldestPendingAge(now, config_.window_seconds)));
+  }
+}
+
+}  // namespace billing::workers

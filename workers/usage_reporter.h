@@ -1,0 +1,56 @@
+#pragma once
+#include <atomic>
+#include <chrono>
+#include <memory>
+
+#include "common/kafka_producer.h"
+#include "common/metrics.h"
+#include "common/postgres.h"
+#include "stripe/stripe_client.h"
+#include "usage/meter_reporter.h"
+#include "workers/event_consumer.h"
+#include "workers/usage_reporter_config.h"
+
+namespace billing::workers {
+
+/// The `billing usage-reporter` loop, one thread:
+/// 1. consume accepted usage batches from the usage topic and record them (usage_ledger: each identifier once,
+///    summed into its window's open aggregate) in one transaction, then store the Kafka offsets;
+/// 2. seal aggregates whose window closed, send the due ones to Stripe (MeterReporter), and mark each reported only
+///    after Stripe's 2xx; failures are retried with backoff under the same identifier, within Stripe's 24 h dedupe;
+/// 3. complete queued meter error reports from the v2 Events API.
+/// A crash anywhere re-delivers or resends, and identifiers make both harmless.
+class UsageReporter {
+ public:
+  UsageReporter(const UsageReporterConfig& config, kafka::DurableProducer& dlq, stripe::StripeClient& stripe);
+  ~UsageReporter();
+
+  void run(const std::atomic<bool>& stop);
+  bool live() const;
+  bool ready() const { return ready_.load(); }
+
+ private:
+  bool recordBatch(const std::vector<ConsumedMessage>& batch, const std::atomic<bool>& stop);
+  void reportRound(std::int64_t now);
+  pg::Connection& db();
+  bool backoff(int attempt, const std::atomic<bool>& stop);
+
+  const UsageReporterConfig& config_;
+  kafka::DurableProducer& dlq_;
+  stripe::StripeClient& stripe_;
+  usage::MeterReporter reporter_;
+  std::unique_ptr<EventConsumer> consumer_;
+  std::unique_ptr<pg::Connection> db_;
+  std::atomic<bool> ready_{false};
+  std::chrono::steady_clock::time_point last_report_{};
+  std::chrono::steady_clock::time_point last_error_fetch_{};
+  std::chrono::steady_clock::time_point last_gauges_{};
+
+  metrics::Counter& events_recorded_;
+  metrics::Counter& events_duplicate_;
+  metrics::Gauge& pending_;
+  metrics::Gauge& lag_seconds_;
+  metrics::Gauge& consumer_lag_;
+};
+
+}  // namespace billing::workers
