@@ -1,5 +1,7 @@
 #include "api/api_config.h"
 
+#include <cctype>
+
 #include "common/config_reader.h"
 #include "common/json_log.h"
 
@@ -41,6 +43,19 @@ LoadedApiConfig loadApiConfig(const common::Environment& env) {
   log::Level level;
   if (!log::parseLevel(c.log_level, level)) reader.addError("BILLING_LOG_LEVEL must be debug, info, warn or error");
   c.stripe = stripe::readStripeConfig(reader, true);
+  for (const auto& meter : reader.list("BILLING_USAGE_METERS")) {
+    bool valid = !meter.empty() && meter.size() <= 100;
+    for (char ch : meter) valid = valid && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-' || ch == '.');
+    if (!valid) reader.addError("BILLING_USAGE_METERS entry '" + meter + "' is not a meter event name");
+    else c.usage_meters.push_back(meter);
+  }
+  c.usage_topic = reader.string("BILLING_KAFKA_USAGE_TOPIC", c.usage_topic);
+  if (!kafka::validTopicName(c.usage_topic)) reader.addError("'" + c.usage_topic + "' is not a valid Kafka topic name");
+  c.usage_max_events = static_cast<std::size_t>(reader.integer("BILLING_USAGE_MAX_EVENTS", 1000, 1, 10000));
+  c.usage_max_body_bytes = static_cast<std::size_t>(reader.integer("BILLING_USAGE_MAX_BODY_BYTES", 512 * 1024, 1024, 900 * 1024));
+  if (c.usageEnabled()) {
+    c.kafka = kafka::readKafkaSettings(reader);
+  }
   return {c, reader.errors()};
 }
 

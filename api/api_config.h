@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/environment.h"
+#include "common/kafka_settings.h"
 #include "stripe/stripe_client.h"
 
 namespace billing::api {
@@ -24,6 +25,16 @@ struct ApiConfig {
   std::size_t max_body_bytes = 64 * 1024;
   std::string log_level = "info";
   stripe::StripeClientConfig stripe;
+
+  // Usage ingestion (POST /v1/usage): on when meters are configured; then Kafka is required.
+  std::vector<std::string> usage_meters;         // the meters' event_names usage may be reported for
+  std::string usage_topic = "stripe.usage";
+  std::size_t usage_max_events = 1000;           // events per request
+  std::size_t usage_max_body_bytes = 512 * 1024;
+  std::int64_t usage_max_age_seconds = 35 * 86400 - 3600;  // Stripe takes 35 days; an hour is left for reporting
+  std::int64_t usage_max_future_seconds = 300;   // Stripe's own limit: 5 minutes ahead
+  kafka::KafkaSettings kafka;
+  bool usageEnabled() const { return !usage_meters.empty(); }
 };
 
 struct LoadedApiConfig {

@@ -15,6 +15,7 @@
 #include "api/billing_reads.h"
 #include "api/plan_changes.h"
 #include "api/portal.h"
+#include "api/usage_ingest.h"
 #include "common/http_util.h"
 #include "common/json_log.h"
 #include "common/metrics.h"
@@ -211,6 +212,32 @@ nlohmann::json postPortalSession(Call& call, const std::string& account_id) {
   return Portal(*db, call.context.stripe, call.context.config.allowed_origins).createSession(account_id, *customer, call.body);
 }
 
+// POST /v1/usage (product backends only: a browser must not report its own usage)
+nlohmann::json postUsage(Call& call) {
+  requireBackend(call);
+  if (!call.context.usage_producer) {
+    throw ApiError(404, "invalid_request_error", "usage_not_configured", "no meters are configured (BILLING_USAGE_METERS)");
+  }
+  auto key_header = call.request.find("Idempotency-Key");
+  std::string idempotency_key = key_header == call.request.end() ? "" : key_header->second;
+  if (idempotency_key.size() > 255) throw badRequest("parameter_invalid", "Idempotency-Key is longer than 255 characters");
+  auto db = call.context.db.acquire();
+  return UsageIngest(*db, *call.context.usage_producer, call.context.config).accept(call.body, idempotency_key, now());
+}
+
+// GET /v1/accounts/{account_id}/usage
+nlohmann::json getUsage(Call& call, const std::string& account_id) {
+  if (!call.caller.mayAccess(account_id)) {
+    throw ApiError(403, "permission_error", "account_forbidden", "this token is for another account");
+  }
+  auto db = call.context.db.acquire();
+  auto customer = BillingReads(*db).customerOf(account_id);
+  if (!customer) throw ApiError(404, "invalid_request_error", "account_not_found", "no such account: " + account_id);
+  auto answer = usageForAccount(*db, call.context.config, *customer);
+  answer["account_id"] = account_id;
+  return answer;
+}
+
 struct Route {
   std::string name;  // metrics label
   nlohmann::json (*run)(Call&) = nullptr;
@@ -250,10 +277,21 @@ void ApiHandler::handleRequest(Poco::Net::HTTPServerRequest& request, Poco::Net:
     // Route first (404/405 don't need credentials), then authenticate, then read the body.
     std::function<nlohmann::json(Call&)> handler;
     std::string cached_account, cached_what;  // a cached read: its body is sent as stored
+    std::size_t body_limit = context_.config.max_body_bytes;
     if (parts.size() == 2 && parts[0] == "v1" && parts[1] == "accounts") {
       route = "accounts";
       if (method != "POST") throw ApiError(405, "invalid_request_error", "method_not_allowed", "use POST");
       handler = postAccounts;
+    } else if (parts.size() == 2 && parts[0] == "v1" && parts[1] == "usage") {
+      route = "usage";
+      if (method != "POST") throw ApiError(405, "invalid_request_error", "method_not_allowed", "use POST");
+      handler = postUsage;
+      body_limit = context_.config.usage_max_body_bytes;
+    } else if (parts.size() == 4 && parts[0] == "v1" && parts[1] == "accounts" && parts[3] == "usage") {
+      route = "account_usage";
+      if (method != "GET") throw ApiError(405, "invalid_request_error", "method_not_allowed", "use GET");
+      std::string account = parts[2];
+      handler = [account](Call& call) { return getUsage(call, account); };
     } else if (parts.size() == 2 && parts[0] == "v1" && parts[1] == "tokens") {
       route = "tokens";
       if (method != "POST") throw ApiError(405, "invalid_request_error", "method_not_allowed", "use POST");
@@ -294,9 +332,9 @@ void ApiHandler::handleRequest(Poco::Net::HTTPServerRequest& request, Poco::Net:
     }
     Call call{request, context_, *caller, {}, nlohmann::json::object(), uri};
     if (method == "POST") {
-      if (http::readBody(request, context_.config.max_body_bytes, call.body_text) == http::BodyRead::TooLarge) {
+      if (http::readBody(request, body_limit, call.body_text) == http::BodyRead::TooLarge) {
         throw ApiError(413, "invalid_request_error", "body_too_large",
-                       "body over " + std::to_string(context_.config.max_body_bytes) + " bytes");
+                       "body over " + std::to_string(body_limit) + " bytes");
       }
       if (!call.body_text.empty()) {
         call.body = nlohmann::json::parse(call.body_text, nullptr, false);
@@ -322,6 +360,7 @@ void ApiHandler::handleRequest(Poco::Net::HTTPServerRequest& request, Poco::Net:
     }
     auto body = http::errorBody(e.type(), e.code(), e.what());
     body["error"]["request_id"] = request_id;
+    if (status == 503) response.set("Retry-After", "2");
     if (!response.sent()) http::sendJson(response, static_cast<http::Status>(status), body);
   } catch (const pg::PgError& e) {
     status = 503;

@@ -6,6 +6,7 @@
 #include "api/api_config.h"
 #include "api/authenticator.h"
 #include "api/read_cache.h"
+#include "common/kafka_producer.h"
 #include "common/pg_pool.h"
 #include "stripe/stripe_client.h"
 
@@ -18,6 +19,7 @@ struct ApiContext {
   pg::Pool& db;
   stripe::StripeClient& stripe;
   ReadCache& cache;
+  kafka::DurableProducer* usage_producer;  // null when usage ingestion is off
 };
 
 /// One request of the /v1 API: authentication, routing, the JSON error shape, metrics.

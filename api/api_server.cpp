@@ -34,7 +34,9 @@ ApiServer::ApiServer(const ApiConfig& config, stripe::StripeClient& stripe)
       auth_(config.api_keys, config.token_secret),
       pool_(config.database_url, config.database_connections),
       cache_(config.database_url, std::chrono::seconds(config.cache_ttl_seconds)),
-      context_{config_, auth_, pool_, stripe, cache_},
+      usage_producer_(config.usageEnabled() ? std::make_unique<kafka::DurableProducer>(config.kafka, kafka::ProducerOptions{})
+                                            : nullptr),
+      context_{config_, auth_, pool_, stripe, cache_, usage_producer_.get()},
       database_check_([this] { return pool_.healthy(); }, std::chrono::seconds(2)),
       threads_("api", 4, config.threads) {
   checks_.live = [] { return true; };

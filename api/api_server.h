@@ -31,6 +31,7 @@ class ApiServer {
   Authenticator auth_;
   pg::Pool pool_;
   ReadCache cache_;
+  std::unique_ptr<kafka::DurableProducer> usage_producer_;
   ApiContext context_;
   common::PeriodicCheck database_check_;
   http::HealthChecks checks_;

@@ -15,6 +15,8 @@
 
 #include <algorithm>
 #include <cctype>
+
+#include "common/utc_time.h"
 #include <cmath>
 #include <ctime>
 
@@ -192,8 +194,22 @@ FakeStripe::Answer FakeStripe::handle(const RecordedRequest& request, std::int64
     return {fail_status_, stripeError(fail_status_ == 429 ? "invalid_request_error" : "api_error",
                                       fail_status_ == 429 ? "rate_limit" : "", "scripted failure")};
   }
+  if (request.uri == "/v2/billing/meter_event_stream") return meterEventStream(request, date);
   if (request.headers.count("Authorization") == 0 || request.headers.at("Authorization").rfind("Bearer sk_", 0) != 0) {
     return {401, stripeError("invalid_request_error", "", "Invalid API Key provided")};
+  }
+  if (request.uri == "/v2/billing/meter_event_session" && request.method == "POST") {
+    auto token = "mes_fake_token_" + std::to_string(next_id_++);
+    stream_tokens_[token] = date + 900;
+    return {200, {{"id", "mes_fake" + std::to_string(next_id_++)}, {"object", "v2.billing.meter_event_session"},
+                  {"authentication_token", token}, {"created", "2026-01-01T00:00:00.000Z"},
+                  {"expires_at", common::formatIso8601Utc(date + 900)}, {"livemode", false}}};
+  }
+  if (request.uri.rfind("/v2/core/events/", 0) == 0 && request.method == "GET") {
+    auto id = request.uri.substr(std::string("/v2/core/events/").size());
+    auto found = v2_events_.find(id);
+    if (found == v2_events_.end()) return {404, stripeError("invalid_request_error", "resource_missing", "No such event")};
+    return {200, found->second};
   }
   Poco::URI uri(request.uri);
   std::multimap<std::string, std::string> query;
@@ -367,6 +383,22 @@ FakeStripe::Answer FakeStripe::post(const RecordedRequest& request, const std::v
     configurations[configuration["id"].get<std::string>()] = configuration;
     return {200, configuration};
   }
+  if (parts.size() == 3 && parts[1] == "billing" && parts[2] == "meter_events") {
+    const auto& payload = params.value("payload", nlohmann::json::object());
+    auto event_name = params.value("event_name", ""), customer = payload.value("stripe_customer_id", "");
+    auto value = payload.value("value", "");
+    if (event_name.empty() || customer.empty() || value.empty()) {
+      return {400, stripeError("invalid_request_error", "parameter_missing", "Missing event_name or payload", "payload")};
+    }
+    std::int64_t timestamp = params.contains("timestamp") ? std::stoll(params["timestamp"].get<std::string>()) : now;
+    if (timestamp < now - 35 * 86400 || timestamp > now + 300) {
+      return {400, stripeError("invalid_request_error", "timestamp_too_far_in_past", "Timestamp must be within the past 35 days", "timestamp")};
+    }
+    auto identifier = params.value("identifier", "mev_fake" + std::to_string(next_id_++));
+    recordMeterEvent(identifier, event_name, customer, std::stoll(value), timestamp, "v1");
+    return {200, {{"object", "billing.meter_event"}, {"created", now}, {"event_name", event_name},
+                  {"identifier", identifier}, {"livemode", false}, {"payload", payload}, {"timestamp", timestamp}}};
+  }
   if (parts.size() == 3 && parts[1] == "billing_portal" && parts[2] == "sessions") {
     auto id = "bps_fake" + std::to_string(next_id_++);
     nlohmann::json session = {{"id", id}, {"object", "billing_portal.session"}, {"created", now}, {"livemode", false},
@@ -443,6 +475,61 @@ FakeStripe::Answer FakeStripe::schedule(const nlohmann::json& params, const std:
   schedule["phases"] = phases;
   if (params.contains("end_behavior")) schedule["end_behavior"] = params["end_behavior"];
   return {200, schedule};
+}
+
+// The v2 meter event stream: a session token instead of the API key, JSON, up to 100 events, all-or-nothing; events
+// are validated asynchronously at Stripe, so a duplicate identifier is dropped silently.
+FakeStripe::Answer FakeStripe::meterEventStream(const RecordedRequest& request, std::int64_t now) {
+  auto auth = request.headers.find("Authorization");
+  std::string token = auth == request.headers.end() ? "" : auth->second.substr(std::min<std::size_t>(7, auth->second.size()));
+  auto session = stream_tokens_.find(token);
+  if (session == stream_tokens_.end() || session->second < now) {
+    return {401, stripeError("invalid_request_error", "", "The meter event session token is invalid or expired")};
+  }
+  if (request.method != "POST" || request.headers.count("Content-Type") == 0 ||
+      request.headers.at("Content-Type").rfind("application/json", 0) != 0) {
+    return {400, stripeError("invalid_request_error", "", "the stream takes POST with a JSON body")};
+  }
+  auto body = nlohmann::json::parse(request.body, nullptr, false);
+  if (body.is_discarded() || !body.contains("events") || !body["events"].is_array() || body["events"].empty() ||
+      body["events"].size() > 100) {
+    return {400, stripeError("invalid_request_error", "", "events must be an array of 1 to 100 meter events")};
+  }
+  for (const auto& e : body["events"]) {
+    const auto& payload = e.value("payload", nlohmann::json::object());
+    auto when = common::parseIso8601Utc(e.value("timestamp", ""));
+    if (!e.contains("event_name") || !payload.contains("stripe_customer_id") || !payload.contains("value") || !when) {
+      return {400, stripeError("invalid_request_error", "", "each event needs event_name, timestamp and payload")};
+    }
+    recordMeterEvent(e.value("identifier", "mev_fake" + std::to_string(next_id_++)), e["event_name"],
+                     payload["stripe_customer_id"], std::stoll(payload["value"].get<std::string>()), *when, "v2");
+  }
+  return {200, nlohmann::json::object()};
+}
+
+void FakeStripe::recordMeterEvent(const std::string& identifier, const std::string& event_name,
+                                  const std::string& customer, std::int64_t value, std::int64_t timestamp,
+                                  const std::string& via) {
+  if (!meter_identifiers_.insert(identifier).second) {
+    ++meter_duplicates_;
+    return;  // Stripe's 24-hour identifier dedupe
+  }
+  meter_events_.push_back({identifier, event_name, customer, value, timestamp, via});
+}
+
+std::vector<FakeStripe::MeterEvent> FakeStripe::meterEvents() const {
+  std::lock_guard lock(mutex_);
+  return meter_events_;
+}
+
+std::int64_t FakeStripe::meterDuplicates() const {
+  std::lock_guard lock(mutex_);
+  return meter_duplicates_;
+}
+
+void FakeStripe::putV2Event(const nlohmann::json& event) {
+  std::lock_guard lock(mutex_);
+  v2_events_[event.at("id").get<std::string>()] = event;
 }
 
 void FakeStripe::declineCustomer(const std::string& customer_id) {

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -41,6 +42,18 @@ class FakeStripe {
   /// A stored object (null if none).
   nlohmann::json object(const std::string& object_type, const std::string& id) const;
 
+  /// Meter events Stripe accepted (v1 and the v2 stream), each identifier once, in arrival order.
+  struct MeterEvent {
+    std::string identifier, event_name, customer;
+    std::int64_t value = 0, timestamp = 0;
+    std::string via;  // v1 | v2
+  };
+  std::vector<MeterEvent> meterEvents() const;
+  /// Meter events sent again under an identifier already accepted (dropped, as Stripe does).
+  std::int64_t meterDuplicates() const;
+  /// A v2 event served by GET /v2/core/events/{id} (e.g. a meter error report).
+  void putV2Event(const nlohmann::json& event);
+
   std::vector<RecordedRequest> requests() const;
   /// Requests whose path (without query) starts with `prefix`.
   std::size_t count(const std::string& prefix) const;
@@ -57,6 +70,9 @@ class FakeStripe {
   std::vector<nlohmann::json> objectsOf(const std::string& object_type) const;
   Answer post(const RecordedRequest& request, const std::vector<std::string>& parts, std::int64_t now);
   Answer schedule(const nlohmann::json& params, const std::vector<std::string>& parts, std::int64_t now);
+  Answer meterEventStream(const RecordedRequest& request, std::int64_t now);
+  void recordMeterEvent(const std::string& identifier, const std::string& event_name, const std::string& customer,
+                        std::int64_t value, std::int64_t timestamp, const std::string& via);
   Answer previewOrUpdate(const nlohmann::json& params, const std::string& subscription_id, bool apply,
                          std::int64_t now);
 
@@ -71,6 +87,11 @@ class FakeStripe {
   std::map<std::string, Answer> idempotent_;  // Idempotency-Key -> first answer (Stripe replays it)
   int next_id_ = 1;
   std::map<std::string, bool> declining_;
+  std::map<std::string, std::int64_t> stream_tokens_;  // session token -> expiry
+  std::set<std::string> meter_identifiers_;
+  std::vector<MeterEvent> meter_events_;
+  std::int64_t meter_duplicates_ = 0;
+  std::map<std::string, nlohmann::json> v2_events_;
   Poco::ThreadPool pool_{2, 16};
   std::unique_ptr<Poco::Net::HTTPServer> server_;
 };

@@ -1,0 +1,235 @@
+#include "api/usage_ingest.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "api/accounts.h"
+#include "api/api_error.h"
+#include "api/billing_reads.h"
+#include "common/digest.h"
+#include "common/utc_time.h"
+#include "usage/usage_batch.h"
+#include "usage/usage_ledger.h"
+
+namespace billing::api {
+namespace {
+
+struct Item {
+  usage::UsageEvent event;
+  std::string status = "accepted";  // accepted | duplicate | rejected
+  std::string code, message;
+};
+
+void reject(Item& item, const std::string& code, const std::string& message) {
+  item.status = "rejected";
+  item.code = code;
+  item.message = message;
+}
+
+bool validIdentifier(const std::string& id) {
+  if (id.empty() || id.size() > 100) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == ':' || c == '.';
+  });
+}
+
+}  // namespace
+
+nlohmann::json UsageIngest::accept(const nlohmann::json& body, const std::string& idempotency_key, std::int64_t now) {
+  if (!config_.usageEnabled()) {
+    throw ApiError(404, "invalid_request_error", "usage_not_configured", "no meters are configured (BILLING_USAGE_METERS)");
+  }
+  nlohmann::json list;
+  if (body.contains("events")) {
+    if (!body["events"].is_array()) throw badRequest("parameter_invalid", "events must be an array");
+    list = body["events"];
+  } else {
+    list = nlohmann::json::array({body});
+  }
+  if (list.empty()) throw badRequest("parameter_missing", "no usage events in the request");
+  if (list.size() > config_.usage_max_events) {
+    throw badRequest("too_many_events", "at most " + std::to_string(config_.usage_max_events) + " events per request");
+  }
+
+  std::vector<Item> items(list.size());
+  std::map<std::string, std::optional<std::string>> customers;  // account -> Stripe customer
+  BillingReads reads(db_);
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    auto& item = items[i];
+    const auto& e = list[i];
+    if (!e.is_object()) {
+      reject(item, "parameter_invalid", "each usage event must be an object");
+      continue;
+    }
+    // Identifier first, so even a rejected item is answered under it.
+    if (e.contains("identifier") && !e["identifier"].is_null()) {
+      if (!e["identifier"].is_string() || !validIdentifier(e["identifier"].get<std::string>())) {
+        reject(item, "parameter_invalid", "identifier must be 1 to 100 characters of letters, digits, '_', '-', ':', '.'");
+        continue;
+      }
+      item.event.identifier = e["identifier"].get<std::string>();
+    } else if (!idempotency_key.empty()) {
+      item.event.identifier = "idk_" + common::sha256Hex(idempotency_key + "\n" + std::to_string(i)).substr(0, 40);
+    } else {
+      reject(item, "identifier_required",
+             "give each event an identifier, or the request an Idempotency-Key, so a retry can't count it twice");
+      continue;
+    }
+    auto account = e.value("account_id", nlohmann::json()).is_string() ? e["account_id"].get<std::string>() : "";
+    if (account.empty() || !Accounts::validId(account)) {
+      reject(item, account.empty() ? "parameter_missing" : "invalid_account_id", "account_id must be a valid account id");
+      continue;
+    }
+    auto meter = e.value("event_name", nlohmann::json()).is_string() ? e["event_name"].get<std::string>() : "";
+    if (meter.empty()) {
+      reject(item, "parameter_missing", "event_name (the meter's event name) is required");
+      continue;
+    }
+    if (std::find(config_.usage_meters.begin(), config_.usage_meters.end(), meter) == config_.usage_meters.end()) {
+      reject(item, "unknown_meter", "no meter with event_name '" + meter + "'");
+      continue;
+    }
+    if (!e.contains("value") || !e["value"].is_number_integer() ||
+        (e["value"].is_number_integer() && e["value"].get<std::int64_t>() < 0) ||
+        e["value"].get<std::int64_t>() > 1'000'000'000'000LL) {
+      reject(item, "parameter_invalid", "value must be a whole number from 0 to 10^12");
+      continue;
+    }
+    std::int64_t timestamp = now;
+    if (e.contains("timestamp") && !e["timestamp"].is_null()) {
+      if (e["timestamp"].is_number_integer()) {
+        timestamp = e["timestamp"].get<std::int64_t>();
+      } else if (auto parsed = e["timestamp"].is_string() ? common::parseIso8601Utc(e["timestamp"].get<std::string>())
+                                                          : std::nullopt) {
+        timestamp = *parsed;
+      } else {
+        reject(item, "parameter_invalid", "timestamp must be unix seconds or an ISO-8601 UTC time");
+        continue;
+      }
+    }
+    if (timestamp < now - config_.usage_max_age_seconds) {
+      reject(item, "timestamp_too_old", "timestamp is older than Stripe accepts (35 days, less an hour to report it)");
+      continue;
+    }
+    if (timestamp > now + config_.usage_max_future_seconds) {
+      reject(item, "timestamp_in_future", "timestamp is more than 5 minutes ahead");
+      continue;
+    }
+    auto found = customers.find(account);
+    if (found == customers.end()) found = customers.emplace(account, reads.customerOf(account)).first;
+    if (!found->second) {
+      reject(item, "account_not_found", "no such account: " + account + " (create it with POST /v1/accounts)");
+      continue;
+    }
+    item.event.account_id = account;
+    item.event.customer_id = *found->second;
+    item.event.meter = meter;
+    item.event.value = e["value"].get<std::int64_t>();
+    item.event.timestamp = timestamp;
+  }
+
+  // Duplicates: twice in this request, or recorded before.
+  std::vector<std::string> candidates;
+  for (const auto& item : items) {
+    if (item.status == "accepted") candidates.push_back(item.event.identifier);
+  }
+  auto known_list = usage::UsageLedger(db_).knownIdentifiers(candidates);
+  std::set<std::string> known(known_list.begin(), known_list.end());
+  std::vector<usage::UsageEvent> accepted;
+  for (auto& item : items) {
+    if (item.status != "accepted") continue;
+    if (!known.insert(item.event.identifier).second) {
+      item.status = "duplicate";
+      continue;
+    }
+    accepted.push_back(item.event);
+  }
+  if (!accepted.empty()) {
+    auto delivery = producer_.produce(config_.usage_topic, accepted.front().account_id,
+                                      usage::encodeUsageBatch(accepted), {{"content-type", "usage-batch-v1"}});
+    if (delivery.status != kafka::DeliveryStatus::Delivered) {
+      throw ApiError(503, "api_error", "kafka_unavailable",
+                     "usage could not be stored durably; nothing was accepted, retry the same request");
+    }
+  }
+
+  nlohmann::json results = nlohmann::json::array();
+  std::size_t counts[3] = {0, 0, 0};
+  for (const auto& item : items) {
+    nlohmann::json r = {{"identifier", item.event.identifier.empty() ? nlohmann::json() : nlohmann::json(item.event.identifier)},
+                        {"status", item.status}};
+    if (item.status == "rejected") {
+      r["error"] = {{"type", "invalid_request_error"}, {"code", item.code}, {"message", item.message}};
+      ++counts[2];
+    } else {
+      ++counts[item.status == "accepted" ? 0 : 1];
+    }
+    results.push_back(r);
+  }
+  return {{"accepted", counts[0]}, {"duplicates", counts[1]}, {"rejected", counts[2]}, {"results", results}};
+}
+
+nlohmann::json usageForAccount(pg::Connection& db, const ApiConfig& config, const std::string& customer_id) {
+  // The billing period: the current subscription's, else the calendar month (UTC).
+  auto period = db.query(
+      "SELECT extract(epoch FROM coalesce(p.start_at, date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'))::bigint,\n"
+      "       extract(epoch FROM coalesce(p.end_at, (date_trunc('month', now() AT TIME ZONE 'UTC') + interval '1 month') AT TIME ZONE 'UTC'))::bigint\n"
+      "FROM (SELECT min(i.current_period_start) AS start_at, max(i.current_period_end) AS end_at\n"
+      "      FROM subscriptions s JOIN subscription_items i ON i.subscription_id = s.id\n"
+      "      WHERE s.id = (SELECT id FROM subscriptions WHERE customer_id = $1 AND NOT deleted\n"
+      "                    AND status IN ('active', 'trialing', 'past_due', 'unpaid')\n"
+      "                    ORDER BY created DESC, id DESC LIMIT 1)) p",
+      {customer_id});
+  const std::string start = *period[0][0], end = *period[0][1];
+  auto totals = db.query(
+      "SELECT e.meter, sum(e.value)::bigint,\n"
+      "       coalesce(sum(e.value) FILTER (WHERE a.status = 'reported'), 0)::bigint,\n"
+      "       coalesce(sum(e.value) FILTER (WHERE a.status = 'failed'), 0)::bigint\n"
+      "FROM usage_events e JOIN usage_aggregates a ON a.id = e.aggregate_id\n"
+      "WHERE e.customer_id = $1 AND e.event_time >= to_timestamp($2::bigint) AND e.event_time < to_timestamp($3::bigint)\n"
+      "GROUP BY e.meter",
+      {customer_id, start, end});
+  auto daily = db.query(
+      "SELECT meter, to_char(date_trunc('day', event_time AT TIME ZONE 'UTC'), 'YYYY-MM-DD'), sum(value)::bigint\n"
+      "FROM usage_events WHERE customer_id = $1 AND event_time >= to_timestamp($2::bigint) AND event_time < to_timestamp($3::bigint)\n"
+      "GROUP BY 1, 2 ORDER BY 1, 2",
+      {customer_id, start, end});
+  std::map<std::string, nlohmann::json> meters;
+  for (const auto& m : config.usage_meters) {
+    meters[m] = {{"event_name", m}, {"total", 0}, {"reported", 0}, {"pending", 0}, {"failed", 0},
+                 {"daily", nlohmann::json::array()}};
+  }
+  for (const auto& r : totals) {
+    auto& m = meters[*r[0]];
+    auto total = std::stoll(*r[1]), reported = std::stoll(*r[2]), failed = std::stoll(*r[3]);
+    m["event_name"] = *r[0];
+    m["total"] = total;
+    m["reported"] = reported;
+    m["failed"] = failed;
+    m["pending"] = total - reported - failed;
+  }
+  for (const auto& r : daily) {
+    auto& m = meters[*r[0]];
+    if (!m.contains("daily")) m["daily"] = nlohmann::json::array();
+    m["daily"].push_back({{"date", *r[1]}, {"value", std::stoll(*r[2])}});
+  }
+  auto errors = db.query(
+      "SELECT me.code, me.message, a.meter, iso_utc(me.occurred_at), me.identifier\n"
+      "FROM meter_errors me JOIN usage_aggregates a ON a.identifier = me.identifier\n"
+      "WHERE a.customer_id = $1 ORDER BY me.occurred_at DESC LIMIT 20",
+      {customer_id});
+  nlohmann::json error_list = nlohmann::json::array();
+  for (const auto& r : errors) {
+    error_list.push_back({{"code", *r[0]}, {"message", r[1].value_or("")}, {"event_name", *r[2]},
+                          {"occurred_at", *r[3]}, {"identifier", *r[4]}});
+  }
+  nlohmann::json list = nlohmann::json::array();
+  for (auto& [name, m] : meters) list.push_back(m);
+  return {{"period_start", common::formatIso8601Utc(std::stoll(start))},
+          {"period_end", common::formatIso8601Utc(std::stoll(end))},
+          {"meters", list},
+          {"meter_errors", error_list}};
+}
+
+}  // namespace billing::api

@@ -1,0 +1,368 @@
+// Usage metering end to end against a real Apache Kafka 4.1 broker, a real PostgreSQL 15 and the recording Stripe
+// fake: `POST /v1/usage` (billing api in-process) -> usage topic -> `billing usage-reporter` (a process, so it can be
+// SIGKILLed) -> Stripe Billing Meters. The units Stripe receives must equal the units ingested, whatever happens.
+#include <catch2/catch.hpp>
+
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/StreamCopier.h>
+
+#include <chrono>
+#include <csignal>
+#include <ctime>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+#include "api/api_server.h"
+#include "common/postgres.h"
+#include "common/utc_time.h"
+#include "tests/support/child_process.h"
+#include "tests/support/fake_stripe.h"
+#include "tests/support/fixtures.h"
+#include "tests/support/http_client.h"
+#include "tests/support/kafka_broker.h"
+#include "tests/support/stripe_mock.h"
+#include "tests/support/sync_database.h"
+
+using namespace billing;
+using testing::scalar;
+
+namespace {
+
+const std::string kKey = "bk_usage_test_key_0123456789";
+const std::string kUsageTopic = "stripe.usage";
+
+bool waitFor(const std::function<bool()>& condition, std::chrono::seconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+std::int64_t unixNow() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+using Totals = std::map<std::pair<std::string, std::string>, std::int64_t>;  // (customer, meter) -> units
+
+struct Usage {
+  testing::KafkaBroker broker;
+  testing::FakeStripe fake;
+  std::string url = testing::freshSyncDatabase();
+  api::ApiConfig config;
+  std::unique_ptr<stripe::StripeClient> stripe;
+  std::unique_ptr<api::ApiServer> server;
+  int reporter_port = testing::freePort();
+
+  explicit Usage(int accounts = 2) {
+    broker.createTopic(kUsageTopic, 3);
+    broker.createTopic(kUsageTopic + ".dlq", 1);
+    pg::Connection db(url);
+    for (int i = 0; i < accounts; ++i) {
+      db.query("INSERT INTO accounts (account_id, customer_id) VALUES ($1, $2)",
+               {"acct_" + std::to_string(i), "cus_usage" + std::to_string(i)});
+    }
+    config.host = "127.0.0.1";
+    config.port = 0;
+    config.threads = 8;
+    config.api_keys = {kKey};
+    config.token_secret = "usage-token-secret-0123456789abcdef-0123";
+    config.database_url = url;
+    config.database_connections = 4;
+    config.stripe.api_key = "sk_test_fake";
+    config.stripe.base_url = fake.baseUrl();
+    config.usage_meters = {"api_requests", "storage_gb_hours"};
+    config.kafka.brokers = broker.address();
+    stripe = std::make_unique<stripe::StripeClient>(config.stripe);
+    server = std::make_unique<api::ApiServer>(config, *stripe);
+    server->start();
+  }
+
+  testing::HttpReply post(const nlohmann::json& body, const std::string& idempotency_key = "",
+                          const std::string& credential = kKey) {
+    testing::HttpClient client(server->port());
+    std::map<std::string, std::string> headers = {{"Authorization", "Bearer " + credential},
+                                                  {"Content-Type", "application/json"}};
+    if (!idempotency_key.empty()) headers["Idempotency-Key"] = idempotency_key;
+    return client.request("POST", "/v1/usage", body.dump(), headers);
+  }
+
+  nlohmann::json get(const std::string& path) {
+    testing::HttpClient client(server->port());
+    auto reply = client.request("GET", path, "", {{"Authorization", "Bearer " + kKey}});
+    INFO(reply.body);
+    REQUIRE(reply.status == 200);
+    return nlohmann::json::parse(reply.body);
+  }
+
+  std::unique_ptr<testing::ChildProcess> startReporter(const std::map<std::string, std::string>& extra = {}) {
+    std::map<std::string, std::string> env = {
+        {"BILLING_DATABASE_URL", url},           {"BILLING_KAFKA_BROKERS", broker.address()},
+        {"BILLING_STRIPE_API_KEY", "sk_test_fake"}, {"BILLING_STRIPE_API_BASE", fake.baseUrl()},
+        {"BILLING_STRIPE_METER_EVENTS_BASE", fake.baseUrl()}, {"BILLING_STRIPE_MAX_RETRIES", "0"},
+        {"BILLING_USAGE_WINDOW_SECONDS", "2"},  {"BILLING_USAGE_GRACE_SECONDS", "1"},
+        {"BILLING_USAGE_PORT", std::to_string(reporter_port)}, {"BILLING_USAGE_HOST", "127.0.0.1"},
+        {"BILLING_USAGE_SESSION_TIMEOUT_MS", "6000"}};
+    for (const auto& [k, v] : extra) env[k] = v;
+    return std::make_unique<testing::ChildProcess>(std::vector<std::string>{BILLING_EXECUTABLE, "usage-reporter"}, env,
+                                                   "usage-reporter.log");
+  }
+
+  Totals stripeTotals() const {
+    Totals t;
+    for (const auto& e : fake.meterEvents()) t[{e.customer, e.event_name}] += e.value;
+    return t;
+  }
+};
+
+std::int64_t sum(const Totals& t) {
+  std::int64_t s = 0;
+  for (const auto& [k, v] : t) s += v;
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("usage: Stripe receives exactly the units ingested, through duplicates, 429s, 500s and a SIGKILL",
+          "[integration][kafka][postgres][usage]") {
+  Usage usage;
+  std::mt19937 rng(42);
+  Totals ingested;
+  std::vector<nlohmann::json> batches;
+  const auto now = unixNow();
+  int n = 0;
+  for (int b = 0; b < 30; ++b) {
+    nlohmann::json events = nlohmann::json::array();
+    for (int i = 0; i < 40; ++i, ++n) {
+      int account = static_cast<int>(rng() % 2);
+      std::string meter = rng() % 3 == 0 ? "storage_gb_hours" : "api_requests";
+      std::int64_t value = 1 + static_cast<std::int64_t>(rng() % 50);
+      events.push_back({{"identifier", "u-" + std::to_string(n)}, {"account_id", "acct_" + std::to_string(account)},
+                        {"event_name", meter}, {"value", value}, {"timestamp", now - static_cast<std::int64_t>(rng() % 20)}});
+      ingested[{"cus_usage" + std::to_string(account), meter}] += value;
+    }
+    batches.push_back({{"events", events}});
+  }
+  // Stripe refuses for a while from the start: rate limited, then failing.
+  usage.fake.failNext(4, 429);
+  auto reporter = usage.startReporter();
+  for (std::size_t b = 0; b < batches.size(); ++b) {
+    auto reply = usage.post(batches[b]);
+    INFO(reply.body);
+    REQUIRE(reply.status == 200);
+    CHECK(nlohmann::json::parse(reply.body)["accepted"] == 40);
+    if (b == 10) usage.fake.failNext(6, 500);
+    if (b % 5 == 4) {
+      // The client retries a batch whose answer it lost: nothing counts twice.
+      auto again = nlohmann::json::parse(usage.post(batches[b - 2]).body);
+      CHECK(again["rejected"] == 0);
+      CHECK(again["accepted"].get<int>() + again["duplicates"].get<int>() == 40);
+    }
+    if (b == 15) {
+      // Killed with whatever it had in hand; a new one picks up from the stored offsets and the ledger.
+      REQUIRE(waitFor([&] { return !usage.fake.meterEvents().empty(); }, std::chrono::seconds(60)));
+      CHECK(reporter->stop(SIGKILL) == 128 + SIGKILL);
+      reporter = usage.startReporter();
+    }
+  }
+  bool all = waitFor([&] { return sum(usage.stripeTotals()) >= sum(ingested); }, std::chrono::seconds(120));
+  std::this_thread::sleep_for(std::chrono::seconds(4));  // nothing more arrives
+  CHECK(all);
+  CHECK(usage.stripeTotals() == ingested);
+
+  pg::Connection db(usage.url);
+  CHECK(scalar(db, "SELECT count(*) FROM usage_events") == std::to_string(n));
+  CHECK(scalar(db, "SELECT count(*) FROM usage_aggregates WHERE status <> 'reported'") == "0");
+  CHECK(scalar(db, "SELECT count(*) FROM usage_aggregates WHERE attempts > 1") != "0");  // the failures were retried
+  // Every Stripe meter event is one of our aggregates, under its identifier.
+  for (const auto& e : usage.fake.meterEvents()) {
+    CHECK(scalar(db, "SELECT quantity FROM usage_aggregates WHERE identifier = $1", {e.identifier}) == std::to_string(e.value));
+  }
+
+  // The read: this period's totals from our records, all reported.
+  auto read = usage.get("/v1/accounts/acct_0/usage");
+  for (const auto& m : read["meters"]) {
+    CHECK(m["total"] == ingested[{"cus_usage0", m["event_name"].get<std::string>()}]);
+    CHECK(m["reported"] == m["total"]);
+    CHECK(m["pending"] == 0);
+  }
+
+  testing::HttpClient ops(usage.reporter_port);
+  auto metrics = ops.request("GET", "/metrics").body;
+  CHECK(metrics.find("billing_usage_aggregates_pending 0") != std::string::npos);
+  CHECK(ops.request("GET", "/readyz").status == 200);
+  CHECK(reporter->stop(SIGTERM) == 0);
+}
+
+TEST_CASE("usage: two reports for one customer in the same hour are both billed (the design article's hourly key)",
+          "[integration][kafka][postgres][usage]") {
+  Usage usage;
+  auto reporter = usage.startReporter({{"BILLING_USAGE_WINDOW_SECONDS", "3600"}, {"BILLING_USAGE_GRACE_SECONDS", "0"}});
+  // Both in one past hour: the article keys every report of a customer's hour alike, so Stripe drops the second.
+  const auto hour = (unixNow() / 3600 - 2) * 3600;
+  auto first = usage.post({{"account_id", "acct_0"}, {"event_name", "api_requests"}, {"value", 5}, {"timestamp", hour + 60}},
+                          "req-1");
+  REQUIRE(first.status == 200);
+  REQUIRE(waitFor([&] { return sum(usage.stripeTotals()) == 5; }, std::chrono::seconds(60)));
+  auto second = usage.post({{"account_id", "acct_0"}, {"event_name", "api_requests"}, {"value", 7}, {"timestamp", hour + 120}},
+                           "req-2");
+  REQUIRE(second.status == 200);
+  CHECK(waitFor([&] { return sum(usage.stripeTotals()) == 12; }, std::chrono::seconds(60)));
+  auto events = usage.fake.meterEvents();
+  REQUIRE(events.size() == 2);
+  CHECK(events[0].identifier != events[1].identifier);
+  CHECK(events[0].timestamp == hour);
+  CHECK(events[1].timestamp == hour);
+  // A retried request (same Idempotency-Key) is a duplicate, not a third report.
+  auto retried = nlohmann::json::parse(usage.post({{"account_id", "acct_0"}, {"event_name", "api_requests"},
+                                                   {"value", 7}, {"timestamp", hour + 120}}, "req-2").body);
+  CHECK(retried["duplicates"] == 1);
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  CHECK(sum(usage.stripeTotals()) == 12);
+  CHECK(reporter->stop(SIGTERM) == 0);
+}
+
+TEST_CASE("usage: many aggregates go through the v2 meter event stream, 100 per request",
+          "[integration][kafka][postgres][usage]") {
+  Usage usage(150);
+  Totals ingested;
+  nlohmann::json events = nlohmann::json::array();
+  const auto t = unixNow() - 600;
+  for (int a = 0; a < 150; ++a) {
+    events.push_back({{"identifier", "s-" + std::to_string(a)}, {"account_id", "acct_" + std::to_string(a)},
+                      {"event_name", "api_requests"}, {"value", a + 1}, {"timestamp", t}});
+    ingested[{"cus_usage" + std::to_string(a), "api_requests"}] += a + 1;
+  }
+  REQUIRE(usage.post({{"events", events}}).status == 200);
+  usage.fake.failNext(1, 500);  // the first stream request fails and is sent again
+  auto reporter = usage.startReporter({{"BILLING_USAGE_STREAM_THRESHOLD", "50"}});
+  CHECK(waitFor([&] { return usage.stripeTotals() == ingested; }, std::chrono::seconds(60)));
+  for (const auto& e : usage.fake.meterEvents()) CHECK(e.via == "v2");
+  CHECK(usage.fake.count("/v2/billing/meter_event_stream") >= 2);
+  CHECK(usage.fake.count("/v2/billing/meter_event_session") >= 1);
+  pg::Connection db(usage.url);
+  CHECK(scalar(db, "SELECT count(*) FROM usage_aggregates WHERE status = 'reported' AND reported_via = 'v2'") == "150");
+  CHECK(reporter->stop(SIGTERM) == 0);
+}
+
+TEST_CASE("usage: Stripe's meter error reports are fetched and shown with the account's usage",
+          "[integration][kafka][postgres][usage]") {
+  Usage usage;
+  auto reporter = usage.startReporter();
+  REQUIRE(usage.post({{"account_id", "acct_1"}, {"event_name", "api_requests"}, {"value", 3},
+                      {"identifier", "err-1"}}).status == 200);
+  pg::Connection db(usage.url);
+  REQUIRE(waitFor([&] { return scalar(db, "SELECT count(*) FROM usage_aggregates WHERE status = 'reported'") == "1"; },
+                  std::chrono::seconds(60)));
+  auto identifier = scalar(db, "SELECT identifier FROM usage_aggregates");
+  // Stripe later finds the event invalid: a thin event arrives through the webhook topic and the sync worker.
+  auto thin = testing::readFile(testing::fixturesDir() / "stripe/events/v1.billing.meter.error_report_triggered.json");
+  auto pulled = nlohmann::json::parse(
+      testing::readFile(testing::fixturesDir() / "stripe/events/v1.billing.meter.error_report_triggered.pulled.json"));
+  pulled["data"]["reason"]["error_types"][0]["sample_errors"][0]["request"]["identifier"] = identifier;
+  usage.fake.putV2Event(pulled);
+  auto outcomes = testing::applyPayloads(db, {thin});
+  REQUIRE(outcomes.size() == 1);
+  CHECK(sync::toString(outcomes[0]) == std::string("refetch_queued"));
+  REQUIRE(waitFor([&] { return scalar(db, "SELECT count(*) FROM meter_errors") == "3"; }, std::chrono::seconds(30)));
+  auto read = usage.get("/v1/accounts/acct_1/usage");
+  REQUIRE(read["meter_errors"].size() == 1);
+  CHECK(read["meter_errors"][0]["code"] == "timestamp_too_far_in_past");
+  CHECK(read["meter_errors"][0]["event_name"] == "api_requests");
+  CHECK(usage.get("/v1/accounts/acct_0/usage")["meter_errors"].empty());  // another account's errors stay its own
+  CHECK(reporter->stop(SIGTERM) == 0);
+}
+
+TEST_CASE("usage: every item that can be wrong gets its own error, and nothing valid is lost",
+          "[integration][kafka][postgres][usage]") {
+  Usage usage;
+  const auto now = unixNow();
+  nlohmann::json events = nlohmann::json::array({
+      {{"identifier", "ok-1"}, {"account_id", "acct_0"}, {"event_name", "api_requests"}, {"value", 1}},
+      {{"identifier", "x-1"}, {"account_id", "acct_0"}, {"event_name", "nope"}, {"value", 1}},
+      {{"identifier", "x-2"}, {"account_id", "acct_0"}, {"event_name", "api_requests"}, {"value", 1.5}},
+      {{"identifier", "x-3"}, {"account_id", "acct_0"}, {"event_name", "api_requests"}, {"value", -1}},
+      {{"identifier", "x-4"}, {"account_id", "acct_0"}, {"event_name", "api_requests"}, {"value", "3"}},
+      {{"identifier", "x-5"}, {"account_id", "acct_0"}, {"event_name", "api_requests"}, {"value", 1}, {"timestamp", now - 36 * 86400}},
+      {{"identifier", "x-6"}, {"account_id", "acct_0"}, {"event_name", "api_requests"}, {"value", 1}, {"timestamp", now + 3600}},
+      {{"identifier", "x-7"}, {"account_id", "acct_nobody"}, {"event_name", "api_requests"}, {"value", 1}},
+      {{"identifier", "x-8"}, {"event_name", "api_requests"}, {"value", 1}},
+      {{"identifier", "bad identifier!"}, {"account_id", "acct_0"}, {"event_name", "api_requests"}, {"value", 1}},
+      {{"account_id", "acct_0"}, {"event_name", "api_requests"}, {"value", 1}},  // no identifier, no Idempotency-Key
+      {{"identifier", "ok-1"}, {"account_id", "acct_0"}, {"event_name", "api_requests"}, {"value", 1}},  // repeated
+      {{"identifier", "x-9"}, {"account_id", "acct_0"}, {"event_name", "api_requests"}, {"value", 1}, {"timestamp", "yesterday"}},
+      {{"identifier", "ok-2"}, {"account_id", "acct_1"}, {"event_name", "storage_gb_hours"}, {"value", 0},
+       {"timestamp", common::formatIso8601Utc(now - 60)}},
+  });
+  auto reply = usage.post({{"events", events}});
+  INFO(reply.body);
+  REQUIRE(reply.status == 200);
+  auto body = nlohmann::json::parse(reply.body);
+  std::vector<std::string> codes;
+  for (const auto& r : body["results"]) codes.push_back(r["status"] == "rejected" ? r["error"]["code"].get<std::string>() : r["status"].get<std::string>());
+  CHECK(codes == std::vector<std::string>{"accepted", "unknown_meter", "parameter_invalid", "parameter_invalid",
+                                          "parameter_invalid", "timestamp_too_old", "timestamp_in_future",
+                                          "account_not_found", "parameter_missing", "parameter_invalid",
+                                          "identifier_required", "duplicate", "parameter_invalid", "accepted"});
+  CHECK(body["accepted"] == 2);
+  CHECK(body["duplicates"] == 1);
+  CHECK(body["rejected"] == 11);
+
+  // Without an identifier, the Idempotency-Key makes one, returned to the caller.
+  auto keyed = nlohmann::json::parse(usage.post({{"account_id", "acct_0"}, {"event_name", "api_requests"}, {"value", 2}},
+                                                "key-1").body);
+  CHECK(keyed["results"][0]["status"] == "accepted");
+  CHECK(keyed["results"][0]["identifier"].get<std::string>().rfind("idk_", 0) == 0);
+
+  // Request-level problems.
+  testing::HttpClient client(usage.server->port());
+  auto token_reply = client.request("POST", "/v1/tokens", R"({"account_id":"acct_0"})",
+                                    {{"Authorization", "Bearer " + kKey}, {"Content-Type", "application/json"}});
+  auto token = nlohmann::json::parse(token_reply.body)["token"].get<std::string>();
+  CHECK(usage.post({{"account_id", "acct_0"}, {"event_name", "api_requests"}, {"value", 1}, {"identifier", "t-1"}}, "", token)
+            .status == 403);  // the browser can't report its own usage
+  CHECK(usage.post({{"events", nlohmann::json::array()}}).status == 400);
+  CHECK(usage.post({{"events", "many"}}).status == 400);
+  nlohmann::json too_many = nlohmann::json::array();
+  for (int i = 0; i < 1001; ++i) too_many.push_back({{"identifier", "m-" + std::to_string(i)}});
+  auto over = usage.post({{"events", too_many}});
+  CHECK(over.status == 400);
+  CHECK(nlohmann::json::parse(over.body)["error"]["code"] == "too_many_events");
+  auto huge = client.request("POST", "/v1/usage", std::string(600 * 1024, ' '),
+                             {{"Authorization", "Bearer " + kKey}, {"Content-Type", "application/json"}});
+  CHECK(huge.status == 413);
+  CHECK(client.request("GET", "/v1/usage", "", {{"Authorization", "Bearer " + kKey}}).status == 405);
+
+  // What was accepted reaches Stripe; nothing rejected does.
+  auto reporter = usage.startReporter();
+  CHECK(waitFor([&] { return sum(usage.stripeTotals()) == 3; }, std::chrono::seconds(60)));
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  CHECK(sum(usage.stripeTotals()) == 3);
+  CHECK(reporter->stop(SIGTERM) == 0);
+
+  // The v1 requests the reporter sent are valid for Stripe's own stripe-mock.
+  testing::StripeMock mock;
+  auto base = mock.baseUrl();
+  int checked = 0;
+  for (const auto& r : usage.fake.requests()) {
+    if (r.uri != "/v1/billing/meter_events") continue;
+    Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(std::stoi(base.substr(base.rfind(':') + 1))));
+    Poco::Net::HTTPRequest request(r.method, r.uri, Poco::Net::HTTPMessage::HTTP_1_1);
+    for (const char* h : {"Authorization", "Stripe-Version", "Idempotency-Key", "Content-Type"}) {
+      if (r.headers.count(h)) request.set(h, r.headers.at(h));
+    }
+    request.setContentLength(static_cast<std::streamsize>(r.body.size()));
+    session.sendRequest(request) << r.body;
+    Poco::Net::HTTPResponse response;
+    std::string answer;
+    Poco::StreamCopier::copyToString(session.receiveResponse(response), answer);
+    INFO(r.body << " -> " << answer);
+    CHECK(static_cast<int>(response.getStatus()) == 200);
+    ++checked;
+  }
+  CHECK(checked >= 1);
+}
