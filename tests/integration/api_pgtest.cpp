@@ -310,7 +310,8 @@ TEST_CASE("bad input gets a clear error for every endpoint", "[integration][post
                            "/v1/accounts/{account_id}/subscription/change:", "/v1/accounts/{account_id}/subscription/cancel:",
                            "/v1/accounts/{account_id}/subscription/resume:",
                            "/v1/accounts/{account_id}/subscription/cancel_scheduled_change:",
-                           "/v1/accounts/{account_id}/portal_session:"}) {
+                           "/v1/accounts/{account_id}/portal_session:", "/v1/usage:",
+                           "/v1/accounts/{account_id}/usage:"}) {
     INFO(path);
     CHECK(doc.body.find(std::string("  ") + path) != std::string::npos);  // every route is documented
   }
