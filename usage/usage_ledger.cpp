@@ -34,36 +34,32 @@ std::size_t UsageLedger::record(const std::vector<UsageEvent>& events, std::int6
         "ON CONFLICT (identifier) DO NOTHING RETURNING identifier",
         {text});
     if (fresh.empty()) return 0;
-    nlohmann::json ids = nlohmann::json::array();
-    for (const auto& row : fresh) ids.push_back(*row[0]);
-    const auto fresh_ids = ids.dump();
-    // 2. Their sums into each window's open aggregate (a new one when the window's earlier one is sealed). The
-    //    identifier Stripe dedupes by is derived from the row's id and key, so it never changes once the row exists.
+    // 2. Their sums into each window's open aggregate (a new one when the window's earlier one is sealed), and
+    //    each new event pointed at it. New events are the rows with aggregate_id 0: only this transaction's, since
+    //    every committed row has its aggregate. The identifier Stripe dedupes by is derived from the row's id and
+    //    key, so it never changes once the row exists.
     db_.query(
         "WITH new_events AS (\n"
-        "  SELECT customer_id, meter, to_timestamp(floor(extract(epoch FROM event_time) / $2::bigint) * $2::bigint) AS window_start,\n"
-        "         value\n"
-        "  FROM usage_events WHERE identifier IN (SELECT jsonb_array_elements_text($1::jsonb))\n"
+        "  SELECT identifier, customer_id, meter, value,\n"
+        "         to_timestamp(floor(extract(epoch FROM event_time) / $1::bigint) * $1::bigint) AS window_start\n"
+        "  FROM usage_events WHERE aggregate_id = 0\n"
         "), sums AS (\n"
         "  SELECT customer_id, meter, window_start, sum(value)::bigint AS quantity, nextval('usage_aggregates_id_seq') AS id\n"
         "  FROM new_events GROUP BY customer_id, meter, window_start\n"
+        "), upserted AS (\n"
+        "  INSERT INTO usage_aggregates (id, customer_id, meter, window_start, quantity, identifier)\n"
+        "  SELECT id, customer_id, meter, window_start, quantity,\n"
+        "         'sbu_' || left(encode(sha256(convert_to(customer_id || '|' || meter || '|' ||\n"
+        "                   extract(epoch FROM window_start)::bigint || '|' || id, 'UTF8')), 'hex'), 40)\n"
+        "  FROM sums ORDER BY customer_id, meter, window_start\n"
+        "  ON CONFLICT (customer_id, meter, window_start) WHERE status = 'open'\n"
+        "  DO UPDATE SET quantity = usage_aggregates.quantity + excluded.quantity\n"
+        "  RETURNING id, customer_id, meter, window_start\n"
         ")\n"
-        "INSERT INTO usage_aggregates (id, customer_id, meter, window_start, quantity, identifier)\n"
-        "SELECT id, customer_id, meter, window_start, quantity,\n"
-        "       'sbu_' || left(encode(sha256(convert_to(customer_id || '|' || meter || '|' ||\n"
-        "                 extract(epoch FROM window_start)::bigint || '|' || id, 'UTF8')), 'hex'), 40)\n"
-        "FROM sums ORDER BY customer_id, meter, window_start\n"
-        "ON CONFLICT (customer_id, meter, window_start) WHERE status = 'open'\n"
-        "DO UPDATE SET quantity = usage_aggregates.quantity + excluded.quantity",
-        {fresh_ids, window});
-    // 3. Each new event points at the aggregate it was added to (the open one of its window).
-    db_.query(
-        "UPDATE usage_events e SET aggregate_id = a.id\n"
-        "FROM usage_aggregates a\n"
-        "WHERE e.identifier IN (SELECT jsonb_array_elements_text($1::jsonb)) AND a.status = 'open'\n"
-        "  AND a.customer_id = e.customer_id AND a.meter = e.meter\n"
-        "  AND a.window_start = to_timestamp(floor(extract(epoch FROM e.event_time) / $2::bigint) * $2::bigint)",
-        {fresh_ids, window});
+        "UPDATE usage_events e SET aggregate_id = u.id\n"
+        "FROM new_events n JOIN upserted u USING (customer_id, meter, window_start)\n"
+        "WHERE e.identifier = n.identifier AND e.aggregate_id = 0",
+        {window});
     return fresh.size();
   });
 }

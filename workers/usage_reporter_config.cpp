@@ -18,7 +18,7 @@ LoadedUsageReporterConfig loadUsageReporterConfig(const common::Environment& env
   for (const auto* name : {&c.consumer.topic, &c.dlq_topic}) {
     if (!kafka::validTopicName(*name)) reader.addError("'" + *name + "' is not a valid Kafka topic name");
   }
-  c.batch_max = static_cast<std::size_t>(reader.integer("BILLING_USAGE_BATCH_MAX", 500, 1, 10000));
+  c.batch_max = static_cast<std::size_t>(reader.integer("BILLING_USAGE_BATCH_MAX", 20, 1, 1000));
   c.window_seconds = reader.integer("BILLING_USAGE_WINDOW_SECONDS", c.window_seconds, 1, 86400);
   c.grace_seconds = reader.integer("BILLING_USAGE_GRACE_SECONDS", c.grace_seconds, 0, 3600);
   c.send_per_round = static_cast<std::size_t>(reader.integer("BILLING_USAGE_SEND_PER_ROUND", 1000, 1, 100000));

@@ -17,7 +17,7 @@ struct UsageReporterConfig {
   kafka::KafkaSettings kafka;
   ConsumerOptions consumer;              // the usage topic, group stripe-billing-usage
   std::string dlq_topic = "stripe.usage.dlq";
-  std::size_t batch_max = 500;           // usage messages (each a whole ingested batch) per transaction
+  std::size_t batch_max = 20;            // usage messages (each an ingested batch, up to 1000 events) per transaction
   int batch_linger_ms = 50;
   std::int64_t window_seconds = 300;     // usage is summed per customer, meter and window: one Stripe event each
   std::int64_t grace_seconds = 10;       // a window is sealed this long after it ends (late events open a new sum)

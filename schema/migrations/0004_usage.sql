@@ -11,11 +11,13 @@ CREATE TABLE usage_events (
   meter        text NOT NULL,              -- the meter's event_name
   value        bigint NOT NULL CHECK (value >= 0),
   event_time   timestamptz NOT NULL,       -- when the usage happened (UTC)
-  aggregate_id bigint NOT NULL,            -- the usage_aggregates row it was added to
+  aggregate_id bigint NOT NULL,            -- the usage_aggregates row it was added to (0 only inside the recording transaction)
   received_at  timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX usage_events_customer_time ON usage_events (customer_id, meter, event_time);
 CREATE INDEX usage_events_aggregate ON usage_events (aggregate_id);
+-- Rows of the recording transaction still without their aggregate (0 never survives a commit).
+CREATE INDEX usage_events_unassigned ON usage_events (identifier) WHERE aggregate_id = 0;
 
 -- What is sent to Stripe as one meter event: the sum of one customer's usage of one meter in one time window. A
 -- row is `open` while events are added; `sealed` once its window has closed (its quantity is final, and it is sent
