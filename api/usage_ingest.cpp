@@ -6,8 +6,8 @@
 
 #include "api/accounts.h"
 #include "api/api_error.h"
-#include "api/billing_reads.h"
 #include "common/digest.h"
+#include "common/metrics.h"
 #include "common/utc_time.h"
 #include "usage/usage_batch.h"
 #include "usage/usage_ledger.h"
@@ -53,8 +53,6 @@ nlohmann::json UsageIngest::accept(const nlohmann::json& body, const std::string
   }
 
   std::vector<Item> items(list.size());
-  std::map<std::string, std::optional<std::string>> customers;  // account -> Stripe customer
-  BillingReads reads(db_);
   for (std::size_t i = 0; i < list.size(); ++i) {
     auto& item = items[i];
     const auto& e = list[i];
@@ -116,17 +114,34 @@ nlohmann::json UsageIngest::accept(const nlohmann::json& body, const std::string
       reject(item, "timestamp_in_future", "timestamp is more than 5 minutes ahead");
       continue;
     }
-    auto found = customers.find(account);
-    if (found == customers.end()) found = customers.emplace(account, reads.customerOf(account)).first;
-    if (!found->second) {
-      reject(item, "account_not_found", "no such account: " + account + " (create it with POST /v1/accounts)");
-      continue;
-    }
     item.event.account_id = account;
-    item.event.customer_id = *found->second;
     item.event.meter = meter;
     item.event.value = e["value"].get<std::int64_t>();
     item.event.timestamp = timestamp;
+  }
+
+  // Accounts to Stripe customers, one query for the whole request.
+  std::set<std::string> accounts;
+  for (const auto& item : items) {
+    if (item.status == "accepted") accounts.insert(item.event.account_id);
+  }
+  std::map<std::string, std::string> customers;
+  if (!accounts.empty()) {
+    nlohmann::json list_of_accounts(std::vector<std::string>(accounts.begin(), accounts.end()));
+    for (const auto& row : db_.query("SELECT account_id, customer_id FROM accounts WHERE account_id IN "
+                                     "(SELECT jsonb_array_elements_text($1::jsonb))",
+                                     {list_of_accounts.dump()})) {
+      customers[*row[0]] = *row[1];
+    }
+  }
+  for (auto& item : items) {
+    if (item.status != "accepted") continue;
+    auto found = customers.find(item.event.account_id);
+    if (found == customers.end()) {
+      reject(item, "account_not_found", "no such account: " + item.event.account_id + " (create it with POST /v1/accounts)");
+      continue;
+    }
+    item.event.customer_id = found->second;
   }
 
   // Duplicates: twice in this request, or recorded before.
@@ -156,6 +171,12 @@ nlohmann::json UsageIngest::accept(const nlohmann::json& body, const std::string
 
   nlohmann::json results = nlohmann::json::array();
   std::size_t counts[3] = {0, 0, 0};
+  static auto& accepted_total = metrics::defaultRegistry().counter(
+      "billing_usage_ingested_total", "Usage events answered by POST /v1/usage, by status", {{"status", "accepted"}});
+  static auto& duplicate_total = metrics::defaultRegistry().counter(
+      "billing_usage_ingested_total", "Usage events answered by POST /v1/usage, by status", {{"status", "duplicate"}});
+  static auto& rejected_total = metrics::defaultRegistry().counter(
+      "billing_usage_ingested_total", "Usage events answered by POST /v1/usage, by status", {{"status", "rejected"}});
   for (const auto& item : items) {
     nlohmann::json r = {{"identifier", item.event.identifier.empty() ? nlohmann::json() : nlohmann::json(item.event.identifier)},
                         {"status", item.status}};
@@ -167,6 +188,9 @@ nlohmann::json UsageIngest::accept(const nlohmann::json& body, const std::string
     }
     results.push_back(r);
   }
+  accepted_total.inc(counts[0]);
+  duplicate_total.inc(counts[1]);
+  rejected_total.inc(counts[2]);
   return {{"accepted", counts[0]}, {"duplicates", counts[1]}, {"rejected", counts[2]}, {"results", results}};
 }
 

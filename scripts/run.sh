@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's run command: installs what is missing, builds, starts a private PostgreSQL 15 and a single-node
-# Kafka in .state/, creates the topics, and runs every service role that exists (the webhook receiver and the sync
-# worker) in the foreground. Ctrl-C stops everything; data stays in .state/ for the next run (delete it to start fresh).
+# Kafka in .state/, creates the topics, and runs every service role in the foreground: the webhook receiver, the
+# sync worker, the billing API and the usage reporter. Ctrl-C stops everything; data stays in .state/ for the next run (delete it to start fresh).
 #
 # Stripe: with no BILLING_STRIPE_API_KEY given, Stripe's stripe-mock stands in for the Stripe API
 # (BILLING_STRIPE_API_BASE points at it). stripe-mock is stateless (it answers any id with a fixture), so the worker
@@ -19,8 +19,9 @@ billing="$BUILD_DIR/app/billing"
 cleanup() {
   set +e  # stop everything even when one step fails (a killed child's wait returns non-zero)
   log "stopping local services"
-  [[ -n "${webhook_pid:-}" ]] && kill "$webhook_pid" 2>/dev/null && wait -n "$webhook_pid" "$worker_pid" 2>/dev/null
-  [[ -n "${worker_pid:-}" ]] && kill "$worker_pid" 2>/dev/null && wait "$worker_pid" 2>/dev/null
+  for pid in ${api_pid:-} ${usage_pid:-} ${webhook_pid:-} ${worker_pid:-}; do
+    kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  done
   [[ -n "${stripe_pid:-}" ]] && kill "$stripe_pid" 2>/dev/null && wait "$stripe_pid" 2>/dev/null
   "$REPO_ROOT/scripts/kafka.sh" stop "$STATE/kafka" || true
   "$REPO_ROOT/scripts/postgres.sh" stop "$STATE/postgres" || true
@@ -71,10 +72,39 @@ env "${worker_stripe_key[@]}" "$billing" worker &
 worker_pid=$!
 if ! wait_for_port "$BILLING_WORKER_PORT" 30; then die "worker did not start"; fi
 
+# The billing API, with API key and token secret generated into .state/ unless given, and usage metering on for
+# the demo meter `api_requests` unless BILLING_USAGE_METERS says otherwise.
+secret_file() {  # name: a random secret in $STATE/name, made once
+  [[ -f "$STATE/$1" ]] || (umask 077; echo "$2$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" > "$STATE/$1")
+}
+if [[ -z "${BILLING_API_KEYS:-}${BILLING_API_KEYS_FILE:-}" ]]; then
+  secret_file api-key bk_local_
+  export BILLING_API_KEYS_FILE="$STATE/api-key"
+fi
+if [[ -z "${BILLING_API_TOKEN_SECRET:-}${BILLING_API_TOKEN_SECRET_FILE:-}" ]]; then
+  secret_file api-token-secret ts_local_
+  export BILLING_API_TOKEN_SECRET_FILE="$STATE/api-token-secret"
+fi
+export BILLING_USAGE_METERS="${BILLING_USAGE_METERS:-api_requests}"
+export BILLING_API_PORT="${BILLING_API_PORT:-8082}" BILLING_USAGE_PORT="${BILLING_USAGE_PORT:-8083}"
+export BILLING_API_ALLOWED_ORIGINS="${BILLING_API_ALLOWED_ORIGINS:-http://127.0.0.1:$BILLING_API_PORT,http://localhost:$BILLING_API_PORT}"
+"$billing" api --check-config
+"$billing" api &
+api_pid=$!
+if ! wait_for_port "$BILLING_API_PORT" 30; then die "api did not start"; fi
+# stripe-mock has no v2 paths: keep the demo's usage on the v1 meter events endpoint.
+[[ -n "${worker_stripe_key[*]}" ]] && export BILLING_USAGE_STREAM_THRESHOLD="${BILLING_USAGE_STREAM_THRESHOLD:-1000000}"
+"$billing" usage-reporter --check-config
+"$billing" usage-reporter &
+usage_pid=$!
+if ! wait_for_port "$BILLING_USAGE_PORT" 30; then die "usage reporter did not start"; fi
+
 cat >&2 <<TXT
 
   Webhook receiver: http://127.0.0.1:$BILLING_WEBHOOK_PORT/webhooks/stripe  (health: /healthz /readyz /metrics)
   Sync worker:      health/metrics on http://127.0.0.1:$BILLING_WORKER_PORT  (/healthz /readyz /metrics)
+  Billing API:      http://127.0.0.1:$BILLING_API_PORT/openapi.yaml  (key: ${BILLING_API_KEYS_FILE:-your BILLING_API_KEYS})
+  Usage reporter:   health/metrics on http://127.0.0.1:$BILLING_USAGE_PORT  (meters: $BILLING_USAGE_METERS)
   Kafka:            $BILLING_KAFKA_BROKERS   topic ${BILLING_KAFKA_EVENTS_TOPIC:-stripe.events}
   PostgreSQL:       $BILLING_DATABASE_URL
   Stripe API:       $stripe_note
@@ -84,4 +114,4 @@ cat >&2 <<TXT
   Ctrl-C stops everything.
 
 TXT
-wait -n "$webhook_pid" "$worker_pid"
+wait -n "$webhook_pid" "$worker_pid" "$api_pid" "$usage_pid"

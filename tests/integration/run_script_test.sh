@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# The README's run command: scripts/run.sh comes up (PostgreSQL, Kafka, stripe-mock, migrations, receiver, worker),
+# The README's run command: scripts/run.sh comes up (PostgreSQL, Kafka, stripe-mock, migrations, receiver, worker,
+# API, usage reporter),
 # accepts a signed event, syncs it to PostgreSQL, and on SIGTERM stops every process it started. Uses a private state dir and port.
 set -u
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 source "$root/scripts/lib.sh"
 set +e
 state="$(mktemp -d /tmp/billing-run-XXXXXX)"  # 0700, like a repo under /root: postgres.sh must cope
-port="$(free_port)"; worker_port="$(free_port)"
+port="$(free_port)"; worker_port="$(free_port)"; api_port="$(free_port)"; usage_port="$(free_port)"
 passed=0; failed=0
 check() { if eval "$2"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $1"; fi; }
 
-BILLING_STATE_DIR="$state" BILLING_WEBHOOK_PORT="$port" BILLING_WORKER_PORT="$worker_port" setsid bash "$root/scripts/run.sh" > "$state/run.log" 2>&1 &
+BILLING_STATE_DIR="$state" BILLING_WEBHOOK_PORT="$port" BILLING_WORKER_PORT="$worker_port" \
+  BILLING_API_PORT="$api_port" BILLING_USAGE_PORT="$usage_port" setsid bash "$root/scripts/run.sh" > "$state/run.log" 2>&1 &
 run_pid=$!
 for _ in $(seq 1 180); do grep -q "Ctrl-C stops" "$state/run.log" && break; sleep 1; done
 check "comes up" 'grep -q "Ctrl-C stops" "$state/run.log"'
@@ -27,6 +29,11 @@ for _ in $(seq 1 100); do
 done
 check "the worker synced it" '[[ "$(psql "$url" -tAc "SELECT email FROM customers WHERE id = '"'"'cus_wiBCVtOp32cN8d'"'"'")" == *@example.com ]]'
 check "worker ready" 'curl -sf "http://127.0.0.1:$worker_port/readyz" >/dev/null'
+check "api ready" 'curl -sf "http://127.0.0.1:$api_port/readyz" >/dev/null'
+check "api answers with the generated key" 'curl -s -H "Authorization: Bearer $(cat "$state/api-key")" \
+  "http://127.0.0.1:$api_port/v1/accounts/acct_demo/plans" -o /dev/null -w "%{http_code}" | grep -q 404'
+for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$usage_port/readyz" >/dev/null && break; sleep 0.2; done
+check "usage reporter ready" 'curl -sf "http://127.0.0.1:$usage_port/readyz" >/dev/null'
 
 kill -TERM "$run_pid"
 for _ in $(seq 1 60); do kill -0 "$run_pid" 2>/dev/null || break; sleep 0.5; done

@@ -336,6 +336,8 @@ TEST_CASE("usage: every item that can be wrong gets its own error, and nothing v
                              {{"Authorization", "Bearer " + kKey}, {"Content-Type", "application/json"}});
   CHECK(huge.status == 413);
   CHECK(client.request("GET", "/v1/usage", "", {{"Authorization", "Bearer " + kKey}}).status == 405);
+  auto api_metrics = client.request("GET", "/metrics").body;
+  CHECK(api_metrics.find("billing_usage_ingested_total{status=\"rejected\"} 11") != std::string::npos);
 
   // What was accepted reaches Stripe; nothing rejected does.
   auto reporter = usage.startReporter();
