@@ -19,6 +19,7 @@
 #include "common/http_util.h"
 #include "common/json_log.h"
 #include "common/metrics.h"
+#include "web/web_assets.h"
 
 namespace billing::api {
 namespace {
@@ -238,6 +239,36 @@ nlohmann::json getUsage(Call& call, const std::string& account_id) {
   return answer;
 }
 
+// GET /billing/...: the billing page (web/). The account token travels in the URL fragment, which browsers never
+// send, and the page talks only to this origin; the policy below lets it load nothing else.
+int serveBillingPage(Poco::Net::HTTPServerResponse& response, const std::string& path,
+                     const std::vector<std::string>& allowed_origins) {
+  if (path == "/billing") {
+    response.set("Location", "/billing/");
+    http::sendText(response, http::Status::HTTP_MOVED_PERMANENTLY, "", "text/plain");
+    return 301;
+  }
+  auto name = path.substr(std::string("/billing/").size());
+  if (name.empty()) name = "index.html";
+  const auto* asset = web::findWebAsset(name);
+  if (!asset) {
+    http::sendJson(response, http::Status::HTTP_NOT_FOUND,
+                   http::errorBody("invalid_request_error", "not_found", "no such file: " + path));
+    return 404;
+  }
+  // Products may embed the page from their own origins (the portal return URL list).
+  std::string ancestors = "'self'";
+  for (const auto& origin : allowed_origins) ancestors += " " + origin;
+  response.set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                                          "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors " +
+                                              ancestors);
+  response.set("X-Content-Type-Options", "nosniff");
+  response.set("Referrer-Policy", "no-referrer");
+  response.set("Cache-Control", "no-cache");
+  http::sendText(response, http::Status::HTTP_OK, asset->body, asset->content_type);
+  return 200;
+}
+
 struct Route {
   std::string name;  // metrics label
   nlohmann::json (*run)(Call&) = nullptr;
@@ -271,6 +302,13 @@ void ApiHandler::handleRequest(Poco::Net::HTTPServerRequest& request, Poco::Net:
       http::discardBody(request, response, 65536);
       http::sendText(response, http::Status::HTTP_OK, openApiDocument(), "application/yaml");
       requestCounter(route, 200).inc();
+      return;
+    }
+    if ((path == "/billing" || path.rfind("/billing/", 0) == 0) && (method == "GET" || method == "HEAD")) {
+      route = "billing_page";
+      http::discardBody(request, response, 65536);
+      status = serveBillingPage(response, path, context_.config.allowed_origins);
+      requestCounter(route, status).inc();
       return;
     }
     auto parts = segments(path);

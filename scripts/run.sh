@@ -3,9 +3,10 @@
 # Kafka in .state/, creates the topics, and runs every service role in the foreground: the webhook receiver, the
 # sync worker, the billing API and the usage reporter. Ctrl-C stops everything; data stays in .state/ for the next run (delete it to start fresh).
 #
-# Stripe: with no BILLING_STRIPE_API_KEY given, Stripe's stripe-mock stands in for the Stripe API
-# (BILLING_STRIPE_API_BASE points at it). stripe-mock is stateless (it answers any id with a fixture), so the worker
-# then runs without a Stripe key: objects in doubt wait in refetch_queue instead of being "repaired" with fixtures. With no BILLING_WEBHOOK_SECRETS given, a local signing secret is generated
+# Stripe: with no BILLING_STRIPE_API_KEY given, the stateful Stripe fake (tests/support, `fake-stripe`) stands in for
+# the Stripe API with a demo account (Starter/Pro/Business, four customers), copied into PostgreSQL by `billing
+# backfill`; run.sh maps the accounts demo, demo_declined, demo_new and demo_past_due to them, reports some usage and
+# prints a billing page link for each. With no BILLING_WEBHOOK_SECRETS given, a local signing secret is generated
 # into .state/ and scripts/send-event.sh signs sample events with it, standing in for Stripe's deliveries.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -41,16 +42,18 @@ export BILLING_KAFKA_REPLICATION_FACTOR=1
 "$billing" create-topics
 
 stripe_note="Stripe API (from your BILLING_STRIPE_API_KEY)"
-worker_stripe_key=()
+demo=0
 if [[ -z "${BILLING_STRIPE_API_KEY:-}${BILLING_STRIPE_API_KEY_FILE:-}" ]]; then
-  stripe_port="$(free_port)"
-  "$CACHE_DIR/bin/stripe-mock" -http-addr "127.0.0.1:$stripe_port" -https-addr "127.0.0.1:$(free_port)" \
-    > "$STATE/stripe-mock.log" 2>&1 &
+  # No Stripe key: the stateful Stripe fake with a demo account stands in (plan changes, portal, meters work).
+  "$BUILD_DIR/tests/fake-stripe" > "$STATE/fake-stripe.log" 2>&1 &
   stripe_pid=$!
-  wait_for_port "$stripe_port" 30 || die "stripe-mock did not start (see $STATE/stripe-mock.log)"
-  export BILLING_STRIPE_API_BASE="http://127.0.0.1:$stripe_port" BILLING_STRIPE_API_KEY="sk_test_local_stripe_mock"
-  stripe_note="$BILLING_STRIPE_API_BASE (stripe-mock: no BILLING_STRIPE_API_KEY given)"
-  worker_stripe_key=(-u BILLING_STRIPE_API_KEY -u BILLING_STRIPE_API_BASE)
+  for _ in $(seq 1 100); do grep -q "listening on" "$STATE/fake-stripe.log" && break; sleep 0.1; done
+  stripe_base="$(sed -n 's/^fake-stripe listening on //p' "$STATE/fake-stripe.log")"
+  [[ -n "$stripe_base" ]] || die "the Stripe fake did not start (see $STATE/fake-stripe.log)"
+  export BILLING_STRIPE_API_BASE="$stripe_base" BILLING_STRIPE_METER_EVENTS_BASE="$stripe_base"
+  export BILLING_STRIPE_API_KEY="sk_test_local_fake"
+  stripe_note="$stripe_base (the Stripe fake with a demo account: no BILLING_STRIPE_API_KEY given)"
+  demo=1
 fi
 
 if [[ -z "${BILLING_WEBHOOK_SECRETS:-}${BILLING_WEBHOOK_SECRETS_FILE:-}" ]]; then
@@ -67,8 +70,8 @@ webhook_pid=$!
 if ! wait_for_port "$BILLING_WEBHOOK_PORT" 30; then die "webhook receiver did not start"; fi
 
 export BILLING_WORKER_PORT="${BILLING_WORKER_PORT:-8081}"
-env "${worker_stripe_key[@]}" "$billing" worker --check-config
-env "${worker_stripe_key[@]}" "$billing" worker &
+"$billing" worker --check-config
+"$billing" worker &
 worker_pid=$!
 if ! wait_for_port "$BILLING_WORKER_PORT" 30; then die "worker did not start"; fi
 
@@ -87,17 +90,41 @@ if [[ -z "${BILLING_API_TOKEN_SECRET:-}${BILLING_API_TOKEN_SECRET_FILE:-}" ]]; t
 fi
 export BILLING_USAGE_METERS="${BILLING_USAGE_METERS:-api_requests}"
 export BILLING_API_PORT="${BILLING_API_PORT:-8082}" BILLING_USAGE_PORT="${BILLING_USAGE_PORT:-8083}"
+[[ $demo -eq 1 ]] && export BILLING_API_TOKEN_TTL_SECONDS="${BILLING_API_TOKEN_TTL_SECONDS:-28800}"
 export BILLING_API_ALLOWED_ORIGINS="${BILLING_API_ALLOWED_ORIGINS:-http://127.0.0.1:$BILLING_API_PORT,http://localhost:$BILLING_API_PORT}"
 "$billing" api --check-config
 "$billing" api &
 api_pid=$!
 if ! wait_for_port "$BILLING_API_PORT" 30; then die "api did not start"; fi
-# stripe-mock has no v2 paths: keep the demo's usage on the v1 meter events endpoint.
-[[ -n "${worker_stripe_key[*]}" ]] && export BILLING_USAGE_STREAM_THRESHOLD="${BILLING_USAGE_STREAM_THRESHOLD:-1000000}"
 "$billing" usage-reporter --check-config
 "$billing" usage-reporter &
 usage_pid=$!
 if ! wait_for_port "$BILLING_USAGE_PORT" 30; then die "usage reporter did not start"; fi
+
+# The demo: the fake's objects copied in through the sync's own backfill, the product's accounts mapped to them,
+# some usage reported, and a billing page link per account (an 8-hour account token in the URL fragment).
+demo_links=""
+if [[ $demo -eq 1 ]]; then
+  "$billing" backfill > "$STATE/backfill.log" 2>&1 || die "demo backfill failed (see $STATE/backfill.log)"
+  api_key="$(head -n1 "$BILLING_API_KEYS_FILE" 2>/dev/null || echo "${BILLING_API_KEYS%%,*}")"
+  call() {  # method path body: the API's answer, or die
+    curl -sf -X "$1" "http://127.0.0.1:$BILLING_API_PORT$2" -H "Authorization: Bearer $api_key" \
+      -H "Content-Type: application/json" -d "$3" || die "demo setup: $1 $2 failed"
+  }
+  usage='{"events":['
+  for day in $(seq 0 9); do
+    usage+="{\"identifier\":\"demo-usage-$day\",\"account_id\":\"demo\",\"event_name\":\"${BILLING_USAGE_METERS%%,*}\",\"value\":$((120 + day * 37 % 90)),\"timestamp\":$(( $(date +%s) - day * 86400 ))}"
+    [[ $day -lt 9 ]] && usage+=','
+  done
+  usage+=']}'
+  for account in demo demo_declined demo_new demo_past_due; do
+    call POST /v1/accounts "{\"account_id\":\"$account\",\"customer_id\":\"cus_$account\"}" >/dev/null
+    token="$(call POST /v1/tokens "{\"account_id\":\"$account\",\"ttl_seconds\":$BILLING_API_TOKEN_TTL_SECONDS}" |
+      python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')"
+    demo_links+="  Billing page ($account): http://127.0.0.1:$BILLING_API_PORT/billing/#token=$token"$'\n'
+  done
+  call POST /v1/usage "$usage" >/dev/null
+fi
 
 cat >&2 <<TXT
 
@@ -111,7 +138,7 @@ cat >&2 <<TXT
   Send a signed sample event:   scripts/send-event.sh tests/fixtures/stripe/events/invoice.paid.json
   See it synced:                psql $BILLING_DATABASE_URL -c 'SELECT id, status, total FROM invoices'
   Dead letters:                 $billing dlq list
-  Ctrl-C stops everything.
+$demo_links  Ctrl-C stops everything.
 
 TXT
 wait -n "$webhook_pid" "$worker_pid" "$api_pid" "$usage_pid"

@@ -99,8 +99,8 @@ bool newerFirst(const nlohmann::json& a, const nlohmann::json& b) {
 
 }  // namespace
 
-FakeStripe::FakeStripe() {
-  Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", 0));
+FakeStripe::FakeStripe(int port) {
+  Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(port)));
   auto params = new Poco::Net::HTTPServerParams;
   params->setKeepAlive(true);
   server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(*this), pool_, socket, params);

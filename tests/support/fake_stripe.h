@@ -21,7 +21,8 @@ namespace billing::testing {
 /// The requests it gets are checked against stripe-mock in tests/integration/stripe_mock_test.cpp.
 class FakeStripe {
  public:
-  FakeStripe();
+  /// Listens on 127.0.0.1:`port` (0: any free port).
+  explicit FakeStripe(int port = 0);
   ~FakeStripe();
   FakeStripe(const FakeStripe&) = delete;
   FakeStripe& operator=(const FakeStripe&) = delete;
