@@ -9,6 +9,7 @@ APT_PACKAGES=(
   postgresql-15 kcat
   default-jre-headless maven
   nodejs npm
+  chromium
 )
 
 install_apt() {
@@ -81,8 +82,17 @@ install_stripe_node() {
   (cd "$dir" && npm ci --silent --no-audit --no-fund)
 }
 
+# playwright-core (no browser download: the tests drive Debian's /usr/bin/chromium), for the billing page tests.
+install_playwright() {
+  local dir="$REPO_ROOT/tests/e2e"
+  [[ -d "$dir/node_modules/playwright-core" ]] && return 0
+  log "installing npm playwright-core for the browser tests"
+  (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --silent --no-audit --no-fund)
+}
+
 install_apt
 install_kafka
 install_stripe_mock
 install_stripe_node
+install_playwright
 log "dependencies ready"

@@ -177,12 +177,13 @@ function renderSubscription() {
       el('button', { type: 'button', class: 'secondary', onclick: (ev) => resume(ev.currentTarget) }, 'Keep my plan')));
   }
   const price = item.unit_amount != null ? `${formatMoney(item.unit_amount * (item.quantity || 1), item.currency)} ${perInterval(item)}` : '';
-  box.replaceChildren(
+  box.replaceChildren(...[
     el('p', {}, el('strong', { id: 'current-plan-name' }, item.product_name || 'Your plan'), ' ',
       el('span', { class: `badge ${sub.status}` }, sub.status.replace('_', ' '))),
     el('p', {}, price, item.quantity > 1 ? ` (${item.quantity} seats)` : ''),
     sub.trial_end && sub.status === 'trialing' ? el('p', {}, `Trial ends on ${formatDate(sub.trial_end)}.`) : null,
-    item.current_period_end ? el('p', { class: 'muted' }, `Current period ends on ${formatDate(item.current_period_end)}.`) : null);
+    item.current_period_end ? el('p', { class: 'muted' }, `Current period ends on ${formatDate(item.current_period_end)}.`) : null,
+  ].filter(Boolean));
 }
 
 async function runAction(button, path, done) {
@@ -300,7 +301,7 @@ function changeError(e) {
   } else if (e.code === 'scheduled_change_pending') {
     message = 'A plan change is already scheduled. Keep your current plan first (the banner above), then try again.';
   }
-  box.replaceChildren(el('span', {}, message), action);
+  box.replaceChildren(...[el('span', {}, message), action].filter(Boolean));
   box.hidden = false;
 }
 
@@ -452,4 +453,8 @@ async function main() {
   }
 }
 
-if (typeof document !== 'undefined') main();
+if (typeof document !== 'undefined') {
+  // A new link (another account's token) in the same tab: start over with it.
+  window.addEventListener('hashchange', () => { if (location.hash.includes('token=')) location.reload(); });
+  main();
+}
