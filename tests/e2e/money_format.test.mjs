@@ -1,0 +1,34 @@
+// The billing page's money and date formatting (web/billing.js), in Node: Stripe's minor units per currency.
+import assert from 'node:assert/strict';
+import { formatMoney, formatDate, minorUnitDigits } from '../../web/billing.js';
+
+let passed = 0;
+let failed = 0;
+function check(name, body) {
+  try { body(); passed++; } catch (e) { failed++; console.log(`FAIL ${name}: ${e.message}`); }
+}
+
+check('two-decimal currencies', () => {
+  assert.equal(formatMoney(2900, 'usd', 'en-US'), '$29.00');
+  assert.equal(formatMoney(-1933, 'usd', 'en-US'), '-$19.33');
+  assert.equal(formatMoney(123456, 'eur', 'de-DE'), '1.234,56\u00a0€');
+});
+check('zero-decimal currencies are whole units', () => {
+  assert.equal(minorUnitDigits('jpy'), 0);
+  assert.equal(formatMoney(500, 'jpy', 'en-US'), '¥500');
+  assert.equal(formatMoney(1200, 'krw', 'en-US'), '₩1,200');
+});
+check('three-decimal currencies', () => {
+  assert.equal(minorUnitDigits('kwd'), 3);
+  assert.equal(formatMoney(12345, 'kwd', 'en-US'), 'KWD\u00a012.345');
+});
+check('unknown currency codes still show a number', () => {
+  assert.match(formatMoney(100, 'zzz', 'en-US'), /1\.00/);
+});
+check('dates in the viewer locale, UTC', () => {
+  assert.equal(formatDate('2027-03-01T00:00:00Z', 'en-GB'), '1 March 2027');
+  assert.equal(formatDate('2027-03-01T00:00:00Z', 'en-US'), 'March 1, 2027');
+  assert.equal(formatDate(null, 'en-US'), '');
+});
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
