@@ -2,11 +2,6 @@
 // fake: authentication and account isolation for every endpoint, reads, accounts, and a bad-input table.
 #include <catch2/catch.hpp>
 
-#include <Poco/Net/HTTPClientSession.h>
-#include <Poco/Net/HTTPRequest.h>
-#include <Poco/Net/HTTPResponse.h>
-#include <Poco/StreamCopier.h>
-
 #include <ctime>
 #include <nlohmann/json.hpp>
 
@@ -104,23 +99,6 @@ struct Api {
 };
 
 nlohmann::json json(const testing::HttpReply& reply) { return nlohmann::json::parse(reply.body); }
-
-// Sends a request the fake recorded, as it was (method, body, Stripe's headers), to stripe-mock at `uri`.
-std::pair<int, std::string> sendTo(const testing::StripeMock& mock, const testing::RecordedRequest& r,
-                                   const std::string& uri) {
-  auto base = mock.baseUrl();
-  Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(std::stoi(base.substr(base.rfind(':') + 1))));
-  Poco::Net::HTTPRequest request(r.method, uri, Poco::Net::HTTPMessage::HTTP_1_1);
-  for (const char* h : {"Authorization", "Stripe-Version", "Idempotency-Key", "Content-Type"}) {
-    if (r.headers.count(h)) request.set(h, r.headers.at(h));
-  }
-  request.setContentLength(static_cast<std::streamsize>(r.body.size()));
-  session.sendRequest(request) << r.body;
-  Poco::Net::HTTPResponse response;
-  std::string answer;
-  Poco::StreamCopier::copyToString(session.receiveResponse(response), answer);
-  return {static_cast<int>(response.getStatus()), answer};
-}
 
 void checkError(const testing::HttpReply& reply, int status, const std::string& code) {
   INFO(reply.body);
@@ -566,7 +544,7 @@ TEST_CASE("every request the API sends to the Stripe fake is valid for stripe-mo
   CHECK(requests.size() >= 7);
   for (const auto& r : requests) {
     INFO(r.method << " " << r.uri << " " << r.body);
-    auto [status, answer] = sendTo(mock, r, r.uri);
+    auto [status, answer] = mock.replay(r);
     INFO(answer);
     CHECK(status / 100 == 2);
     if (r.method == "POST") CHECK(r.headers.count("Idempotency-Key") == 1);
@@ -657,7 +635,7 @@ TEST_CASE("configure-portal creates the configuration once and then updates it",
   testing::StripeMock mock;
   for (const auto& r : fake.requests()) {
     INFO(r.method << " " << r.uri << " " << r.body);
-    auto [status, answer] = sendTo(mock, r, r.uri == "/v1/billing_portal/configurations/" + first.id
+    auto [status, answer] = mock.replay(r, r.uri == "/v1/billing_portal/configurations/" + first.id
                                                 ? "/v1/billing_portal/configurations/bpc_123" : r.uri);
     INFO(answer);
     CHECK(status / 100 == 2);

@@ -1,6 +1,10 @@
 #include "tests/support/stripe_mock.h"
 
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/ServerSocket.h>
+#include <Poco/StreamCopier.h>
 #include <Poco/Net/StreamSocket.h>
 
 #include <chrono>
@@ -53,6 +57,20 @@ StripeMock::~StripeMock() {
   } catch (...) {
     // Already gone.
   }
+}
+
+std::pair<int, std::string> StripeMock::replay(const RecordedRequest& r, const std::string& uri) const {
+  Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port_));
+  Poco::Net::HTTPRequest request(r.method, uri, Poco::Net::HTTPMessage::HTTP_1_1);
+  for (const char* h : {"Authorization", "Stripe-Version", "Idempotency-Key", "Content-Type"}) {
+    if (r.headers.count(h)) request.set(h, r.headers.at(h));
+  }
+  request.setContentLength(static_cast<std::streamsize>(r.body.size()));
+  session.sendRequest(request) << r.body;
+  Poco::Net::HTTPResponse response;
+  std::string answer;
+  Poco::StreamCopier::copyToString(session.receiveResponse(response), answer);
+  return {static_cast<int>(response.getStatus()), answer};
 }
 
 }  // namespace billing::testing

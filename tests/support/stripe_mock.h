@@ -3,6 +3,9 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+
+#include "tests/support/scripted_http_server.h"
 
 namespace billing::testing {
 
@@ -17,6 +20,11 @@ class StripeMock {
   StripeMock& operator=(const StripeMock&) = delete;
 
   std::string baseUrl() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+  /// Sends a request another server recorded, as it was (method, body, Stripe's headers), to `uri` here:
+  /// {status, body}. How the tests check that what the Stripe fake got is valid for Stripe's spec.
+  std::pair<int, std::string> replay(const RecordedRequest& request, const std::string& uri) const;
+  std::pair<int, std::string> replay(const RecordedRequest& request) const { return replay(request, request.uri); }
 
  private:
   int port_ = 0;
