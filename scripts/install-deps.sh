@@ -74,6 +74,22 @@ install_stripe_mock() {
   (cd /tmp && GOBIN="$CACHE_DIR/bin" go install "github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION")
 }
 
+# Helm, for the chart tests (helm lint / helm template), from the Go module proxy.
+install_helm() {
+  [[ -x "$CACHE_DIR/bin/helm" ]] && "$CACHE_DIR/bin/helm" version --short 2>/dev/null | grep -q "^${HELM_VERSION%.*}" && return 0
+  log "installing helm $HELM_VERSION"
+  mkdir -p "$CACHE_DIR/bin"
+  (cd /tmp && GOBIN="$CACHE_DIR/bin" go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION")
+}
+
+# Kubernetes, KEDA and prometheus-operator schemas (npm kubernetes-models) for validating rendered manifests.
+install_manifest_schemas() {
+  local dir="$REPO_ROOT/tests/deploy"
+  [[ -d "$dir/node_modules/kubernetes-models" ]] && return 0
+  log "installing npm kubernetes-models for the chart tests"
+  (cd "$dir" && npm ci --silent --no-audit --no-fund)
+}
+
 # The official stripe npm package, the reference for signature vectors.
 install_stripe_node() {
   local dir="$REPO_ROOT/tests/sdk"
@@ -95,4 +111,6 @@ install_kafka
 install_stripe_mock
 install_stripe_node
 install_playwright
+install_helm
+install_manifest_schemas
 log "dependencies ready"

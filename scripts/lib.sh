@@ -10,6 +10,7 @@ KAFKA_VERSION="4.1.2"
 LOG4J_VERSION="2.24.3"
 SLF4J_VERSION="2.0.17"
 STRIPE_MOCK_VERSION="v0.197.0"  # embeds the 2025-09-30.clover spec
+HELM_VERSION="v3.22.0"          # built with go install (not in Debian); the chart tests run it
 STRIPE_NODE_VERSION="22.5.0"  # pins 2026-07-29.dahlia, the API version the code uses
 
 log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }

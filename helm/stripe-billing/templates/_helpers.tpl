@@ -1,0 +1,121 @@
+{{/* Names, labels and the pieces every role shares. */}}
+
+{{- define "billing.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "billing.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "billing.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+app.kubernetes.io/name: {{ include "billing.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{/* selector labels of one role: (dict "root" $ "role" "webhook") */}}
+{{- define "billing.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "billing.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .role }}
+{{- end -}}
+
+{{- define "billing.image" -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end -}}
+
+{{- define "billing.secretName" -}}
+{{- .Values.existingSecret | default (printf "%s-secrets" (include "billing.fullname" .)) -}}
+{{- end -}}
+
+{{- define "billing.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- .Values.serviceAccount.name | default (include "billing.fullname" .) -}}
+{{- else -}}
+{{- .Values.serviceAccount.name | default "default" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The secret keys a role reads, as files (never as environment values): (dict "root" $ "keys" (list ...)) */}}
+{{- define "billing.secretVolume" -}}
+- name: secrets
+  secret:
+    secretName: {{ include "billing.secretName" .root }}
+    defaultMode: 0400
+    items:
+    {{- range .keys }}
+      - key: {{ . }}
+        path: {{ . }}
+    {{- end }}
+    {{- if .root.Values.kafka.saslMechanism }}
+      - key: kafka-password
+        path: kafka-password
+    {{- end }}
+{{- end -}}
+
+{{- define "billing.secretEnv" -}}
+{{- range .keys }}
+- name: {{ get (dict "database-url" "BILLING_DATABASE_URL_FILE" "stripe-api-key" "BILLING_STRIPE_API_KEY_FILE" "webhook-secrets" "BILLING_WEBHOOK_SECRETS_FILE" "api-keys" "BILLING_API_KEYS_FILE" "api-token-secret" "BILLING_API_TOKEN_SECRET_FILE") . }}
+  value: /etc/billing/secrets/{{ . }}
+{{- end }}
+{{- if .root.Values.kafka.saslMechanism }}
+- name: BILLING_KAFKA_SASL_PASSWORD_FILE
+  value: /etc/billing/secrets/kafka-password
+{{- end }}
+{{- end -}}
+
+{{/* Rolls the pods when settings or secrets change. */}}
+{{- define "billing.checksums" -}}
+checksum/config: {{ include (print .Template.BasePath "/configmap.yaml") . | sha256sum }}
+{{- if not .Values.existingSecret }}
+checksum/secret: {{ include (print .Template.BasePath "/secret.yaml") . | sha256sum }}
+{{- end }}
+{{- end -}}
+
+{{/* The values key of a role ("usage-reporter" -> usageReporter) */}}
+{{- define "billing.roleKey" -}}
+{{- if eq . "usage-reporter" }}usageReporter{{ else }}{{ . }}{{ end -}}
+{{- end -}}
+
+{{/* The secret keys each role reads. */}}
+{{- define "billing.roleSecretKeys" -}}
+{{- if eq . "webhook" }}["webhook-secrets"]
+{{- else if eq . "api" }}["database-url", "stripe-api-key", "api-keys", "api-token-secret"]
+{{- else }}["database-url", "stripe-api-key"]
+{{- end -}}
+{{- end -}}
+
+{{/* The role's listen-address variable (its /healthz, /readyz and /metrics are on its port). */}}
+{{- define "billing.roleHostEnv" -}}
+{{- get (dict "webhook" "BILLING_WEBHOOK_HOST" "worker" "BILLING_WORKER_HOST" "api" "BILLING_API_HOST" "usage-reporter" "BILLING_USAGE_HOST") . -}}
+{{- end -}}
+
+{{/* The migration Job's settings, inline (its hook runs before the ConfigMap exists). */}}
+{{- define "billing.jobEnv" -}}
+- {name: BILLING_DATABASE_URL_FILE, value: /etc/billing/secrets/database-url}
+- {name: BILLING_LOG_LEVEL, value: {{ .Values.logLevel | quote }}}
+- {name: BILLING_KAFKA_BROKERS, value: {{ required "kafka.brokers is required" .Values.kafka.brokers | quote }}}
+- {name: BILLING_KAFKA_SECURITY_PROTOCOL, value: {{ .Values.kafka.securityProtocol | quote }}}
+{{- if .Values.kafka.saslMechanism }}
+- {name: BILLING_KAFKA_SASL_MECHANISM, value: {{ .Values.kafka.saslMechanism | quote }}}
+- {name: BILLING_KAFKA_SASL_USERNAME, value: {{ .Values.kafka.saslUsername | quote }}}
+- {name: BILLING_KAFKA_SASL_PASSWORD_FILE, value: /etc/billing/secrets/kafka-password}
+{{- end }}
+- {name: BILLING_KAFKA_EVENTS_TOPIC, value: {{ .Values.kafka.eventsTopic | quote }}}
+- {name: BILLING_KAFKA_USAGE_TOPIC, value: {{ .Values.kafka.usageTopic | quote }}}
+- {name: BILLING_KAFKA_EVENTS_PARTITIONS, value: {{ .Values.kafka.eventsPartitions | int64 | quote }}}
+- {name: BILLING_KAFKA_USAGE_PARTITIONS, value: {{ .Values.kafka.usagePartitions | int64 | quote }}}
+- {name: BILLING_KAFKA_REPLICATION_FACTOR, value: {{ .Values.kafka.replicationFactor | int64 | quote }}}
+{{- end -}}
