@@ -4,7 +4,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 APT_PACKAGES=(
-  build-essential cmake ninja-build pkg-config git python3 curl openssl
+  build-essential cmake ninja-build pkg-config git python3 python3-pip curl openssl
   libpoco-dev librdkafka-dev nlohmann-json3-dev libsimdjson-dev catch2 libpq-dev libssl-dev
   postgresql-15 kcat
   default-jre-headless maven
@@ -90,6 +90,29 @@ install_manifest_schemas() {
   (cd "$dir" && npm ci --silent --no-audit --no-fund)
 }
 
+# OpenTofu for `tofu fmt` (and validate/test when a provider build is present). `go install` refuses its module
+# (go.mod has a replace directive), so a throwaway wrapper module repeats the replace and builds the command.
+install_tofu() {
+  [[ -x "$CACHE_DIR/bin/tofu" ]] && return 0
+  log "building OpenTofu $TOFU_VERSION from the Go module proxy"
+  local work; work="$(mktemp -d /tmp/tofu-build-XXXXXX)"
+  (cd "$work" && go mod init local/tofu >/dev/null 2>&1 &&
+    go mod edit -replace="github.com/hashicorp/hcl/v2=$TOFU_HCL" &&
+    go get -tool "github.com/opentofu/opentofu/cmd/tofu@$TOFU_VERSION" >/dev/null 2>&1 &&
+    mkdir -p "$CACHE_DIR/bin" && go build -o "$CACHE_DIR/bin/tofu" github.com/opentofu/opentofu/cmd/tofu)
+  local status=$?
+  rm -rf "$work"
+  return $status
+}
+
+# python-hcl2 for the Terraform structural checks, into the cache (not the system's site-packages).
+install_python_hcl2() {
+  [[ -f "$CACHE_DIR/python/.hcl2-$PYTHON_HCL2_VERSION" ]] && return 0
+  log "installing python-hcl2 $PYTHON_HCL2_VERSION"
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --break-system-packages --target "$CACHE_DIR/python" \
+    "python-hcl2==$PYTHON_HCL2_VERSION" && touch "$CACHE_DIR/python/.hcl2-$PYTHON_HCL2_VERSION"
+}
+
 # The official stripe npm package, the reference for signature vectors.
 install_stripe_node() {
   local dir="$REPO_ROOT/tests/sdk"
@@ -113,4 +136,6 @@ install_stripe_node
 install_playwright
 install_helm
 install_manifest_schemas
+install_tofu
+install_python_hcl2
 log "dependencies ready"

@@ -11,6 +11,9 @@ LOG4J_VERSION="2.24.3"
 SLF4J_VERSION="2.0.17"
 STRIPE_MOCK_VERSION="v0.197.0"  # embeds the 2025-09-30.clover spec
 HELM_VERSION="v3.22.0"          # built with go install (not in Debian); the chart tests run it
+TOFU_VERSION="v1.12.6"          # OpenTofu, built from the Go module proxy through a wrapper module
+TOFU_HCL="github.com/opentofu/hcl/v2@v2.20.2-0.20251021132045-587d123c2828"  # what OpenTofu's go.mod replaces hcl with
+PYTHON_HCL2_VERSION="8.1.4"     # parses terraform/ for the structural checks
 STRIPE_NODE_VERSION="22.5.0"  # pins 2026-07-29.dahlia, the API version the code uses
 
 log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# terraform/, offline (terraform/README.md says what is and isn't checked): `tofu fmt -check`, structural checks of
+# the HCL against the code (terraform_checks.py), and `tofu validate` + `tofu test` when a stripe/stripe provider
+# build is available locally. Usage: terraform_test.sh BILLING_EXECUTABLE
+set -u
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+source "$root/scripts/lib.sh"
+set +e
+billing="$1"
+tofu="$CACHE_DIR/bin/tofu"
+plugins="$CACHE_DIR/terraform-plugins"
+passed=0; failed=0
+export TF_CLI_CONFIG_FILE="$(mktemp /tmp/billing-tofurc-XXXXXX)"  # no ~/.terraformrc needed (or read)
+trap 'rm -f "$TF_CLI_CONFIG_FILE"' EXIT
+check() { if eval "$2"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $1"; fi; }
+
+check "tofu is installed" '[[ -x "$tofu" ]]'
+check "tofu fmt -check" '"$tofu" fmt -check -recursive -diff "$root/terraform"'
+check "the configuration matches the code" \
+  'PYTHONPATH="$CACHE_DIR/python" python3 "$root/tests/deploy/terraform_checks.py" "$billing" | tail -1; [[ ${PIPESTATUS[0]} -eq 0 ]]'
+if [[ -d "$plugins/registry.opentofu.org/stripe/stripe" ]]; then
+  work="$(mktemp -d /tmp/billing-tofu-XXXXXX)"
+  cp -r "$root/terraform/." "$work/"
+  check "tofu init (local provider)" '(cd "$work" && "$tofu" init -backend=false -plugin-dir="$plugins" -input=false >/dev/null)'
+  check "tofu validate" '(cd "$work" && "$tofu" validate)'
+  check "tofu test (mock_provider)" '(cd "$work" && "$tofu" test)'
+  rm -rf "$work"
+else
+  echo "NOT RUN tofu validate / tofu test: no stripe/stripe provider build under $plugins (terraform/README.md)"
+fi
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]
