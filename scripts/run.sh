@@ -45,6 +45,7 @@ stripe_note="Stripe API (from your BILLING_STRIPE_API_KEY)"
 demo=0
 if [[ -z "${BILLING_STRIPE_API_KEY:-}${BILLING_STRIPE_API_KEY_FILE:-}" ]]; then
   # No Stripe key: the stateful Stripe fake with a demo account stands in (plan changes, portal, meters work).
+  [[ -x "$BUILD_DIR/tests/fake-stripe" ]] || die "no $BUILD_DIR/tests/fake-stripe (built with the tests): build with BILLING_TESTS=ON or give BILLING_STRIPE_API_KEY"
   "$BUILD_DIR/tests/fake-stripe" > "$STATE/fake-stripe.log" 2>&1 &
   stripe_pid=$!
   for _ in $(seq 1 100); do grep -q "listening on" "$STATE/fake-stripe.log" && break; sleep 0.1; done

@@ -132,7 +132,7 @@ TEST_CASE("a token or request for one account can never read or change another",
          return t.substr(0, t.find('.')) + other.substr(other.find('.'), other.rfind('.') - other.find('.')) + t.substr(t.rfind('.'));
        }()},
   };
-  for (const auto* what : {"plans", "subscription", "entitlements", "invoices"}) {
+  for (const auto* what : {"plans", "subscription", "entitlements", "invoices", "usage"}) {
     INFO(what);
     CHECK(api.call("GET", std::string("/v1/accounts/acct_oskar/") + what, oskar).status == 200);
     CHECK(api.call("GET", std::string("/v1/accounts/acct_oskar/") + what, kKey).status == 200);
@@ -146,6 +146,8 @@ TEST_CASE("a token or request for one account can never read or change another",
   // Account tokens can't mint tokens or map accounts (backend-only endpoints).
   checkError(api.call("POST", "/v1/tokens", oskar, R"({"account_id":"acct_other"})"), 403, "backend_only");
   checkError(api.call("POST", "/v1/accounts", oskar, R"({"account_id":"acct_x"})"), 403, "backend_only");
+  checkError(api.call("POST", "/v1/usage", oskar, R"({"account_id":"acct_other","event_name":"api_requests","value":1})"),
+             403, "backend_only");
   for (const auto& [name, credential] : forged) {
     INFO(name);
     checkError(api.call("POST", "/v1/tokens", credential, R"({"account_id":"acct_other"})"), 401, "unauthenticated");
