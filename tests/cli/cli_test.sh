@@ -90,6 +90,17 @@ expect "reconcile bad sample" 2 "--sample takes a positive number" -- "$billing"
 apienv=(BILLING_API_KEYS=bk_cli_test_key_0123456789abcd BILLING_API_TOKEN_SECRET=cli-test-token-secret-0123456789abcdef "$db" BILLING_STRIPE_API_KEY=sk_test_x)
 expect "api check-config lists every problem" 2 "invalid configuration \(4 problems\)" -- env -i "$billing" api --check-config
 expect "api check-config ok" 0 "configuration ok: port 8082, 1 API key" -- env -i "${apienv[@]}" "$billing" api --check-config
+expect "api usage meters need Kafka" 2 "BILLING_KAFKA_BROKERS is required" -- \
+  env -i "${apienv[@]}" BILLING_USAGE_METERS=api_requests "$billing" api --check-config
+expect "api bad meter name refused" 2 "BILLING_USAGE_METERS entry 'api requests' is not a meter event name" -- \
+  env -i "${apienv[@]}" BILLING_KAFKA_BROKERS=k:1 "BILLING_USAGE_METERS=api requests" "$billing" api --check-config
+expect "usage-reporter check-config lists every problem" 2 "invalid configuration \(3 problems\)" -- \
+  env -i "$billing" usage-reporter --check-config
+expect "usage-reporter check-config ok" 0 "windows of 300 s, v2 stream from 100 aggregates" -- \
+  env -i "$db" BILLING_KAFKA_BROKERS=k:1 BILLING_STRIPE_API_KEY=sk_test_x "$billing" usage-reporter --check-config
+expect "usage-reporter bad window" 2 "BILLING_USAGE_WINDOW_SECONDS" -- \
+  env -i "$db" BILLING_KAFKA_BROKERS=k:1 BILLING_STRIPE_API_KEY=sk_test_x BILLING_USAGE_WINDOW_SECONDS=0 "$billing" usage-reporter --check-config
+expect "usage-reporter unknown flag" 2 "unknown option" -- "$billing" usage-reporter --frob
 expect "api short key refused" 2 "BILLING_API_KEYS entry 1 is shorter than 24" -- \
   env -i "${apienv[@]}" BILLING_API_KEYS=short "$billing" api --check-config
 expect "api origin with a path refused" 2 "must be an origin, without a path" -- \
