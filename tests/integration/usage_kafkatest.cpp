@@ -194,6 +194,38 @@ TEST_CASE("usage: Stripe receives exactly the units ingested, through duplicates
   CHECK(reporter->stop(SIGTERM) == 0);
 }
 
+TEST_CASE("usage: two reporters at once share the work and never bill twice", "[integration][kafka][postgres][usage]") {
+  Usage usage(20);
+  std::mt19937 rng(7);
+  Totals ingested;
+  auto first = usage.startReporter();
+  usage.reporter_port = testing::freePort();  // the second one's ops port
+  auto second = usage.startReporter();
+  const auto now = unixNow();
+  int n = 0;
+  for (int b = 0; b < 40; ++b) {
+    nlohmann::json events = nlohmann::json::array();
+    for (int i = 0; i < 25; ++i, ++n) {
+      int account = static_cast<int>(rng() % 20);
+      std::int64_t value = 1 + static_cast<std::int64_t>(rng() % 9);
+      events.push_back({{"identifier", "p-" + std::to_string(n)}, {"account_id", "acct_" + std::to_string(account)},
+                        {"event_name", "api_requests"}, {"value", value}, {"timestamp", now - static_cast<std::int64_t>(rng() % 5)}});
+      ingested[{"cus_usage" + std::to_string(account), "api_requests"}] += value;
+    }
+    REQUIRE(usage.post({{"events", events}}).status == 200);
+    if (b % 10 == 9) std::this_thread::sleep_for(std::chrono::milliseconds(700));  // windows close while others fill
+  }
+  CHECK(waitFor([&] { return sum(usage.stripeTotals()) >= sum(ingested); }, std::chrono::seconds(120)));
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  CHECK(usage.stripeTotals() == ingested);
+  CHECK(usage.fake.meterDuplicates() == 0);  // no aggregate was sent twice, not even deduplicated by Stripe
+  pg::Connection db(usage.url);
+  CHECK(scalar(db, "SELECT count(*) FROM usage_events") == std::to_string(n));
+  CHECK(scalar(db, "SELECT count(*) FROM usage_aggregates WHERE status <> 'reported'") == "0");
+  CHECK(first->stop(SIGTERM) == 0);
+  CHECK(second->stop(SIGTERM) == 0);
+}
+
 TEST_CASE("usage: two reports for one customer in the same hour are both billed (the design article's hourly key)",
           "[integration][kafka][postgres][usage]") {
   Usage usage;
