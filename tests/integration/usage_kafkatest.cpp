@@ -226,6 +226,28 @@ TEST_CASE("usage: two reporters at once share the work and never bill twice", "[
   CHECK(second->stop(SIGTERM) == 0);
 }
 
+TEST_CASE("usage: with Kafka down nothing is accepted, and the same request later counts once",
+          "[integration][kafka][postgres][usage]") {
+  Usage usage;
+  nlohmann::json batch = {{"events", {{{"identifier", "k-1"}, {"account_id", "acct_0"}, {"event_name", "api_requests"}, {"value", 4}},
+                                      {{"identifier", "k-2"}, {"account_id", "acct_1"}, {"event_name", "api_requests"}, {"value", 6}}}}};
+  usage.broker.stop();
+  auto down = usage.post(batch);
+  INFO(down.body);
+  CHECK(down.status == 503);
+  CHECK(down.headers.count("Retry-After") == 1);
+  CHECK(nlohmann::json::parse(down.body)["error"]["code"] == "kafka_unavailable");
+  usage.broker.start();
+  // The client retries the same request until it is accepted (the producer reconnects on its own).
+  bool accepted = waitFor([&] { return usage.post(batch).status == 200; }, std::chrono::seconds(60));
+  REQUIRE(accepted);
+  auto reporter = usage.startReporter();
+  CHECK(waitFor([&] { return sum(usage.stripeTotals()) == 10; }, std::chrono::seconds(60)));
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  CHECK(sum(usage.stripeTotals()) == 10);  // a message that landed late despite the 503 is a duplicate, not extra usage
+  CHECK(reporter->stop(SIGTERM) == 0);
+}
+
 TEST_CASE("usage: two reports for one customer in the same hour are both billed (the design article's hourly key)",
           "[integration][kafka][postgres][usage]") {
   Usage usage;
