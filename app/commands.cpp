@@ -23,6 +23,7 @@ commands:
   configure-portal --config FILE
                                 create or update the Customer Portal configuration from a JSON file (idempotent)
   dlq list|replay ...           dead-lettered events (see: billing dlq --help)
+  usage failed|retry ...        usage aggregates Stripe refused (see: billing usage --help)
   backfill [--since DATE] [--objects LIST] [--restart]
                                 copy existing Stripe objects into PostgreSQL (resumable)
   replay-events --since DATE [--until DATE]
@@ -71,6 +72,7 @@ int dispatch(int argc, char** argv) {
   if (command == "usage-reporter") return runUsageReporter(args);
   if (command == "configure-portal") return runConfigurePortal(args);
   if (command == "dlq") return runDlq(args);
+  if (command == "usage") return runUsage(args);
   if (command == "backfill") return runBackfill(args);
   if (command == "replay-events") return runReplayEvents(args);
   if (command == "reconcile") return runReconcile(args);

@@ -20,6 +20,7 @@ int runApi(const Args& args);
 int runUsageReporter(const Args& args);
 int runConfigurePortal(const Args& args);
 int runDlq(const Args& args);
+int runUsage(const Args& args);
 int runBackfill(const Args& args);
 int runReplayEvents(const Args& args);
 int runReconcile(const Args& args);

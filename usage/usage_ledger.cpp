@@ -118,6 +118,28 @@ void UsageLedger::markAttemptFailed(std::int64_t id, const std::string& error, s
       {std::to_string(id), error.substr(0, 1000), std::to_string(retry_at), final ? "true" : "false"});
 }
 
+std::vector<std::string> UsageLedger::failed(int limit) {
+  std::vector<std::string> out;
+  for (const auto& row : db_.query(
+           "SELECT jsonb_build_object('id', id, 'customer_id', customer_id, 'meter', meter,\n"
+           "  'window_start', iso_utc(window_start), 'quantity', quantity, 'identifier', identifier,\n"
+           "  'attempts', attempts, 'first_attempt_at', iso_utc(first_attempt_at), 'last_error', last_error)::text\n"
+           "FROM usage_aggregates WHERE status = 'failed' ORDER BY window_start DESC, id DESC LIMIT $1::int",
+           {std::to_string(limit)})) {
+    out.push_back(*row[0]);
+  }
+  return out;
+}
+
+std::size_t UsageLedger::retryFailed(std::int64_t id) {
+  return db_.query(
+             "UPDATE usage_aggregates SET status = 'sealed', next_attempt_at = now(), attempts = 0,\n"
+             "       first_attempt_at = NULL\n"
+             "WHERE status = 'failed' AND ($1::bigint = 0 OR id = $1::bigint) RETURNING id",
+             {std::to_string(id)})
+      .size();
+}
+
 std::int64_t UsageLedger::pendingCount() {
   return toInt(db_.query("SELECT count(*) FROM usage_aggregates WHERE status IN ('open', 'sealed')")[0][0]);
 }

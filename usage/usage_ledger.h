@@ -41,6 +41,13 @@ class UsageLedger {
   /// A failed attempt: tried again at `retry_at`, or given up (`final`) with the error kept for operators.
   void markAttemptFailed(std::int64_t id, const std::string& error, std::int64_t retry_at, bool final);
 
+  /// Aggregates Stripe refused or that ran out of retries, newest first (for `billing usage failed`), as JSON objects.
+  std::vector<std::string> failed(int limit);
+  /// Sends failed aggregates again (one id, or all when `id` is 0): sealed, due now, attempts and horizon restarted,
+  /// same identifier. Returns how many. Safe after a refusal (4xx: Stripe counted nothing); after an expired retry
+  /// horizon an attempt may have reached Stripe unanswered, so check Stripe's meter event summaries first.
+  std::size_t retryFailed(std::int64_t id);
+
   /// Aggregates sealed and not yet reported (for the metric).
   std::int64_t pendingCount();
   /// Seconds since the oldest unreported sealed window ended (0 if none): the reporting lag.

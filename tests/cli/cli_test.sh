@@ -101,6 +101,11 @@ expect "usage-reporter check-config ok" 0 "windows of 300 s, v2 stream from 100 
 expect "usage-reporter bad window" 2 "BILLING_USAGE_WINDOW_SECONDS" -- \
   env -i "$db" BILLING_KAFKA_BROKERS=k:1 BILLING_STRIPE_API_KEY=sk_test_x BILLING_USAGE_WINDOW_SECONDS=0 "$billing" usage-reporter --check-config
 expect "usage-reporter unknown flag" 2 "unknown option" -- "$billing" usage-reporter --frob
+expect "usage without an action" 2 "usage: billing usage failed" -- "$billing" usage
+expect "usage retry needs --id or --all-failed" 2 "usage: billing usage failed" -- "$billing" usage retry
+expect "usage retry refuses both" 2 "usage: billing usage failed" -- "$billing" usage retry --id 3 --all-failed
+expect "usage bad option" 2 "bad option '--frob'" -- "$billing" usage failed --frob
+expect "usage needs the database" 2 "BILLING_DATABASE_URL" -- env -i "$billing" usage failed
 expect "api short key refused" 2 "BILLING_API_KEYS entry 1 is shorter than 24" -- \
   env -i "${apienv[@]}" BILLING_API_KEYS=short "$billing" api --check-config
 expect "api origin with a path refused" 2 "must be an origin, without a path" -- \

@@ -248,6 +248,32 @@ TEST_CASE("usage: with Kafka down nothing is accepted, and the same request late
   CHECK(reporter->stop(SIGTERM) == 0);
 }
 
+TEST_CASE("usage: an aggregate Stripe refuses is failed, listed, and billed once retried",
+          "[integration][kafka][postgres][usage]") {
+  Usage usage;
+  usage.fake.failNext(1, 400);  // Stripe refuses the first meter event
+  auto reporter = usage.startReporter();
+  REQUIRE(usage.post({{"account_id", "acct_0"}, {"event_name", "api_requests"}, {"value", 9}, {"identifier", "f-1"}}).status == 200);
+  pg::Connection db(usage.url);
+  REQUIRE(waitFor([&] { return scalar(db, "SELECT count(*) FROM usage_aggregates WHERE status = 'failed'") == "1"; },
+                  std::chrono::seconds(60)));
+  CHECK(usage.fake.meterEvents().empty());
+  std::map<std::string, std::string> env = {{"BILLING_DATABASE_URL", usage.url}};
+  auto [listed_rc, listed] = testing::runCommand({BILLING_EXECUTABLE, "usage", "failed"}, env);
+  CHECK(listed_rc == 0);
+  auto failed = nlohmann::json::parse(listed.substr(0, listed.find('\n')));
+  CHECK(failed["quantity"] == 9);
+  CHECK(failed["customer_id"] == "cus_usage0");
+  CHECK(failed["last_error"].get<std::string>().find("scripted failure") != std::string::npos);
+  auto [retry_rc, retried] = testing::runCommand({BILLING_EXECUTABLE, "usage", "retry", "--all-failed"}, env);
+  CHECK(retry_rc == 0);
+  CHECK(retried.find("\"requeued\":1") != std::string::npos);
+  CHECK(waitFor([&] { return sum(usage.stripeTotals()) == 9; }, std::chrono::seconds(60)));
+  CHECK(scalar(db, "SELECT status FROM usage_aggregates") == "reported");
+  CHECK(testing::runCommand({BILLING_EXECUTABLE, "usage", "retry", "--id", "999"}, env).first == 1);  // nothing to retry
+  CHECK(reporter->stop(SIGTERM) == 0);
+}
+
 TEST_CASE("usage: two reports for one customer in the same hour are both billed (the design article's hourly key)",
           "[integration][kafka][postgres][usage]") {
   Usage usage;
