@@ -79,6 +79,20 @@ std::string requireString(const nlohmann::json& body, const std::string& field, 
   return body[field].get<std::string>();
 }
 
+// A token reads and changes only its own account; API keys reach every account.
+void requireAccess(const Call& call, const std::string& account_id) {
+  if (!call.caller.mayAccess(account_id)) {
+    throw ApiError(403, "permission_error", "account_forbidden", "this token is for another account");
+  }
+}
+
+// The account's Stripe customer, or 404.
+std::string customerOfAccount(pg::Connection& db, const std::string& account_id) {
+  auto customer = BillingReads(db).customerOf(account_id);
+  if (!customer) throw ApiError(404, "invalid_request_error", "account_not_found", "no such account: " + account_id);
+  return *customer;
+}
+
 nlohmann::json postAccounts(Call& call) {
   requireBackend(call);
   auto account_id = requireString(call.body, "account_id", true);
@@ -114,9 +128,7 @@ nlohmann::json postTokens(Call& call) {
 
 // GET /v1/accounts/{account_id}/{plans|subscription|entitlements}: answered from the read cache when it can be.
 std::string getCachedRead(Call& call, const std::string& account_id, const std::string& what) {
-  if (!call.caller.mayAccess(account_id)) {
-    throw ApiError(403, "permission_error", "account_forbidden", "this token is for another account");
-  }
+  requireAccess(call, account_id);
   auto body = call.context.cache.get(account_id, what, [&]() -> std::optional<std::pair<std::string, std::string>> {
     auto db = call.context.db.acquire();
     BillingReads reads(*db);
@@ -139,14 +151,11 @@ std::string getCachedRead(Call& call, const std::string& account_id, const std::
 
 // GET /v1/accounts/{account_id}/invoices
 nlohmann::json getAccountRead(Call& call, const std::string& account_id, const std::string& what) {
-  if (!call.caller.mayAccess(account_id)) {
-    throw ApiError(403, "permission_error", "account_forbidden", "this token is for another account");
-  }
+  requireAccess(call, account_id);
   (void)what;
   auto db = call.context.db.acquire();
   BillingReads reads(*db);
-  auto customer = reads.customerOf(account_id);
-  if (!customer) throw ApiError(404, "invalid_request_error", "account_not_found", "no such account: " + account_id);
+  auto customer = customerOfAccount(*db, account_id);
   int limit = 10;
   if (auto text = call.queryValue("limit"); !text.empty()) {
     try {
@@ -157,7 +166,7 @@ nlohmann::json getAccountRead(Call& call, const std::string& account_id, const s
       throw badRequest("parameter_invalid", "limit must be an integer from 1 to 100");
     }
   }
-  auto page = reads.invoices(*customer, limit, call.queryValue("starting_after"));
+  auto page = reads.invoices(customer, limit, call.queryValue("starting_after"));
   if (!page) throw badRequest("parameter_invalid", "starting_after is not one of this account's invoices");
   (*page)["account_id"] = account_id;
   return *page;
@@ -165,12 +174,9 @@ nlohmann::json getAccountRead(Call& call, const std::string& account_id, const s
 
 // POST /v1/accounts/{account_id}/subscription/{action}
 nlohmann::json postSubscriptionAction(Call& call, const std::string& account_id, const std::string& action) {
-  if (!call.caller.mayAccess(account_id)) {
-    throw ApiError(403, "permission_error", "account_forbidden", "this token is for another account");
-  }
+  requireAccess(call, account_id);
   auto db = call.context.db.acquire();
-  auto customer = BillingReads(*db).customerOf(account_id);
-  if (!customer) throw ApiError(404, "invalid_request_error", "account_not_found", "no such account: " + account_id);
+  auto customer = customerOfAccount(*db, account_id);
   PlanChanges changes(*db, call.context.stripe, call.context.auth);
   auto key_header = call.request.find("Idempotency-Key");
   std::string idempotency_key = key_header == call.request.end() ? "" : key_header->second;
@@ -180,7 +186,7 @@ nlohmann::json postSubscriptionAction(Call& call, const std::string& account_id,
     ReadCache& cache;
     std::string customer;
     ~Invalidate() { cache.invalidateCustomer(customer); }
-  } invalidate{call.context.cache, *customer};
+  } invalidate{call.context.cache, customer};
   if (action == "preview") {
     auto price_id = requireString(call.body, "price_id", true);
     std::int64_t quantity = 1;
@@ -191,26 +197,23 @@ nlohmann::json postSubscriptionAction(Call& call, const std::string& account_id,
       }
       quantity = call.body["quantity"].get<std::int64_t>();
     }
-    auto answer = changes.preview(account_id, *customer, price_id, quantity, now());
+    auto answer = changes.preview(account_id, customer, price_id, quantity, now());
     answer["account_id"] = account_id;
     return answer;
   }
   if (action == "change") {
-    return changes.apply(account_id, *customer, requireString(call.body, "preview_token", true), idempotency_key, now());
+    return changes.apply(account_id, customer, requireString(call.body, "preview_token", true), idempotency_key, now());
   }
-  if (action == "cancel_scheduled_change") return changes.cancelScheduledChange(account_id, *customer, idempotency_key);
-  return changes.setCancelAtPeriodEnd(account_id, *customer, action == "cancel", idempotency_key);
+  if (action == "cancel_scheduled_change") return changes.cancelScheduledChange(account_id, customer, idempotency_key);
+  return changes.setCancelAtPeriodEnd(account_id, customer, action == "cancel", idempotency_key);
 }
 
 // POST /v1/accounts/{account_id}/portal_session
 nlohmann::json postPortalSession(Call& call, const std::string& account_id) {
-  if (!call.caller.mayAccess(account_id)) {
-    throw ApiError(403, "permission_error", "account_forbidden", "this token is for another account");
-  }
+  requireAccess(call, account_id);
   auto db = call.context.db.acquire();
-  auto customer = BillingReads(*db).customerOf(account_id);
-  if (!customer) throw ApiError(404, "invalid_request_error", "account_not_found", "no such account: " + account_id);
-  return Portal(*db, call.context.stripe, call.context.config.allowed_origins).createSession(account_id, *customer, call.body);
+  auto customer = customerOfAccount(*db, account_id);
+  return Portal(*db, call.context.stripe, call.context.config.allowed_origins).createSession(account_id, customer, call.body);
 }
 
 // POST /v1/usage (product backends only: a browser must not report its own usage)
@@ -228,13 +231,10 @@ nlohmann::json postUsage(Call& call) {
 
 // GET /v1/accounts/{account_id}/usage
 nlohmann::json getUsage(Call& call, const std::string& account_id) {
-  if (!call.caller.mayAccess(account_id)) {
-    throw ApiError(403, "permission_error", "account_forbidden", "this token is for another account");
-  }
+  requireAccess(call, account_id);
   auto db = call.context.db.acquire();
-  auto customer = BillingReads(*db).customerOf(account_id);
-  if (!customer) throw ApiError(404, "invalid_request_error", "account_not_found", "no such account: " + account_id);
-  auto answer = usageForAccount(*db, call.context.config, *customer);
+  auto customer = customerOfAccount(*db, account_id);
+  auto answer = usageForAccount(*db, call.context.config, customer);
   answer["account_id"] = account_id;
   return answer;
 }

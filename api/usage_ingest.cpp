@@ -37,9 +37,6 @@ bool validIdentifier(const std::string& id) {
 }  // namespace
 
 nlohmann::json UsageIngest::accept(const nlohmann::json& body, const std::string& idempotency_key, std::int64_t now) {
-  if (!config_.usageEnabled()) {
-    throw ApiError(404, "invalid_request_error", "usage_not_configured", "no meters are configured (BILLING_USAGE_METERS)");
-  }
   nlohmann::json list;
   if (body.contains("events")) {
     if (!body["events"].is_array()) throw badRequest("parameter_invalid", "events must be an array");
@@ -88,8 +85,7 @@ nlohmann::json UsageIngest::accept(const nlohmann::json& body, const std::string
       reject(item, "unknown_meter", "no meter with event_name '" + meter + "'");
       continue;
     }
-    if (!e.contains("value") || !e["value"].is_number_integer() ||
-        (e["value"].is_number_integer() && e["value"].get<std::int64_t>() < 0) ||
+    if (!e.contains("value") || !e["value"].is_number_integer() || e["value"].get<std::int64_t>() < 0 ||
         e["value"].get<std::int64_t>() > 1'000'000'000'000LL) {
       reject(item, "parameter_invalid", "value must be a whole number from 0 to 10^12");
       continue;

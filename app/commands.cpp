@@ -56,6 +56,16 @@ int waitForShutdownSignal() {
   return signal;
 }
 
+bool nextPositiveNumber(const Args& args, std::size_t& i, long long& out) {
+  if (i + 1 >= args.size()) return false;
+  try {
+    out = std::stoll(args[++i]);
+    return out > 0;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
 int dispatch(int argc, char** argv) {
   if (argc < 2) {
     std::cerr << kUsage;

@@ -1,4 +1,5 @@
 #pragma once
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,10 @@ int runUsage(const Args& args);
 int runBackfill(const Args& args);
 int runReplayEvents(const Args& args);
 int runReconcile(const Args& args);
+
+/// Reads the value after option `args[i]` as a positive integer into `out`, moving `i` past it; false if it is missing
+/// or not a positive integer.
+bool nextPositiveNumber(const Args& args, std::size_t& i, long long& out);
 
 /// Dispatches `billing <command> [args...]`.
 int dispatch(int argc, char** argv);

@@ -37,19 +37,10 @@ int runDlq(const Args& args) {
   bool all = false, all_pending = false;
   long long limit = 100, id = 0;
   for (std::size_t i = 1; i < args.size(); ++i) {
-    auto number = [&](long long& out) {
-      if (i + 1 >= args.size()) return false;
-      try {
-        out = std::stoll(args[++i]);
-        return out > 0;
-      } catch (const std::exception&) {
-        return false;
-      }
-    };
     if (args[i] == "--all") all = true;
     else if (args[i] == "--all-pending") all_pending = true;
-    else if (args[i] == "--limit" && number(limit)) continue;
-    else if (args[i] == "--id" && number(id)) continue;
+    else if (args[i] == "--limit" && nextPositiveNumber(args, i, limit)) continue;
+    else if (args[i] == "--id" && nextPositiveNumber(args, i, id)) continue;
     else {
       std::cerr << "billing dlq: bad option '" << args[i] << "'\n" << kUsage;
       return kExitUsage;

@@ -28,18 +28,9 @@ int runUsage(const Args& args) {
   long long limit = 100, id = 0;
   bool all_failed = false;
   for (std::size_t i = 1; i < args.size(); ++i) {
-    auto number = [&](long long& out) {
-      if (i + 1 >= args.size()) return false;
-      try {
-        out = std::stoll(args[++i]);
-        return out > 0;
-      } catch (const std::exception&) {
-        return false;
-      }
-    };
     if (args[i] == "--all-failed") all_failed = true;
-    else if (args[i] == "--limit" && number(limit)) continue;
-    else if (args[i] == "--id" && number(id)) continue;
+    else if (args[i] == "--limit" && nextPositiveNumber(args, i, limit)) continue;
+    else if (args[i] == "--id" && nextPositiveNumber(args, i, id)) continue;
     else {
       std::cerr << "billing usage: bad option '" << args[i] << "'\n" << kUsage;
       return kExitUsage;

@@ -32,7 +32,7 @@ class UsageLedger {
   std::vector<std::string> knownIdentifiers(const std::vector<std::string>& identifiers);
 
   /// Seals open aggregates whose window ended at least `grace_seconds` before `now`: their quantity is final.
-  std::size_t sealClosedWindows(std::int64_t now, std::int64_t window_seconds, std::int64_t grace_seconds);
+  void sealClosedWindows(std::int64_t now, std::int64_t window_seconds, std::int64_t grace_seconds);
 
   /// Claims up to `limit` sealed aggregates that are due, for `lease_seconds` (another reporter skips them meanwhile).
   std::vector<DueAggregate> claimDue(std::size_t limit, std::int64_t lease_seconds);
@@ -48,7 +48,7 @@ class UsageLedger {
   /// horizon an attempt may have reached Stripe unanswered, so check Stripe's meter event summaries first.
   std::size_t retryFailed(std::int64_t id);
 
-  /// Aggregates sealed and not yet reported (for the metric).
+  /// Aggregates not yet reported: open (still summing) or sealed (on their way to Stripe). For the metric.
   std::int64_t pendingCount();
   /// Seconds since the oldest unreported sealed window ended (0 if none): the reporting lag.
   std::int64_t oldestPendingAge(std::int64_t now, std::int64_t window_seconds);

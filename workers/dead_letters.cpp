@@ -1,5 +1,8 @@
 #include "workers/dead_letters.h"
 
+#include "common/json_log.h"
+#include "workers/retry_wait.h"
+
 namespace billing::workers {
 namespace {
 
@@ -81,6 +84,32 @@ std::optional<DeadLetter> DeadLetterStore::get(std::int64_t id) {
 
 void DeadLetterStore::markReplayed(std::int64_t id) {
   db_.query("UPDATE dead_letters SET replayed_at = now() WHERE id = $1::bigint", {std::to_string(id)});
+}
+
+bool moveToDeadLetters(kafka::DurableProducer& dlq, const std::string& dlq_topic,
+                       const std::function<pg::Connection&()>& db, const ConsumedMessage& message,
+                       const std::string& event_id, const std::string& event_type, const std::string& reason,
+                       const std::string& error, int attempts, const std::atomic<bool>& stop) {
+  kafka::MessageHeaders headers = message.headers;
+  headers.emplace_back("dlq-reason", reason);
+  headers.emplace_back("dlq-error", error.substr(0, 1000));
+  headers.emplace_back("dlq-source", message.topic + "/" + std::to_string(message.partition) + "/" +
+                                         std::to_string(message.offset));
+  for (int attempt = 0;; ++attempt) {
+    auto delivery = dlq.produce(dlq_topic, message.key, message.payload, headers);
+    if (delivery.status == kafka::DeliveryStatus::Delivered) break;
+    log::warn("dead-letter topic unavailable", {{"cause", kafka::toString(delivery.status)}, {"error", delivery.error}});
+    if (!waitBeforeRetry(attempt, stop)) return false;
+  }
+  for (int attempt = 0;; ++attempt) {
+    try {
+      DeadLetterStore(db()).record(message, event_id, event_type, reason, error, attempts);
+      return true;
+    } catch (const pg::PgError& e) {
+      log::warn("dead letter not recorded yet", {{"sqlstate", e.sqlstate()}, {"error", e.what()}});
+      if (!waitBeforeRetry(attempt, stop)) return false;
+    }
+  }
 }
 
 }  // namespace billing::workers

@@ -1,9 +1,12 @@
 #pragma once
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "common/kafka_producer.h"
 #include "common/postgres.h"
 #include "workers/event_consumer.h"
 
@@ -41,5 +44,14 @@ class DeadLetterStore {
   std::vector<DeadLetter> select(const std::string& where, const std::vector<std::string>& params);
   pg::Connection& db_;
 };
+
+/// Moves a message that can't be applied to the dead letters: first the DLQ topic (other consumers may watch it;
+/// the message's headers plus dlq-reason, dlq-error and dlq-source), then the table `billing dlq` reads. Each is
+/// retried until it holds, because moving the partition on before that would lose the message. `db` is called for
+/// every table attempt (it may reconnect). Returns false when `stop` came first.
+bool moveToDeadLetters(kafka::DurableProducer& dlq, const std::string& dlq_topic,
+                       const std::function<pg::Connection&()>& db, const ConsumedMessage& message,
+                       const std::string& event_id, const std::string& event_type, const std::string& reason,
+                       const std::string& error, int attempts, const std::atomic<bool>& stop);
 
 }  // namespace billing::workers

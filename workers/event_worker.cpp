@@ -9,6 +9,7 @@
 #include "sync/refetcher.h"
 #include "sync/retention.h"
 #include "workers/dead_letters.h"
+#include "workers/retry_wait.h"
 
 namespace billing::workers {
 namespace {
@@ -62,17 +63,6 @@ void EventWorker::dropConnectionIfBroken() {
   if (db_ && db_->broken()) db_.reset();
 }
 
-bool EventWorker::backoff(int attempt, const std::atomic<bool>& stop) {
-  // 100 ms doubling to 10 s, in slices so shutdown stays prompt.
-  auto delay = std::chrono::milliseconds(std::min(10000, 100 << std::min(attempt, 7)));
-  auto until = std::chrono::steady_clock::now() + delay;
-  while (std::chrono::steady_clock::now() < until) {
-    if (stop.load()) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return !stop.load();
-}
-
 void EventWorker::count(const std::string& type, sync::EventOutcome outcome) {
   auto key = std::make_pair(type, static_cast<int>(outcome));
   auto it = event_counters_.find(key);
@@ -103,7 +93,7 @@ void EventWorker::run(const std::atomic<bool>& stop) {
       dropConnectionIfBroken();
       ready_ = false;
       log::warn("database unavailable", {{"sqlstate", e.sqlstate()}, {"error", e.what()}});
-      backoff(5, stop);
+      waitBeforeRetry(5, stop);
       continue;
     }
     auto batch = consumer_->poll(config_.batch_max, 200, config_.batch_linger_ms);
@@ -173,7 +163,7 @@ bool EventWorker::applyWithRetries(const std::vector<sync::PositionedEvent>& eve
         retries(pg::isTransient(e) ? "database_unavailable" : "database_error").inc();
         log::warn("database unavailable, batch retried", {{"sqlstate", e.sqlstate()}, {"error", e.what()},
                                                           {"events", events.size()}, {"attempt", attempt + 1}});
-        if (!backoff(attempt, stop)) return false;
+        if (!waitBeforeRetry(attempt, stop)) return false;
         continue;
       }
       error = e.sqlstate() + ": " + e.what();
@@ -196,35 +186,20 @@ bool EventWorker::applyWithRetries(const std::vector<sync::PositionedEvent>& eve
     if (failures >= config_.max_attempts) {
       return deadLetter(*messages[0], events[0].event->id, events[0].event->type, "apply_failed", error, failures, stop);
     }
-    if (!backoff(failures, stop)) return false;
+    if (!waitBeforeRetry(failures, stop)) return false;
   }
 }
 
 bool EventWorker::deadLetter(const ConsumedMessage& message, const std::string& event_id,
                              const std::string& event_type, const std::string& reason, const std::string& error,
                              int attempts, const std::atomic<bool>& stop) {
-  // First the topic (other consumers may watch it), then the table `billing dlq` reads; both retried until they
-  // hold, because moving the partition on before that would lose the event.
-  kafka::MessageHeaders headers = message.headers;
-  headers.emplace_back("dlq-reason", reason);
-  headers.emplace_back("dlq-error", error.substr(0, 1000));
-  headers.emplace_back("dlq-source", message.topic + "/" + std::to_string(message.partition) + "/" +
-                                         std::to_string(message.offset));
-  for (int attempt = 0;; ++attempt) {
-    auto delivery = dlq_.produce(config_.dlq_topic, message.key, message.payload, headers);
-    if (delivery.status == kafka::DeliveryStatus::Delivered) break;
-    log::warn("dead-letter topic unavailable", {{"cause", kafka::toString(delivery.status)}, {"error", delivery.error}});
-    if (!backoff(attempt, stop)) return false;
-  }
-  for (int attempt = 0;; ++attempt) {
-    try {
-      DeadLetterStore(db()).record(message, event_id, event_type, reason, error, attempts);
-      break;
-    } catch (const pg::PgError& e) {
-      dropConnectionIfBroken();
-      log::warn("dead letter not recorded yet", {{"sqlstate", e.sqlstate()}, {"error", e.what()}});
-      if (!backoff(attempt, stop)) return false;
-    }
+  auto connection = [this]() -> pg::Connection& {
+    dropConnectionIfBroken();
+    return db();
+  };
+  if (!moveToDeadLetters(dlq_, config_.dlq_topic, connection, message, event_id, event_type, reason, error, attempts,
+                         stop)) {
+    return false;
   }
   deadLetters(reason).inc();
   log::error("event dead-lettered", {{"event_id", event_id},

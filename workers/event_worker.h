@@ -41,7 +41,6 @@ class EventWorker {
   void pruneRound();
   pg::Connection& db();
   void dropConnectionIfBroken();
-  bool backoff(int attempt, const std::atomic<bool>& stop);
   void count(const std::string& type, sync::EventOutcome outcome);
 
   const WorkerConfig& config_;

@@ -9,6 +9,7 @@
 #include "usage/usage_batch.h"
 #include "usage/usage_ledger.h"
 #include "workers/dead_letters.h"
+#include "workers/retry_wait.h"
 
 namespace billing::workers {
 namespace {
@@ -52,15 +53,6 @@ pg::Connection& UsageReporter::db() {
   return *db_;
 }
 
-bool UsageReporter::backoff(int attempt, const std::atomic<bool>& stop) {
-  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::min(10000, 100 << std::min(attempt, 7)));
-  while (std::chrono::steady_clock::now() < until) {
-    if (stop.load()) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return !stop.load();
-}
-
 void UsageReporter::run(const std::atomic<bool>& stop) {
   log::info("usage reporter started", {{"topic", config_.consumer.topic},
                                        {"group", config_.consumer.group_id},
@@ -99,20 +91,9 @@ bool UsageReporter::recordBatch(const std::vector<ConsumedMessage>& batch, const
       continue;
     }
     // Not something the API produced: kept in the dead letters, the partition moves on.
-    for (int attempt = 0;; ++attempt) {
-      auto delivery = dlq_.produce(config_.dlq_topic, message.key, message.payload,
-                                   {{"dlq-reason", "unparseable"}, {"dlq-error", error}});
-      if (delivery.status == kafka::DeliveryStatus::Delivered) break;
-      if (!backoff(attempt, stop)) return false;
-    }
-    for (int attempt = 0;; ++attempt) {
-      try {
-        DeadLetterStore(db()).record(message, "", "usage", "unparseable", error, 1);
-        break;
-      } catch (const pg::PgError& e) {
-        log::warn("dead letter not recorded yet", {{"sqlstate", e.sqlstate()}, {"error", e.what()}});
-        if (!backoff(attempt, stop)) return false;
-      }
+    auto connection = [this]() -> pg::Connection& { return db(); };
+    if (!moveToDeadLetters(dlq_, config_.dlq_topic, connection, message, "", "usage", "unparseable", error, 1, stop)) {
+      return false;
     }
     log::error("usage message dead-lettered", {{"error", error}, {"partition", message.partition}, {"offset", message.offset}});
   }
@@ -127,7 +108,7 @@ bool UsageReporter::recordBatch(const std::vector<ConsumedMessage>& batch, const
     } catch (const pg::PgError& e) {
       ready_ = false;
       log::warn("usage batch not recorded yet", {{"sqlstate", e.sqlstate()}, {"error", e.what()}, {"events", events.size()}});
-      if (!backoff(attempt, stop)) return false;
+      if (!waitBeforeRetry(attempt, stop)) return false;
     }
   }
 }

@@ -33,7 +33,6 @@ class UsageReporter {
   bool recordBatch(const std::vector<ConsumedMessage>& batch, const std::atomic<bool>& stop);
   void reportRound(std::int64_t now);
   pg::Connection& db();
-  bool backoff(int attempt, const std::atomic<bool>& stop);
 
   const UsageReporterConfig& config_;
   kafka::DurableProducer& dlq_;
