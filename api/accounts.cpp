@@ -17,7 +17,7 @@ bool Accounts::validId(const std::string& account_id) {
 }
 
 void Accounts::syncCustomer(const stripe::StripeClient::Response& response) {
-  sync::SnapshotWriter(db_).writeInTransaction({sync::snapshotOf(sync::ObjectKind::Customer, response)});
+  sync::writeAnswers(db_, {{sync::ObjectKind::Customer, &response}});
 }
 
 Account Accounts::ensure(const std::string& account_id, const std::string& email, const std::string& name,
@@ -50,7 +50,8 @@ Account Accounts::ensure(const std::string& account_id, const std::string& email
       if (!data.empty() && data[0].value("id", "").rfind("cus_", 0) == 0 &&
           data[0].contains("metadata") && data[0]["metadata"].value("account_id", "") == account_id) {
         customer_id = data[0]["id"].get<std::string>();
-        syncCustomer({data[0], search.server_time});
+        // Search is eventually consistent (a hit can be up to a minute old): the customer's state comes from a GET.
+        syncCustomer(stripe_.fetch("/v1/customers/" + customer_id));
       } else {
         nlohmann::json params = {{"metadata", {{"account_id", account_id}}}};
         if (!email.empty()) params["email"] = email;

@@ -33,6 +33,10 @@ LoadedApiConfig loadApiConfig(const common::Environment& env) {
       c.allowed_origins.push_back(origin);
     }
   }
+  c.portal_configuration = reader.string("BILLING_API_PORTAL_CONFIGURATION", "");
+  if (!c.portal_configuration.empty() && c.portal_configuration.rfind("bpc_", 0) != 0) {
+    reader.addError("BILLING_API_PORTAL_CONFIGURATION must be a portal configuration id (bpc_...)");
+  }
   c.database_url = reader.secret("BILLING_DATABASE_URL", true).value_or("");
   c.database_connections =
       static_cast<int>(reader.integer("BILLING_API_DATABASE_CONNECTIONS", c.database_connections, 1, 256));

@@ -19,6 +19,7 @@ struct ApiConfig {
   std::string token_secret;            // signs browser tokens and preview tokens (HS256), >= 32 bytes
   int token_ttl_seconds = 900;
   std::vector<std::string> allowed_origins;  // where portal return URLs may point (scheme://host[:port])
+  std::string portal_configuration;  // bpc_...: the portal configuration sessions use; empty: the managed one
   std::string database_url;
   int database_connections = 8;
   int cache_ttl_seconds = 30;  // read cache safety net; changes arrive by LISTEN/NOTIFY within milliseconds

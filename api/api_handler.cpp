@@ -131,7 +131,7 @@ std::string getCachedRead(Call& call, const std::string& account_id, const std::
   requireAccess(call, account_id);
   auto body = call.context.cache.get(account_id, what, [&]() -> std::optional<std::pair<std::string, std::string>> {
     auto db = call.context.db.acquire();
-    BillingReads reads(*db);
+    BillingReads reads(*db, stripe::livemodeOfKey(call.context.config.stripe.api_key));
     auto customer = reads.customerOf(account_id);
     if (!customer) return std::nullopt;
     nlohmann::json answer;
@@ -213,7 +213,8 @@ nlohmann::json postPortalSession(Call& call, const std::string& account_id) {
   requireAccess(call, account_id);
   auto db = call.context.db.acquire();
   auto customer = customerOfAccount(*db, account_id);
-  return Portal(*db, call.context.stripe, call.context.config.allowed_origins).createSession(account_id, customer, call.body);
+  return Portal(*db, call.context.stripe, call.context.config.allowed_origins, call.context.config.portal_configuration)
+      .createSession(account_id, customer, call.body);
 }
 
 // POST /v1/usage (product backends only: a browser must not report its own usage)

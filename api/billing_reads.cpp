@@ -34,9 +34,10 @@ nlohmann::json BillingReads::plans(const std::string& customer_id) {
       "             FROM prices pr WHERE pr.product_id = p.id AND ") + kLicensedPrice + "))::text\n"
       "FROM products p\n"
       "WHERE p.active AND NOT p.deleted AND EXISTS (SELECT 1 FROM prices pr WHERE pr.product_id = p.id AND " + kLicensedPrice + ")\n"
+      "  AND ($1::text = '' OR p.livemode = ($1::text = 'live'))\n"
       "ORDER BY CASE WHEN p.metadata ->> 'plan_order' ~ '^-?[0-9]{1,9}$' THEN (p.metadata ->> 'plan_order')::int END NULLS LAST,\n"
       "         (SELECT min(pr.unit_amount) FROM prices pr WHERE pr.product_id = p.id AND pr.recurring_interval = 'month' AND " + kLicensedPrice + ") NULLS LAST,\n"
-      "         p.name, p.id");
+      "         p.name, p.id", {std::string(livemode_ ? (*livemode_ ? "live" : "test") : "")});
   std::set<std::string> current_prices;
   if (!customer_id.empty()) {
     auto sub = subscription(customer_id);

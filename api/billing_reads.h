@@ -12,7 +12,8 @@ namespace billing::api {
 /// Times are ISO-8601 UTC strings; money is integer minor units with its currency.
 class BillingReads {
  public:
-  explicit BillingReads(pg::Connection& db) : db_(db) {}
+  /// `livemode`: the mode of the deployment's API key; plans of the other mode are never shown.
+  explicit BillingReads(pg::Connection& db, std::optional<bool> livemode = std::nullopt) : db_(db), livemode_(livemode) {}
 
   /// The Stripe customer an account bills to, if the account is known.
   std::optional<std::string> customerOf(const std::string& account_id);
@@ -36,6 +37,7 @@ class BillingReads {
 
  private:
   pg::Connection& db_;
+  std::optional<bool> livemode_;
 };
 
 }  // namespace billing::api

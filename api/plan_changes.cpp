@@ -74,7 +74,7 @@ PlanChanges::Current PlanChanges::current(const std::string& customer_id) {
 }
 
 void PlanChanges::sync(const stripe::StripeClient::Response& response) {
-  sync::SnapshotWriter(db_).writeInTransaction({sync::snapshotOf(sync::ObjectKind::Subscription, response)});
+  sync::writeAnswers(db_, {{sync::ObjectKind::Subscription, &response}});
 }
 
 nlohmann::json PlanChanges::preview(const std::string& account_id, const std::string& customer_id,
@@ -193,8 +193,8 @@ nlohmann::json PlanChanges::apply(const std::string& account_id, const std::stri
 void PlanChanges::syncSchedule(const stripe::StripeClient::Response& schedule, const std::string& subscription_id) {
   // The schedule, and the subscription whose `schedule` field changed with it (fetched: its answer is newer).
   auto subscription = stripe_.fetch("/v1/subscriptions/" + subscription_id);
-  sync::SnapshotWriter(db_).writeInTransaction({sync::snapshotOf(sync::ObjectKind::SubscriptionSchedule, schedule),
-                                               sync::snapshotOf(sync::ObjectKind::Subscription, subscription)});
+  sync::writeAnswers(db_, {{sync::ObjectKind::SubscriptionSchedule, &schedule},
+                           {sync::ObjectKind::Subscription, &subscription}});
 }
 
 // A downgrade keeps the current plan until the period ends, then moves to the new price: a subscription schedule

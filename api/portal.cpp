@@ -4,10 +4,24 @@
 #include <Poco/URI.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "api/api_error.h"
+#include "api/portal_configuration.h"
 
 namespace billing::api {
+namespace {
+
+// Sessions use the default configuration unless `configuration` is passed
+// (https://docs.stripe.com/api/customer_portal/sessions/create), and the default is the Dashboard's, not ours.
+// Without a configured id, the managed one is looked up for each session (one list call; sessions are rare), so
+// `billing configure-portal` takes effect without a restart.
+std::optional<std::string> sessionConfiguration(stripe::StripeClient& stripe, const std::string& configured) {
+  if (!configured.empty()) return configured;
+  return findManagedPortalConfiguration(stripe);
+}
+
+}  // namespace
 
 std::string Portal::originOf(const std::string& url) {
   try {
@@ -78,6 +92,7 @@ nlohmann::json Portal::createSession(const std::string& account_id, const std::s
     params["flow_data"] = flow_data;
   }
   try {
+    if (auto configuration = sessionConfiguration(stripe_, configuration_)) params["configuration"] = *configuration;
     // Every session is new: a random key only guards the transport retries of this one call.
     auto session = stripe_.post("/v1/billing_portal/sessions", params, "portal:" + account_id + ":" + stripe::newIdempotencyKey());
     return {{"account_id", account_id}, {"id", session.value("id", "")}, {"url", session.value("url", "")},

@@ -13,8 +13,12 @@ namespace billing::api {
 /// cancellation with reasons...). Throws ApiError.
 class Portal {
  public:
-  Portal(pg::Connection& db, stripe::StripeClient& stripe, const std::vector<std::string>& allowed_origins)
-      : db_(db), stripe_(stripe), allowed_origins_(allowed_origins) {}
+  /// `configuration`: the portal configuration every session uses (BILLING_API_PORTAL_CONFIGURATION, e.g. Terraform's
+  /// output); empty: the one `billing configure-portal` manages, found by its metadata. Without either, Stripe uses
+  /// the Dashboard's default configuration, whose features may not allow the flows the page offers.
+  Portal(pg::Connection& db, stripe::StripeClient& stripe, const std::vector<std::string>& allowed_origins,
+         const std::string& configuration = "")
+      : db_(db), stripe_(stripe), allowed_origins_(allowed_origins), configuration_(configuration) {}
 
   /// `request`: {"return_url", "flow"?: "payment_method_update" | "subscription_cancel" | "subscription_update" |
   /// "subscription_update_confirm", "price_id"?, "quantity"?}. The return URL must be on an allowed origin; flows on
@@ -29,6 +33,7 @@ class Portal {
   pg::Connection& db_;
   stripe::StripeClient& stripe_;
   const std::vector<std::string>& allowed_origins_;
+  std::string configuration_;
 };
 
 }  // namespace billing::api

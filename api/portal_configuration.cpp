@@ -11,6 +11,22 @@ constexpr const char* kManagedBy = "stripe-billing";
 
 }  // namespace
 
+std::optional<std::string> findManagedPortalConfiguration(stripe::StripeClient& stripe) {
+  std::string starting_after;
+  for (;;) {
+    stripe::FormParams query = {{"limit", "100"}};
+    if (!starting_after.empty()) query.emplace_back("starting_after", starting_after);
+    auto page = stripe.get("/v1/billing_portal/configurations", query);
+    for (const auto& c : page.at("data")) {
+      starting_after = c.value("id", "");
+      if (c.contains("metadata") && c["metadata"].is_object() && c["metadata"].value("managed_by", "") == kManagedBy) {
+        return c.value("id", "");
+      }
+    }
+    if (!page.value("has_more", false) || starting_after.empty()) return std::nullopt;
+  }
+}
+
 PortalConfigurationResult configurePortal(stripe::StripeClient& stripe, const nlohmann::json& document) {
   if (!document.is_object()) throw std::invalid_argument("the portal configuration must be a JSON object");
   for (const auto& [key, value] : document.items()) {
@@ -26,20 +42,7 @@ PortalConfigurationResult configurePortal(stripe::StripeClient& stripe, const nl
   auto params = document;
   params["metadata"] = {{"managed_by", kManagedBy}};
 
-  // Ours, if it exists: the only configuration with our marker.
-  std::string existing, starting_after;
-  for (;;) {
-    stripe::FormParams query = {{"limit", "100"}};
-    if (!starting_after.empty()) query.emplace_back("starting_after", starting_after);
-    auto page = stripe.get("/v1/billing_portal/configurations", query);
-    for (const auto& c : page.at("data")) {
-      starting_after = c.value("id", "");
-      if (c.contains("metadata") && c["metadata"].is_object() && c["metadata"].value("managed_by", "") == kManagedBy) {
-        existing = c.value("id", "");
-      }
-    }
-    if (!existing.empty() || !page.value("has_more", false) || starting_after.empty()) break;
-  }
+  auto existing = findManagedPortalConfiguration(stripe).value_or("");
   // The key follows the content: the same document retried is one write.
   auto key = "portal-configuration:" + common::sha256Hex(params.dump());
   if (existing.empty()) {

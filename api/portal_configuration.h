@@ -1,4 +1,5 @@
 #pragma once
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -17,5 +18,9 @@ struct PortalConfigurationResult {
 /// (`business_profile`, `default_return_url`, `features`, `login_page`, `name`). Running it again updates the same
 /// configuration: idempotent. Throws std::invalid_argument for a bad document, StripeError for Stripe's refusals.
 PortalConfigurationResult configurePortal(stripe::StripeClient& stripe, const nlohmann::json& document);
+
+/// The id of the configuration configurePortal manages, if it exists (one listing of the account's configurations).
+/// Throws StripeError.
+std::optional<std::string> findManagedPortalConfiguration(stripe::StripeClient& stripe);
 
 }  // namespace billing::api

@@ -6,7 +6,9 @@
 #include "app/commands.h"
 #include "common/json_log.h"
 #include "common/ops_server.h"
+#include "workers/api_version_check.h"
 #include "workers/event_worker.h"
+#include "workers/refetch_pool.h"
 #include "workers/worker_config.h"
 
 namespace billing::app {
@@ -53,8 +55,16 @@ int runWorker(const Args& args) {
   // per-object order holds.
   std::vector<std::unique_ptr<workers::EventWorker>> consumers;
   for (int i = 0; i < config.consumers; ++i) {
-    consumers.push_back(std::make_unique<workers::EventWorker>(config, dlq, stripe.get(), i));
+    consumers.push_back(std::make_unique<workers::EventWorker>(config, dlq, i));
   }
+  std::unique_ptr<workers::RefetchPool> refetch;
+  if (stripe && config.refetch_concurrency > 0) {
+    refetch = std::make_unique<workers::RefetchPool>(config.database_url, *stripe, config.refetch_concurrency,
+                                                     config.stripe_reads_per_second);
+    refetch->start();
+  }
+  std::thread version_check;
+  if (stripe) version_check = std::thread([client = stripe.get()] { workers::warnAboutEndpointApiVersions(*client); });
   auto all = [&](bool (workers::EventWorker::*check)() const) {
     for (const auto& c : consumers) {
       if (!((*c).*check)()) return false;
@@ -62,7 +72,8 @@ int runWorker(const Args& args) {
     return true;
   };
   http::OpsServer ops(config.host, config.port,
-                      {[&] { return all(&workers::EventWorker::live); }, [&] { return all(&workers::EventWorker::ready); }});
+                      {[&] { return all(&workers::EventWorker::live); }, [&] { return all(&workers::EventWorker::ready); },
+                       [&] { return nlohmann::json{{"refetch", refetch ? refetch->backlog() : nlohmann::json(nullptr)}}; }});
   ops.start();
   log::info("worker ops endpoints listening", {{"host", config.host}, {"port", ops.port()}, {"consumers", config.consumers}});
 
@@ -73,6 +84,8 @@ int runWorker(const Args& args) {
   log::info("shutting down", {{"signal", signal}});
   stop = true;
   for (auto& t : loops) t.join();
+  if (refetch) refetch->stop();
+  if (version_check.joinable()) version_check.join();
   ops.stop();
   dlq.flush(5000);
   return kExitOk;

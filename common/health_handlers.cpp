@@ -24,8 +24,9 @@ void HealthHandler::handleRequest(Poco::Net::HTTPServerRequest& request, Poco::N
     }
     case Kind::Ready: {
       bool ok = !checks_.ready || checks_.ready();
-      sendJson(response, ok ? Status::HTTP_OK : Status::HTTP_SERVICE_UNAVAILABLE,
-               {{"status", ok ? "ready" : "not_ready"}});
+      nlohmann::json body = {{"status", ok ? "ready" : "not_ready"}};
+      if (checks_.ready_detail) body["detail"] = checks_.ready_detail();
+      sendJson(response, ok ? Status::HTTP_OK : Status::HTTP_SERVICE_UNAVAILABLE, body);
       return;
     }
     case Kind::Metrics:

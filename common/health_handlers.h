@@ -2,6 +2,7 @@
 #include <Poco/Net/HTTPRequestHandler.h>
 
 #include <functional>
+#include <nlohmann/json.hpp>
 
 namespace billing::http {
 
@@ -10,6 +11,7 @@ namespace billing::http {
 struct HealthChecks {
   std::function<bool()> live;
   std::function<bool()> ready;
+  std::function<nlohmann::json()> ready_detail;  // optional: shown as `detail` in /readyz's body
 };
 
 /// GET /healthz, /readyz and /metrics (Prometheus text from the default registry).

@@ -64,7 +64,8 @@ POM
 # Stripe's stripe-mock (request validation against Stripe's OpenAPI spec) into $CACHE_DIR/bin, built by the Go
 # toolchain from the Go module proxy.
 install_stripe_mock() {
-  [[ -x "$CACHE_DIR/bin/stripe-mock" ]] && return 0
+  # The version marker: an older stripe-mock in the cache (another spec) is replaced.
+  [[ -x "$CACHE_DIR/bin/stripe-mock" && "$(cat "$CACHE_DIR/bin/.stripe-mock-version" 2>/dev/null)" == "$STRIPE_MOCK_VERSION" ]] && return 0
   if ! command -v go >/dev/null; then
     local sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends golang-go >/dev/null
@@ -72,6 +73,7 @@ install_stripe_mock() {
   log "installing stripe-mock $STRIPE_MOCK_VERSION"
   mkdir -p "$CACHE_DIR/bin"
   (cd /tmp && GOBIN="$CACHE_DIR/bin" go install "github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION")
+  echo "$STRIPE_MOCK_VERSION" > "$CACHE_DIR/bin/.stripe-mock-version"
 }
 
 # Helm, for the chart tests (helm lint / helm template), from the Go module proxy.

@@ -127,6 +127,7 @@ StripeClient::Reply StripeClient::exchange(const std::string& method, const std:
     reply.status = static_cast<int>(response.getStatus());
     reply.request_id = response.get("Request-Id", "");
     if (response.has("Date")) reply.date = common::parseHttpDate(response.get("Date"));
+    reply.replayed = response.get("Idempotent-Replayed", "") == "true";
     if (response.has("Stripe-Should-Retry")) reply.should_retry = response.get("Stripe-Should-Retry");
     if (response.has("Retry-After")) {
       try {
@@ -150,6 +151,7 @@ StripeClient::Response StripeClient::call(const std::string& method, const std::
   for (int retries = 0;; ++retries) {
     attempts_.fetch_add(1);
     auto started = std::chrono::steady_clock::now();
+    auto sent_at = static_cast<std::int64_t>(std::time(nullptr));
     auto reply = exchange(method, path_and_query, body, idempotency_key, content_type);
     recordAttempt(method, reply.status, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     if (reply.status >= 200 && reply.status < 300) {
@@ -159,7 +161,7 @@ StripeClient::Response StripeClient::call(const std::string& method, const std::
                           reply.request_id);
       }
       auto server_time = reply.date ? *reply.date : static_cast<std::int64_t>(std::time(nullptr));
-      return Response{std::move(parsed), server_time};
+      return Response{std::move(parsed), server_time, sent_at, reply.replayed};
     }
     if (shouldRetry(reply.status, reply.should_retry, retries, config_.retry)) {
       auto delay = retryDelay(retries, config_.retry, reply.retry_after, jitter());
@@ -178,6 +180,16 @@ StripeClient::Response StripeClient::call(const std::string& method, const std::
     }
     throw parseStripeError(reply.status, reply.body, reply.request_id);
   }
+}
+
+std::optional<bool> livemodeOfKey(const std::string& api_key) {
+  for (const char* prefix : {"sk_live_", "rk_live_"}) {
+    if (api_key.rfind(prefix, 0) == 0) return true;
+  }
+  for (const char* prefix : {"sk_test_", "rk_test_"}) {
+    if (api_key.rfind(prefix, 0) == 0) return false;
+  }
+  return std::nullopt;
 }
 
 nlohmann::json StripeClient::get(const std::string& path, const FormParams& query) { return fetch(path, query).body; }

@@ -32,6 +32,10 @@ struct StripeClientConfig {
 /// BILLING_STRIPE_MAX_RETRIES.
 StripeClientConfig readStripeConfig(common::ConfigReader& reader, bool required);
 
+/// The mode an API key acts in: true for live keys (sk_live_, rk_live_), false for test keys (sk_test_, rk_test_),
+/// nullopt for anything else (no key, or a stand-in's).
+std::optional<bool> livemodeOfKey(const std::string& api_key);
+
 /// A random UUID v4, for writes that have no natural key.
 std::string newIdempotencyKey();
 
@@ -46,10 +50,15 @@ class StripeClient {
   StripeClient(const StripeClient&) = delete;
   StripeClient& operator=(const StripeClient&) = delete;
 
-  /// A 2xx answer and when Stripe sent it (its Date header, unix seconds; our clock if absent).
+  /// A 2xx answer and when Stripe sent it (its Date header, unix seconds; our clock if absent). Stripe stamps Date
+  /// when the answer leaves, after it read the object: the object is as of some moment between `sent_at` (our clock
+  /// when the request left) and `server_time`. `replayed`: Stripe answered with the response it saved for this
+  /// Idempotency-Key (header `Idempotent-Replayed: true`), which may be up to 24 hours old.
   struct Response {
     nlohmann::json body;
     std::int64_t server_time = 0;
+    std::int64_t sent_at = 0;
+    bool replayed = false;
   };
 
   /// GET path?query. Returns the parsed JSON body; throws StripeError.
@@ -77,6 +86,7 @@ class StripeClient {
     std::optional<std::string> should_retry;
     std::optional<int> retry_after;
     std::optional<std::int64_t> date;
+    bool replayed = false;
   };
   Response call(const std::string& method, const std::string& path_and_query, const std::string& body,
                 const std::string& idempotency_key,

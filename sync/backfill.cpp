@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/utc_time.h"
+#include "sync/object_fetcher.h"
 #include "sync/snapshot_writer.h"
 
 namespace billing::sync {
@@ -44,6 +45,7 @@ std::vector<Snapshot> snapshotsOf(ObjectKind kind, const stripe::StripeClient::R
     s.kind = kind;
     s.id = object.at("id").get<std::string>();
     s.version = page.server_time;
+    s.read_from = earliestRead(page);
     s.raw_json = object.dump();
     out.push_back(std::move(s));
   }

@@ -1,7 +1,12 @@
 #include "sync/event_applier.h"
 
 #include <map>
+#include <mutex>
+#include <set>
 #include <unordered_set>
+
+#include "common/json_log.h"
+#include "common/metrics.h"
 
 #include "stripe/api_version.h"
 #include "sync/event_routes.h"
@@ -42,6 +47,23 @@ Versus compare(const Snapshot& incoming, const Snapshot& held) {
   return incoming.raw_json == held.raw_json ? Versus::Same : Versus::Tie;
 }
 
+// Events at another API version cost a fetch each: loud in the log (once per version and process) and counted.
+void countOtherApiVersion(const std::string& api_version) {
+  static std::mutex mutex;
+  static std::set<std::string> warned;
+  metrics::defaultRegistry()
+      .counter("billing_sync_events_other_api_version_total",
+               "Events rendered at another API version than ours (each is fetched again from Stripe)",
+               {{"api_version", api_version}})
+      .inc();
+  std::lock_guard lock(mutex);
+  if (warned.insert(api_version).second) {
+    log::warn("events arrive at another API version: each is fetched again from Stripe; move the webhook endpoint "
+              "to ours (docs/deploy.md)",
+              {{"event_api_version", api_version}, {"api_version", stripe::kApiVersion}});
+  }
+}
+
 }  // namespace
 
 const char* toString(EventOutcome outcome) {
@@ -54,6 +76,7 @@ const char* toString(EventOutcome outcome) {
     case EventOutcome::AlreadyDeleted: return "already_deleted";
     case EventOutcome::Skipped: return "skipped";
     case EventOutcome::Duplicate: return "duplicate";
+    case EventOutcome::OtherMode: return "other_mode";
   }
   return "unknown";
 }
@@ -102,6 +125,10 @@ std::vector<EventOutcome> EventApplier::applyInTransaction(const std::vector<Pos
       continue;
     }
     recorded[i] = true;
+    if (livemode_ && e.livemode != *livemode_) {
+      outcomes[i] = EventOutcome::OtherMode;
+      continue;
+    }
     if (e.thin && e.type == kMeterErrorReportType) {
       // A thin event carries no data: the usage reporter fetches it from the v2 Events API.
       meter_reports.push_back(i);
@@ -115,6 +142,7 @@ std::vector<EventOutcome> EventApplier::applyInTransaction(const std::vector<Pos
     // A payload rendered for another API version doesn't have the shapes our columns read: fetch the object at
     // ours instead. A deletion is unambiguous whatever the version.
     if (!s.deleted && !e.api_version.empty() && e.api_version != stripe::kApiVersion) {
+      countOtherApiVersion(e.api_version);
       refetch.push_back({s.kind, s.id, "api_version_mismatch", s.version});
       outcomes[i] = EventOutcome::RefetchQueued;
       continue;

@@ -10,7 +10,7 @@
 
 namespace billing::sync {
 
-enum class EventOutcome { Applied, Deleted, Stale, Unchanged, RefetchQueued, AlreadyDeleted, Skipped, Duplicate };
+enum class EventOutcome { Applied, Deleted, Stale, Unchanged, RefetchQueued, AlreadyDeleted, Skipped, Duplicate, OtherMode };
 
 const char* toString(EventOutcome outcome);
 
@@ -37,9 +37,13 @@ class ConcurrentApply : public std::runtime_error {
 /// Applies a batch of events in one transaction: events already recorded in processed_events are duplicates; for
 /// each object only the latest event of the batch is written (SnapshotWriter decides against the stored state);
 /// every event is recorded with its outcome. The whole batch commits or nothing does.
+///
+/// Test mode and live mode never mix: with `livemode` set (the mode of the deployment's API key), an event of the
+/// other mode is recorded as `other_mode` and changes nothing (its object could not even be fetched with our key: a
+/// cross-mode 404 must never become a tombstone).
 class EventApplier {
  public:
-  explicit EventApplier(pg::Connection& db) : db_(db) {}
+  explicit EventApplier(pg::Connection& db, std::optional<bool> livemode = std::nullopt) : db_(db), livemode_(livemode) {}
 
   /// Events must pass poisonReason(). Returns one outcome per event, in order. Throws PgError or ConcurrentApply
   /// after rolling back.
@@ -48,6 +52,7 @@ class EventApplier {
  private:
   std::vector<EventOutcome> applyInTransaction(const std::vector<PositionedEvent>& events);
   pg::Connection& db_;
+  std::optional<bool> livemode_;
 };
 
 }  // namespace billing::sync

@@ -1,9 +1,15 @@
 #include "sync/object_fetcher.h"
 
+#include <algorithm>
 #include <ctime>
 #include <stdexcept>
 
 namespace billing::sync {
+
+std::int64_t earliestRead(const stripe::StripeClient::Response& response) {
+  // Our clock when the request left, less a second for the skew between our clock and Stripe's.
+  return response.sent_at > 0 ? std::min(response.sent_at - 1, response.server_time) : response.server_time;
+}
 
 void completeEmbeddedList(stripe::StripeClient& stripe, ObjectKind kind, nlohmann::json& object) {
   const char* member = kind == ObjectKind::Subscription ? "items" : kind == ObjectKind::Invoice ? "lines" : nullptr;
@@ -34,9 +40,29 @@ Snapshot snapshotOf(ObjectKind kind, const stripe::StripeClient::Response& respo
   s.kind = kind;
   s.id = response.body.at("id").get<std::string>();
   s.version = response.server_time;
+  s.read_from = earliestRead(response);
   s.deleted = response.body.value("deleted", false);
   s.raw_json = response.body.dump();
   return s;
+}
+
+void writeAnswers(pg::Connection& db,
+                  const std::vector<std::pair<ObjectKind, const stripe::StripeClient::Response*>>& answers) {
+  std::vector<Snapshot> fresh;
+  std::vector<RefetchRequest> replayed;
+  for (const auto& [kind, response] : answers) {
+    if (response->replayed) {
+      replayed.push_back({kind, response->body.at("id").get<std::string>(), "idempotent_replay", response->server_time});
+    } else {
+      fresh.push_back(snapshotOf(kind, *response));
+    }
+  }
+  pg::inTransaction(db, [&] {
+    SnapshotWriter writer(db);
+    if (!fresh.empty()) writer.write(fresh);
+    if (!replayed.empty()) writer.queueRefetch(replayed);
+    return 0;
+  });
 }
 
 Snapshot fetchSnapshot(stripe::StripeClient& stripe, ObjectKind kind, const std::string& id) {
@@ -52,6 +78,7 @@ Snapshot fetchSnapshot(stripe::StripeClient& stripe, ObjectKind kind, const std:
                                 "Stripe answered GET " + std::string(k.api_path) + "/" + id + " with another object");
     }
     s.version = response.server_time;
+    s.read_from = earliestRead(response);
     s.deleted = body.value("deleted", false);
     if (!s.deleted) completeEmbeddedList(stripe, kind, body);
     s.raw_json = body.dump();

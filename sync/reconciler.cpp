@@ -109,7 +109,7 @@ DriftReport Reconciler::walkKind(ObjectKind kind, const ReconcileOptions& option
     std::vector<Snapshot> snapshots;
     for (auto& object : page.body.at("data")) {
       if (kind == ObjectKind::Subscription || kind == ObjectKind::Invoice) completeEmbeddedList(stripe_, kind, object);
-      Snapshot s{kind, object.at("id").get<std::string>(), page.server_time, "", false, object.dump()};
+      Snapshot s{kind, object.at("id").get<std::string>(), page.server_time, "", false, object.dump(), earliestRead(page)};
       seen.insert(s.id);
       snapshots.push_back(std::move(s));
     }

@@ -32,6 +32,7 @@ RefetchStats Refetcher::runDue(int limit) {
       "WHERE q.object_type = due.object_type AND q.object_id = due.object_id\n"
       "RETURNING q.object_type, q.object_id, q.doubt_version, q.attempts",
       {std::to_string(limit), std::to_string(kLeaseSeconds)});
+  stats.leased = static_cast<int>(leased.size());
   for (const auto& row : leased) {
     std::string object_type = row[0].value_or(""), id = row[1].value_or("");
     std::string doubt_version = row[2].value_or("0");
@@ -53,6 +54,7 @@ RefetchStats Refetcher::runDue(int limit) {
       ++stats.fetched;
     } catch (const stripe::StripeError& e) {
       ++stats.failed;
+      if (e.isRateLimit()) ++stats.rate_limited;
       refetchCounter(e.isTransient() ? "transient_error" : "error").inc();
       log::warn("refetch failed", {{"object_type", object_type},
                                    {"object_id", id},
@@ -66,10 +68,24 @@ RefetchStats Refetcher::runDue(int limit) {
                  std::to_string(e.status()) + " " + e.code() + ": " + e.what()});
     }
   }
-  auto pending = db_.query("SELECT count(*) FROM refetch_queue");
-  stats.pending = std::stoi(pending.at(0)[0].value_or("0"));
-  metrics::defaultRegistry().gauge("billing_sync_refetch_queue", "Objects waiting for a fetch from Stripe").set(stats.pending);
   return stats;
+}
+
+RefetchBacklog refetchBacklog(pg::Connection& db) {
+  auto row = db.query(
+      "SELECT count(*), count(*) FILTER (WHERE not_before <= now()),\n"
+      "       coalesce(extract(epoch FROM now() - min(enqueued_at)), 0)::float8\n"
+      "FROM refetch_queue").at(0);
+  RefetchBacklog b;
+  b.queued = std::stoll(row[0].value_or("0"));
+  b.due = std::stoll(row[1].value_or("0"));
+  b.oldest_age_seconds = std::stod(row[2].value_or("0"));
+  auto& registry = metrics::defaultRegistry();
+  registry.gauge("billing_sync_refetch_queue", "Objects waiting for a fetch from Stripe").set(static_cast<double>(b.queued));
+  registry.gauge("billing_sync_refetch_due", "Objects whose fetch from Stripe is due now").set(static_cast<double>(b.due));
+  registry.gauge("billing_sync_refetch_backlog_age_seconds",
+                 "How long the oldest object in refetch_queue has waited for its fetch").set(b.oldest_age_seconds);
+  return b;
 }
 
 }  // namespace billing::sync

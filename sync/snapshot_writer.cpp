@@ -15,7 +15,8 @@ std::string upsertSql(std::string_view table) {
   return "WITH input AS (\n"
          "  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id text, version bigint, event_id text, deleted boolean, raw jsonb)\n"
          "), prior AS (\n"
-         "  SELECT t.id, t.version, t.deleted, t.raw = i.raw AS same FROM input i JOIN " + t + " t ON t.id = i.id\n"
+         "  SELECT t.id, t.version, t.deleted, t.raw = i.raw AS same, t.source_event_id IS NULL AS fetched\n"
+         "  FROM input i JOIN " + t + " t ON t.id = i.id\n"
          "), written AS (\n"
          "  INSERT INTO " + t + " AS t (id, raw, version, source_event_id, deleted, deleted_at, synced_at)\n"
          "  SELECT id, raw, version, event_id, deleted, CASE WHEN deleted THEN to_timestamp(version) END, now() FROM input\n"
@@ -27,7 +28,7 @@ std::string upsertSql(std::string_view table) {
          "    OR (t.version = excluded.version AND excluded.source_event_id IS NULL AND t.raw <> excluded.raw))\n"
          "  RETURNING t.id\n"
          ")\n"
-         "SELECT i.id, w.id IS NOT NULL, p.version, p.deleted, p.same\n"
+         "SELECT i.id, w.id IS NOT NULL, p.version, p.deleted, p.same, p.fetched\n"
          "FROM input i LEFT JOIN written w ON w.id = i.id LEFT JOIN prior p ON p.id = i.id";
 }
 
@@ -119,13 +120,23 @@ std::vector<WriteOutcome> SnapshotWriter::write(const std::vector<Snapshot>& sna
       if (it == by_id.end()) continue;
       const auto& row = *it->second;
       bool written = row[1] == "t";
+      bool fetched = s.event_id.empty();
+      bool prior_fetched = row[5] == "t";
       if (written) {
         outcomes[i] = s.deleted ? WriteOutcome::Deleted : WriteOutcome::Applied;
         if (!s.deleted) written_parents.push_back(s.id);
-        // A fetched snapshot (our own write's answer, a backfill page) that shares its second with the stored one
-        // replaced it, but which is later is still unknowable: confirm with a fetch.
-        if (!s.deleted && row[2] && std::stoll(*row[2]) == s.version) {
-          refetch.push_back({kind, s.id, "same_second", s.version});
+        if (!s.deleted && row[2] && fetched) {
+          auto prior_version = std::stoll(*row[2]);
+          auto read_from = s.read_from > 0 ? s.read_from : s.version;
+          if (prior_version == s.version) {
+            // A fetched snapshot (our own write's answer, a backfill page) that shares its second with the stored
+            // one replaced it, but which is later is still unknowable: confirm with a fetch.
+            refetch.push_back({kind, s.id, "same_second", s.version});
+          } else if (!prior_fetched && prior_version >= read_from) {
+            // The stored event may have happened after Stripe read this snapshot (it was read somewhere between
+            // read_from and its Date): confirm with a fetch that starts after that event.
+            refetch.push_back({kind, s.id, "read_during_change", prior_version});
+          }
         }
         continue;
       }
@@ -139,6 +150,12 @@ std::vector<WriteOutcome> SnapshotWriter::write(const std::vector<Snapshot>& sna
       } else if (prior_version == s.version) {
         outcomes[i] = WriteOutcome::RefetchQueued;
         refetch.push_back({kind, s.id, "same_second", s.version});
+      } else if (!fetched && prior_fetched && row[4] != "t" &&
+                 prior_version - s.version <= kFetchedSnapshotDoubtSeconds) {
+        // The stored row was fetched, and Stripe read it some time before its Date: this event may be newer than
+        // what was read. Not dropped: a fetch (after the event's second) settles it.
+        outcomes[i] = WriteOutcome::RefetchQueued;
+        refetch.push_back({kind, s.id, "fetched_before_event", s.version});
       } else {
         outcomes[i] = WriteOutcome::Stale;
       }
@@ -179,7 +196,9 @@ void SnapshotWriter::queueRefetch(const std::vector<RefetchRequest>& requests) {
     input += ",\"doubt_version\":" + std::to_string(r.doubt_version) + "}";
   }
   input.push_back(']');
-  // Fetch once Stripe's clock is past the doubtful second, so the answer is strictly newer than both snapshots.
+  // Fetch once Stripe's clock is past the doubtful second, so the answer is strictly newer than both snapshots. A
+  // newer doubt makes a leased entry (fetch in flight, maybe read before this change) due again instead of waiting
+  // out the lease; the fetch in flight removes the entry only if its doubt was the latest.
   db_.query(
       "INSERT INTO refetch_queue AS q (object_type, object_id, reason, doubt_version, not_before)\n"
       "SELECT DISTINCT ON (object_type, object_id) object_type, object_id, reason, doubt_version,\n"
@@ -188,7 +207,8 @@ void SnapshotWriter::queueRefetch(const std::vector<RefetchRequest>& requests) {
       "ORDER BY object_type, object_id, doubt_version DESC\n"
       "ON CONFLICT (object_type, object_id) DO UPDATE SET reason = excluded.reason,\n"
       "  doubt_version = greatest(q.doubt_version, excluded.doubt_version),\n"
-      "  not_before = greatest(q.not_before, excluded.not_before)",
+      "  not_before = CASE WHEN excluded.doubt_version > q.doubt_version THEN excluded.not_before\n"
+      "                    ELSE greatest(q.not_before, excluded.not_before) END",
       {input});
 }
 

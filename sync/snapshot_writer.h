@@ -16,7 +16,15 @@ struct Snapshot {
   std::string event_id;      // empty when fetched from the API
   bool deleted = false;      // tombstone
   std::string raw_json;      // the object as Stripe sent it (a `deleted: true` stub is fine for a tombstone)
+  /// Fetched snapshots only: Stripe read the object at some moment in [read_from, version] (the request left at
+  /// read_from, Date was stamped at version). 0: unknown, taken as version.
+  std::int64_t read_from = 0;
 };
+
+/// How long a fetched snapshot may have been read before its Date (a list page of 100 objects can take seconds): an
+/// event up to this much older than a fetched row may still be newer than what was read, so it is settled by a
+/// fetch instead of being dropped as stale.
+inline constexpr std::int64_t kFetchedSnapshotDoubtSeconds = 10;
 
 enum class WriteOutcome {
   Applied,         // newer than what we had: written
@@ -41,7 +49,10 @@ struct RefetchRequest {
 /// writes): a snapshot replaces the stored one only if its version is strictly newer, a tombstone always wins and
 /// is final. On the same second with different content, an event's snapshot waits and a fetched one (no event id:
 /// the answer to our own write, which is later than anything stored before it was sent) replaces the stored one;
-/// either way the object is queued for a fetch that settles it. Children (subscription items, invoice lines) are replaced from the parent's lists in the same
+/// either way the object is queued for a fetch that settles it. A fetched snapshot is older than its Date, so two
+/// more doubts are settled by a fetch: an event at most kFetchedSnapshotDoubtSeconds older than a fetched row
+/// (queued, not dropped as stale), and a fetched snapshot written over an event that may have happened after the
+/// read began (written, and confirmed). Children (subscription items, invoice lines) are replaced from the parent's lists in the same
 /// transaction. Set-based: one statement per kind, however many snapshots. Runs inside the caller's transaction.
 class SnapshotWriter {
  public:

@@ -30,7 +30,10 @@ std::vector<SendOutcome> MeterReporter::sendV1(const std::vector<DueAggregate>& 
                              {"timestamp", a.timestamp},
                              {"payload", {{"stripe_customer_id", a.customer_id}, {"value", std::to_string(a.quantity)}}}};
     try {
-      stripe_.post("/v1/billing/meter_events", params, a.identifier);
+      // A new Idempotency-Key per attempt: Stripe saves a 500 for its key and would replay it to every retry under
+      // the same one; the identifier is what deduplicates the event (24 h). Network retries inside the client
+      // keep this attempt's key.
+      stripe_.post("/v1/billing/meter_events", params, a.identifier + ":" + stripe::newIdempotencyKey());
       out.push_back({true, false, ""});
     } catch (const stripe::StripeError& e) {
       out.push_back({false, e.isTransient(), e.what()});
@@ -71,7 +74,7 @@ std::vector<SendOutcome> MeterReporter::sendV2(const std::vector<DueAggregate>& 
     SendOutcome outcome;
     try {
       streamClient(now).postJson("/v2/billing/meter_event_stream", {{"events", events}},
-                                 "stream:" + common::sha256Hex(identifiers));
+                                 "stream:" + common::sha256Hex(identifiers) + ":" + stripe::newIdempotencyKey());
       outcome = {true, false, ""};
     } catch (const stripe::StripeError& e) {
       if (e.status() == 401) stream_.reset();  // the session expired early: a new one next time

@@ -6,7 +6,6 @@
 #include <thread>
 
 #include "common/json_log.h"
-#include "sync/refetcher.h"
 #include "sync/retention.h"
 #include "workers/dead_letters.h"
 #include "workers/retry_wait.h"
@@ -31,11 +30,9 @@ metrics::Counter& deadLetters(const std::string& reason) {
 
 }  // namespace
 
-EventWorker::EventWorker(const WorkerConfig& config, kafka::DurableProducer& dlq, stripe::StripeClient* stripe,
-                         int index)
+EventWorker::EventWorker(const WorkerConfig& config, kafka::DurableProducer& dlq, int index)
     : config_(config),
       dlq_(dlq),
-      stripe_(stripe),
       consumer_(std::make_unique<EventConsumer>(config.kafka, config.consumer)),
       batch_seconds_(metrics::defaultRegistry().histogram(
           "billing_worker_batch_seconds", "Time to apply one batch of events and commit it", metrics::latencyBuckets())),
@@ -79,7 +76,7 @@ void EventWorker::run(const std::atomic<bool>& stop) {
                                {"group", config_.consumer.group_id},
                                {"dlq_topic", config_.dlq_topic},
                                {"batch_max", config_.batch_max},
-                               {"refetch", stripe_ != nullptr}});
+                               {"livemode", config_.livemode ? nlohmann::json(*config_.livemode) : nlohmann::json("any")}});
   while (!stop.load()) {
     try {
       // Readiness means the database answers, also while no events arrive: ping it when idle.
@@ -102,7 +99,6 @@ void EventWorker::run(const std::atomic<bool>& stop) {
       if (!processBatch(batch, stop)) break;  // stopping: nothing stored, the next owner re-reads the batch
       consumer_->storeOffsets(batch);
     }
-    refetchRound();
     pruneRound();
   }
   consumer_->close();
@@ -146,7 +142,7 @@ bool EventWorker::applyWithRetries(const std::vector<sync::PositionedEvent>& eve
     if (stop.load()) return false;
     std::string error;
     try {
-      auto outcomes = sync::EventApplier(db()).apply(events);
+      auto outcomes = sync::EventApplier(db(), config_.livemode).apply(events);
       for (std::size_t i = 0; i < events.size(); ++i) count(events[i].event->type, outcomes[i]);
       if (!ready_) log::info("database available again");
       ready_ = true;
@@ -221,19 +217,6 @@ void EventWorker::pruneRound() {
   } catch (const pg::PgError& e) {
     dropConnectionIfBroken();
     log::warn("processed events retention failed", {{"sqlstate", e.sqlstate()}, {"error", e.what()}});
-  }
-}
-
-void EventWorker::refetchRound() {
-  if (!stripe_ || config_.refetch_per_round == 0) return;
-  auto now = std::chrono::steady_clock::now();
-  if (now - last_refetch_ < std::chrono::seconds(1)) return;
-  last_refetch_ = now;
-  try {
-    sync::Refetcher(db(), *stripe_).runDue(config_.refetch_per_round);
-  } catch (const pg::PgError& e) {
-    dropConnectionIfBroken();
-    log::warn("refetch round failed", {{"sqlstate", e.sqlstate()}, {"error", e.what()}});
   }
 }
 

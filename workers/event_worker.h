@@ -15,14 +15,13 @@
 
 namespace billing::workers {
 
-/// The `billing worker` loop: consume a batch, apply it in one transaction, store the offsets only after the commit,
-/// then fetch doubtful objects from Stripe. An unavailable database is waited out (the batch is retried, never
+/// The `billing worker` loop: consume a batch, apply it in one transaction, store the offsets only after the commit. An unavailable database is waited out (the batch is retried, never
 /// skipped); an event that can't be applied goes to the dead-letter topic and table, and its partition moves on.
 class EventWorker {
  public:
-  /// `dlq` produces to config.dlq_topic; `stripe` may be null (then doubtful objects stay queued). `index` tells the
-  /// consumers of one process apart in metrics.
-  EventWorker(const WorkerConfig& config, kafka::DurableProducer& dlq, stripe::StripeClient* stripe, int index = 0);
+  /// `dlq` produces to config.dlq_topic. `index` tells the consumers of one process apart in metrics. Doubtful
+  /// objects are fetched by the process's RefetchPool, not here.
+  EventWorker(const WorkerConfig& config, kafka::DurableProducer& dlq, int index = 0);
   ~EventWorker();
 
   /// Runs until `stop` becomes true; the batch in progress is finished or abandoned unstored (re-delivered later).
@@ -37,7 +36,6 @@ class EventWorker {
                         const std::vector<const ConsumedMessage*>& messages, const std::atomic<bool>& stop);
   bool deadLetter(const ConsumedMessage& message, const std::string& event_id, const std::string& event_type,
                   const std::string& reason, const std::string& error, int attempts, const std::atomic<bool>& stop);
-  void refetchRound();
   void pruneRound();
   pg::Connection& db();
   void dropConnectionIfBroken();
@@ -45,11 +43,9 @@ class EventWorker {
 
   const WorkerConfig& config_;
   kafka::DurableProducer& dlq_;
-  stripe::StripeClient* stripe_;
   std::unique_ptr<EventConsumer> consumer_;
   std::unique_ptr<pg::Connection> db_;
   std::atomic<bool> ready_{false};
-  std::chrono::steady_clock::time_point last_refetch_{};
   std::chrono::steady_clock::time_point last_prune_{};
   std::chrono::steady_clock::time_point last_ping_{};
 

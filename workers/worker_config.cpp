@@ -23,8 +23,8 @@ LoadedWorkerConfig loadWorkerConfig(const common::Environment& env) {
   c.batch_max = static_cast<std::size_t>(reader.integer("BILLING_WORKER_BATCH_MAX", 500, 1, 10000));
   c.batch_linger_ms = static_cast<int>(reader.integer("BILLING_WORKER_BATCH_LINGER_MS", c.batch_linger_ms, 0, 1000));
   c.max_attempts = static_cast<int>(reader.integer("BILLING_WORKER_MAX_ATTEMPTS", c.max_attempts, 1, 100));
-  c.refetch_per_round =
-      static_cast<int>(reader.integer("BILLING_WORKER_REFETCH_PER_ROUND", c.refetch_per_round, 0, 1000));
+  c.refetch_concurrency =
+      static_cast<int>(reader.integer("BILLING_WORKER_REFETCH_CONCURRENCY", c.refetch_concurrency, 0, 64));
   c.event_retention_days =
       static_cast<int>(reader.integer("BILLING_WORKER_EVENT_RETENTION_DAYS", c.event_retention_days, 31, 3650));
   c.host = reader.string("BILLING_WORKER_HOST", c.host);
@@ -34,6 +34,11 @@ LoadedWorkerConfig loadWorkerConfig(const common::Environment& env) {
   if (!log::parseLevel(c.log_level, level)) reader.addError("BILLING_LOG_LEVEL must be debug, info, warn or error");
   c.stripe = stripe::readStripeConfig(reader, false);
   c.stripe_enabled = !c.stripe.api_key.empty();
+  c.livemode = stripe::livemodeOfKey(c.stripe.api_key);
+  // Stripe allows about 100 requests/s in live mode and 25 in test mode per account; the API and the other workers
+  // read too, so one worker process takes a share by default.
+  c.stripe_reads_per_second = static_cast<double>(
+      reader.integer("BILLING_STRIPE_READS_PER_SECOND", c.livemode.value_or(false) ? 50 : 20, 1, 10000));
   return {c, reader.errors()};
 }
 

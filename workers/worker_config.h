@@ -1,6 +1,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,7 +23,9 @@ struct WorkerConfig {
   std::size_t batch_max = 500;  // events per transaction at most
   int batch_linger_ms = 20;     // how long a batch waits to fill once its first event arrived
   int max_attempts = 3;         // failures (other than an unavailable database) before an event is dead-lettered
-  int refetch_per_round = 20;   // Stripe fetches between two batches, at most
+  int refetch_concurrency = 4;  // threads fetching refetch_queue from Stripe (0: none)
+  double stripe_reads_per_second = 0;  // this process's share of Stripe's rate limit; 0: from the key's mode
+  std::optional<bool> livemode;  // the API key's mode: events of the other mode are skipped
   int event_retention_days = 45; // processed event ids kept (Stripe resends for 3 days, replay-events reaches 30)
   std::string host = "0.0.0.0"; // ops endpoints: /healthz /readyz /metrics
   std::uint16_t port = 8081;

@@ -314,7 +314,9 @@ void currentPeriod(Api& api) {
   sub["items"]["data"][0]["current_period_end"] = now + 20 * 86400;
   testing::applyPayloads(db, {testing::makeEvent("customer.subscription.updated", now - 60, sub)});
   api.fake.put(sub);
-  for (const auto& row : db.query("SELECT raw::text FROM prices")) api.fake.put(nlohmann::json::parse(*row[0]));
+  for (const char* table : {"prices", "products", "customers"}) {
+    for (const auto& row : db.query(std::string("SELECT raw::text FROM ") + table)) api.fake.put(nlohmann::json::parse(*row[0]));
+  }
 }
 
 }  // namespace
@@ -533,6 +535,9 @@ TEST_CASE("every request the API sends to the Stripe fake is valid for stripe-mo
   REQUIRE(api.call("POST", "/v1/accounts/acct_oskar/subscription/change", kKey,
                    nlohmann::json{{"preview_token", down["preview_token"]}}.dump()).status == 200);
   REQUIRE(api.call("POST", "/v1/accounts/acct_oskar/subscription/cancel_scheduled_change", kKey, "{}").status == 200);
+  // Sessions use the configuration `billing configure-portal` manages (Stripe's default, the Dashboard's, need not
+  // allow plan switching: the fake's doesn't).
+  api::configurePortal(*api.stripe, nlohmann::json::parse(testing::readFile(std::string(BILLING_SOURCE_DIR) + "/api/portal.example.json")));
   for (const auto* flow : {"null", "\"payment_method_update\"", "\"subscription_cancel\"", "\"subscription_update\""}) {
     REQUIRE(api.call("POST", "/v1/accounts/acct_oskar/portal_session", kKey,
                      std::string(R"({"return_url":"https://app.example.com/billing","flow":)") + flow + "}").status == 200);

@@ -1,6 +1,6 @@
 // Request conformance: the calls the service makes, sent through our client to stripe-mock, which validates each one
-// against Stripe's OpenAPI spec (unknown or mistyped parameters are a 400). Note: stripe-mock v0.197.0 embeds the
-// 2025-09-30.clover spec; we pin 2026-07-29.dahlia, so a parameter added between the two would be refused here.
+// against Stripe's OpenAPI spec (unknown or mistyped parameters are a 400). Note: stripe-mock v0.203.0 embeds the
+// 2026-08-26.dahlia spec, the release after our pinned 2026-07-29.dahlia.
 #include <catch2/catch.hpp>
 
 #include <nlohmann/json.hpp>

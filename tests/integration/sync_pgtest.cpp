@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <ctime>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -10,9 +11,11 @@
 #include "stripe/stripe_client.h"
 #include "sync/backfill.h"
 #include "sync/event_routes.h"
+#include "sync/object_fetcher.h"
 #include "sync/reconciler.h"
 #include "sync/refetcher.h"
 #include "sync/retention.h"
+#include "sync/snapshot_writer.h"
 #include "tests/support/fake_stripe.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/sync_database.h"
@@ -198,11 +201,14 @@ TEST_CASE("same-second updates end in Stripe's latest state, whatever their orde
     auto stats = sync::Refetcher(db, client).runDue(10);
     CHECK(stats.fetched == 1);
     CHECK(scalar(db, "SELECT status FROM subscriptions WHERE id = $1", {id}) == "past_due");
-    CHECK(scalar(db, "SELECT version FROM subscriptions WHERE id = $1", {id}) == std::to_string(second + 3));
+    // Versioned by the answer's Date: the fake's clock plus the second between its read and its answer.
+    CHECK(scalar(db, "SELECT version FROM subscriptions WHERE id = $1", {id}) == std::to_string(second + 3 + 1));
     CHECK(scalar(db, "SELECT count(*) FROM refetch_queue") == "0");
-    // A late copy of either event changes nothing now.
+    // A late copy of either event changes nothing now (it is within the fetched row's read window, so it is
+    // settled by another fetch rather than trusted or dropped).
     auto late = testing::applyPayloads(db, {testing::makeEvent("customer.subscription.updated", second, active)});
-    CHECK(late[0] == EventOutcome::Stale);
+    CHECK(late[0] == EventOutcome::RefetchQueued);
+    CHECK(scalar(db, "SELECT status FROM subscriptions WHERE id = $1", {id}) == "past_due");
   }
 }
 
@@ -437,4 +443,115 @@ TEST_CASE("processed event ids are kept for the retention period, then removed",
   CHECK(sync::pruneProcessedEvents(db, 45, 3) == old);  // several chunks
   CHECK(std::stoll(scalar(db, "SELECT count(*) FROM processed_events")) == all - old);
   CHECK(sync::pruneProcessedEvents(db, 45) == 0);
+}
+
+// Stripe stamps Date when its answer leaves, after it read the object: a fetched row is older than its version.
+// (The event's `created` and the response's Date are both whole seconds: https://docs.stripe.com/api/events/object.)
+TEST_CASE("an event one second older than a fetched row's Date still lands", "[integration][postgres][sync]") {
+  pg::Connection db(testing::freshSyncDatabase());
+  auto subscription = subscriptionFixture();
+  const std::string id = subscription["id"];
+  const std::int64_t date = static_cast<std::int64_t>(std::time(nullptr)) - 30;
+  // A fetch read the subscription while still active, and its answer left a few seconds later...
+  auto before = subscription;
+  before["status"] = "active";
+  sync::Snapshot fetched{sync::ObjectKind::Subscription, id, date, "", false, before.dump(), date - 4};
+  sync::SnapshotWriter(db).writeInTransaction({fetched});
+  // ...meanwhile the subscription went past_due, one second before that Date.
+  auto after = subscription;
+  after["status"] = "past_due";
+  auto outcomes = testing::applyPayloads(db, {testing::makeEvent("customer.subscription.updated", date - 1, after)});
+  CHECK(outcomes[0] == EventOutcome::RefetchQueued);
+  CHECK(scalar(db, "SELECT reason FROM refetch_queue WHERE object_id = $1", {id}) == "fetched_before_event");
+  testing::FakeStripe fake;
+  fake.put(after);
+  stripe::StripeClient client(fakeConfig(fake));
+  CHECK(sync::Refetcher(db, client).runDue(10).fetched == 1);
+  CHECK(scalar(db, "SELECT status FROM subscriptions WHERE id = $1", {id}) == "past_due");
+  CHECK(scalar(db, "SELECT count(*) FROM refetch_queue") == "0");
+
+  // Well past the read window, an older event is plainly stale (no fetch for it).
+  pg::Connection db2(testing::freshSyncDatabase());
+  sync::SnapshotWriter(db2).writeInTransaction({fetched});
+  auto old = testing::applyPayloads(db2, {testing::makeEvent("customer.subscription.updated",
+                                                              date - sync::kFetchedSnapshotDoubtSeconds - 1, after)});
+  CHECK(old[0] == EventOutcome::Stale);
+  CHECK(scalar(db2, "SELECT count(*) FROM refetch_queue") == "0");
+}
+
+TEST_CASE("a fetched snapshot read while an event happened is written and confirmed", "[integration][postgres][sync]") {
+  pg::Connection db(testing::freshSyncDatabase());
+  auto subscription = subscriptionFixture();
+  const std::string id = subscription["id"];
+  const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr)) - 30;
+  testing::applyPayloads(db, {testing::makeEvent("customer.subscription.updated", now, subscription)});
+  // The request left at now - 1, the answer at now + 2: Stripe may have read it before the event's change.
+  auto fetched = subscription;
+  fetched["metadata"] = {{"read", "maybe before"}};
+  sync::SnapshotWriter(db).writeInTransaction(
+      {{sync::ObjectKind::Subscription, id, now + 2, "", false, fetched.dump(), now - 1}});
+  CHECK(scalar(db, "SELECT reason || ' ' || doubt_version FROM refetch_queue WHERE object_id = $1", {id}) ==
+        "read_during_change " + std::to_string(now));
+  // A request that left after the event leaves no doubt.
+  pg::Connection db2(testing::freshSyncDatabase());
+  testing::applyPayloads(db2, {testing::makeEvent("customer.subscription.updated", now, subscription)});
+  sync::SnapshotWriter(db2).writeInTransaction(
+      {{sync::ObjectKind::Subscription, id, now + 2, "", false, fetched.dump(), now + 1}});
+  CHECK(scalar(db2, "SELECT count(*) FROM refetch_queue") == "0");
+}
+
+// "Subsequent requests with the same key return the same result" (https://docs.stripe.com/api/idempotent_requests):
+// a replay carries the state saved when the key was first used, up to 24 hours ago, stamped with today's Date.
+TEST_CASE("an idempotent replay doesn't roll a row back", "[integration][postgres][sync]") {
+  pg::Connection db(testing::freshSyncDatabase());
+  auto subscription = subscriptionFixture();
+  const std::string id = subscription["id"];
+  const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+  auto current = subscription;
+  current["cancel_at_period_end"] = true;
+  testing::applyPayloads(db, {testing::makeEvent("customer.subscription.updated", now - 60, current)});
+  stripe::StripeClient::Response replay{subscription, now, now, true};
+  sync::writeAnswers(db, {{sync::ObjectKind::Subscription, &replay}});
+  CHECK(scalar(db, "SELECT cancel_at_period_end FROM subscriptions WHERE id = $1", {id}) == "t");
+  CHECK(scalar(db, "SELECT reason FROM refetch_queue WHERE object_id = $1", {id}) == "idempotent_replay");
+  // A fresh answer is written as usual.
+  stripe::StripeClient::Response fresh{subscription, now, now, false};
+  sync::writeAnswers(db, {{sync::ObjectKind::Subscription, &fresh}});
+  CHECK(scalar(db, "SELECT cancel_at_period_end FROM subscriptions WHERE id = $1", {id}) == "f");
+}
+
+// Test mode and live mode are separate: a live key can't see test objects (https://docs.stripe.com/keys#test-live-modes).
+TEST_CASE("a test-mode event on a live deployment changes nothing and tombstones nothing", "[integration][postgres][sync]") {
+  pg::Connection db(testing::freshSyncDatabase());
+  auto subscription = subscriptionFixture();
+  const std::int64_t t = subscription["created"].get<std::int64_t>();
+  auto live = subscription;
+  live["livemode"] = true;
+  auto live_event = nlohmann::json::parse(testing::makeEvent("customer.subscription.created", t, live));
+  live_event["livemode"] = true;
+  auto test_cancel = testing::makeEvent("customer.subscription.deleted", t + 5, subscription);  // livemode false
+  auto test_old_version = testing::makeEvent("customer.subscription.updated", t + 6, subscription, "", "2024-06-20");
+  auto outcomes = testing::applyPayloads(db, {live_event.dump(), test_cancel, test_old_version}, 1, true);
+  CHECK(outcomes == std::vector{EventOutcome::Applied, EventOutcome::OtherMode, EventOutcome::OtherMode});
+  CHECK(scalar(db, "SELECT deleted || ' ' || livemode FROM subscriptions") == "false true");
+  CHECK(scalar(db, "SELECT count(*) FROM refetch_queue") == "0");
+  CHECK(scalar(db, "SELECT string_agg(outcome, ',' ORDER BY event_created) FROM processed_events") ==
+        "applied,other_mode,other_mode");
+}
+
+TEST_CASE("a new doubt about an object whose fetch is in flight is due at once", "[integration][postgres][sync]") {
+  pg::Connection db(testing::freshSyncDatabase());
+  const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+  // A worker leased the entry (its fetch in flight): due again only in 120 s.
+  db.exec("INSERT INTO refetch_queue (object_type, object_id, reason, doubt_version, not_before) VALUES "
+          "('customer', 'cus_x', 'same_second', " + std::to_string(now - 100) + ", now() + interval '120 seconds')");
+  sync::SnapshotWriter(db).queueRefetch({{sync::ObjectKind::Customer, "cus_x", "same_second", now - 50}});
+  CHECK(scalar(db, "SELECT not_before <= now() FROM refetch_queue") == "t");
+  // The same doubt again (no newer information) keeps the lease.
+  db.exec("UPDATE refetch_queue SET not_before = now() + interval '120 seconds'");
+  sync::SnapshotWriter(db).queueRefetch({{sync::ObjectKind::Customer, "cus_x", "same_second", now - 50}});
+  CHECK(scalar(db, "SELECT not_before > now() FROM refetch_queue") == "t");
+  auto backlog = sync::refetchBacklog(db);
+  CHECK(backlog.queued == 1);
+  CHECK(backlog.due == 0);
 }

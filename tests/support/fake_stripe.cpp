@@ -1,6 +1,7 @@
+// The Stripe fake's HTTP front: authentication, scripted failures, idempotency as Stripe does it, Date after the
+// read, routing to the resource files in fake_stripe/, and the read endpoints (objects, lists, search, events).
 #include "tests/support/fake_stripe.h"
 
-#include <Poco/DateTime.h>
 #include <Poco/DateTimeFormat.h>
 #include <Poco/DateTimeFormatter.h>
 #include <Poco/Net/HTTPRequestHandler.h>
@@ -14,14 +15,15 @@
 #include <Poco/URI.h>
 
 #include <algorithm>
-#include <cctype>
 
-#include "common/utc_time.h"
-#include <cmath>
-#include <ctime>
+#include "tests/support/fake_stripe/state.h"
 
 namespace billing::testing {
 namespace {
+
+using fake::Answer;
+using fake::json;
+using fake::State;
 
 const std::map<std::string, std::string>& pluralToType() {
   static const std::map<std::string, std::string> m = {
@@ -29,17 +31,10 @@ const std::map<std::string, std::string>& pluralToType() {
       {"prices", "price"},               {"subscriptions", "subscription"},
       {"subscription_schedules", "subscription_schedule"},
       {"invoices", "invoice"},           {"payment_methods", "payment_method"},
-      {"subscription_items", "subscription_item"},
+      {"subscription_items", "subscription_item"}, {"coupons", "coupon"},
+      {"webhook_endpoints", "webhook_endpoint"},
   };
   return m;
-}
-
-nlohmann::json stripeError(const std::string& type, const std::string& code, const std::string& message,
-                           const std::string& param = "") {
-  nlohmann::json error = {{"type", type}, {"message", message}};
-  if (!code.empty()) error["code"] = code;
-  if (!param.empty()) error["param"] = param;
-  return {{"error", error}};
 }
 
 std::vector<std::string> split(const std::string& path) {
@@ -54,56 +49,318 @@ std::vector<std::string> split(const std::string& path) {
   return parts;
 }
 
+Answer notFound(const std::string& method, const std::string& path) {
+  return fake::invalidRequest(404, "", "Unrecognized request URL (" + method + ": " + path + ")").answer;
+}
+
+// Stripe lists newest first; ids break ties so pages are stable.
+bool newerFirst(const json& a, const json& b) {
+  auto ca = a.value("created", 0LL), cb = b.value("created", 0LL);
+  if (ca != cb) return ca > cb;
+  return a.value("id", "") > b.value("id", "");
+}
+
+// https://docs.stripe.com/api/pagination: limit 1 to 100 (default 10), starting_after an object id of the list.
+Answer list(std::vector<json> items, const std::multimap<std::string, std::string>& query, const std::string& url) {
+  std::sort(items.begin(), items.end(), newerFirst);
+  std::int64_t limit = 10;
+  if (auto it = query.find("limit"); it != query.end()) {
+    fake::Params p(json{{"limit", it->second}});
+    limit = *p.integer("limit");
+    // Stricter reading: a limit outside 1..100 is refused, not clamped.
+    if (limit < 1 || limit > 100) throw fake::invalidRequest(400, "parameter_invalid_integer", "limit must be between 1 and 100", "limit", true);
+  }
+  std::size_t start = 0;
+  if (auto it = query.find("starting_after"); it != query.end()) {
+    auto found = std::find_if(items.begin(), items.end(), [&](const json& o) { return o["id"] == it->second; });
+    if (found == items.end()) throw fake::noSuch("object", it->second, "starting_after");
+    start = static_cast<std::size_t>(found - items.begin()) + 1;
+  }
+  json data = json::array();
+  for (std::size_t i = start; i < items.size() && data.size() < static_cast<std::size_t>(limit); ++i) data.push_back(items[i]);
+  bool has_more = start + data.size() < items.size();
+  return {200, {{"object", "list"}, {"data", data}, {"has_more", has_more}, {"url", url}}, {}};
+}
+
+std::vector<json> objectsOf(State& s, const std::string& type) {
+  std::vector<json> out;
+  auto it = s.objects.find(type);
+  if (it == s.objects.end()) return out;
+  for (const auto& [id, object] : it->second) {
+    if (!s.isDeleted(type, id)) out.push_back(object);
+  }
+  return out;
+}
+
+std::vector<json> createdBetween(std::vector<json> items, const std::multimap<std::string, std::string>& query) {
+  auto gte = query.find("created[gte]"), lte = query.find("created[lte]");
+  std::vector<json> kept;
+  for (auto& o : items) {
+    auto c = o.value("created", 0LL);
+    if (gte != query.end() && c < std::stoll(gte->second)) continue;
+    if (lte != query.end() && c > std::stoll(lte->second)) continue;
+    kept.push_back(std::move(o));
+  }
+  return kept;
+}
+
+// Search is eventually consistent: "data is searchable in under 1 minute" and not for read-after-write
+// (https://docs.stripe.com/search). The fake finds a customer only search_delay_seconds after its last write.
+// Only the query the service sends: metadata['<key>']:'<value>'.
+Answer searchCustomers(State& s, const std::multimap<std::string, std::string>& query) {
+  auto q = query.find("query");
+  if (q == query.end()) throw fake::missingParameter("query");
+  std::string key, wanted;
+  auto open = q->second.find("metadata['"), colon = q->second.find("']:'");
+  if (open != 0 || colon == std::string::npos || q->second.back() != '\'') {
+    throw fake::invalidRequest(400, "", "The fake understands only metadata['key']:'value' queries", "query", true);
+  }
+  key = q->second.substr(10, colon - 10);
+  wanted = q->second.substr(colon + 4, q->second.size() - colon - 5);
+  json data = json::array();
+  for (const auto& c : objectsOf(s, "customer")) {
+    auto from = s.searchable_from.find(c.value("id", ""));
+    if (from != s.searchable_from.end() && s.now() < from->second) continue;
+    if (c.contains("metadata") && c["metadata"].value(key, "") == wanted) data.push_back(c);
+  }
+  return {200, {{"object", "search_result"}, {"data", data}, {"has_more", false}, {"url", "/v1/customers/search"}}, {}};
+}
+
+Answer read(State& s, const std::vector<std::string>& parts, const std::multimap<std::string, std::string>& query,
+            const std::string& path) {
+  static const fake::Params none{json::object()};
+  if (parts.size() == 3 && parts[1] == "customers" && parts[2] == "search") return searchCustomers(s, query);
+  if (parts.size() >= 2 && parts[1] == "billing_portal") {
+    if (parts.size() == 3 && parts[2] == "configurations") {
+      return list(objectsOf(s, "billing_portal.configuration"), query, "/v1/billing_portal/configurations");
+    }
+    if (parts.size() == 4 && parts[2] == "configurations") {
+      return {200, s.get("billing_portal.configuration", parts[3], "configuration"), {}};
+    }
+    return notFound("GET", path);
+  }
+  if (parts.size() >= 3 && parts[1] == "test_helpers" && parts[2] == "test_clocks") {
+    if (parts.size() == 4) return {200, s.get("test_helpers.test_clock", parts[3], "test clock"), {}};
+    return list(objectsOf(s, "test_helpers.test_clock"), query, "/v1/test_helpers/test_clocks");
+  }
+  if (parts.size() >= 3 && parts[1] == "billing" && parts[2] == "meters") return fake::meters(s, "GET", parts, none, query);
+  if (parts[1] == "events" && parts.size() == 2) {
+    std::vector<std::string> types;
+    for (auto [it, end] = query.equal_range("types[]"); it != end; ++it) types.push_back(it->second);
+    std::vector<json> kept;
+    for (const auto& e : createdBetween(s.events, query)) {
+      if (types.empty() || std::find(types.begin(), types.end(), e.value("type", "")) != types.end()) kept.push_back(e);
+    }
+    return list(kept, query, "/v1/events");
+  }
+  if (parts[1] == "subscription_items" && parts.size() == 2) {
+    auto sub = query.find("subscription");
+    if (sub == query.end()) throw fake::missingParameter("subscription");
+    auto& subscription = s.get("subscription", sub->second, "subscription", "subscription");
+    std::vector<json> items(subscription["items"]["data"].begin(), subscription["items"]["data"].end());
+    return list(items, query, "/v1/subscription_items");
+  }
+  auto type_it = pluralToType().find(parts[1]);
+  if (type_it == pluralToType().end()) return notFound("GET", path);
+  const std::string& type = type_it->second;
+  if (parts.size() == 2) {
+    auto items = createdBetween(objectsOf(s, type), query);
+    if (type == "subscription") {
+      // Stripe's default list leaves canceled subscriptions out; `customer` filters.
+      auto status = query.find("status");
+      auto customer = query.find("customer");
+      items.erase(std::remove_if(items.begin(), items.end(), [&](const json& o) {
+                    if (customer != query.end() && o.value("customer", "") != customer->second) return true;
+                    if (status == query.end()) return o.value("status", "") == "canceled";
+                    return status->second != "all" && o.value("status", "") != status->second;
+                  }), items.end());
+    }
+    if (type == "invoice" || type == "subscription_schedule") {
+      auto customer = query.find("customer");
+      if (customer != query.end()) {
+        items.erase(std::remove_if(items.begin(), items.end(), [&](const json& o) { return o.value("customer", "") != customer->second; }), items.end());
+      }
+    }
+    return list(items, query, "/v1/" + parts[1]);
+  }
+  const std::string& id = parts[2];
+  auto* found = s.find(type, id);
+  bool gone = s.isDeleted(type, id);
+  if (!found && !gone) throw fake::noSuch(type, id);
+  if (parts.size() == 3) {
+    if (gone) {
+      // https://docs.stripe.com/api/customers/delete: a deleted customer is still retrieved, as a stub.
+      if (type == "customer") return {200, {{"id", id}, {"object", "customer"}, {"deleted", true}}, {}};
+      throw fake::noSuch(type, id);
+    }
+    return {200, *found, {}};
+  }
+  if (parts.size() == 4 && type == "invoice" && parts[3] == "lines") {
+    std::vector<json> lines((*found)["lines"]["data"].begin(), (*found)["lines"]["data"].end());
+    return list(lines, query, "/v1/invoices/" + id + "/lines");
+  }
+  if (parts.size() == 4 && type == "customer" && parts[3] == "payment_methods") {
+    std::vector<json> methods;
+    for (const auto& pm : objectsOf(s, "payment_method")) {
+      if (pm.value("customer", "") == id) methods.push_back(pm);
+    }
+    return list(methods, query, "/v1/customers/" + id + "/payment_methods");
+  }
+  return notFound("GET", path);
+}
+
+Answer write(State& s, const std::string& method, const std::vector<std::string>& parts, const fake::Params& p,
+             const std::multimap<std::string, std::string>& query, const std::string& path) {
+  const auto& what = parts[1];
+  if (what == "customers") return fake::customers(s, method, parts, p, query);
+  if (what == "products" || what == "prices" || what == "coupons") return fake::catalog(s, method, parts, p);
+  if (what == "subscriptions") return fake::subscriptions(s, method, parts, p);
+  if (what == "invoices" && parts.size() == 3 && parts[2] == "create_preview" && method == "POST") {
+    return fake::invoicePreview(s, p);
+  }
+  if (what == "subscription_schedules") return fake::schedules(s, method, parts, p);
+  if (what == "test_helpers" && parts.size() >= 3 && parts[2] == "test_clocks") return fake::testClocks(s, method, parts, p);
+  if (what == "billing" && parts.size() >= 3 && (parts[2] == "meter_events" || parts[2] == "meters")) {
+    return fake::meters(s, method, parts, p, query);
+  }
+  if (what == "billing_portal") return fake::portal(s, parts, p);
+  return notFound(method, path);
+}
+
+// https://docs.stripe.com/api/idempotent_requests: the first result after the endpoint began executing is saved
+// (500s included) and replayed for the same key; the same key with another endpoint or other parameters is a 400
+// idempotency_error; a request refused by validation saves nothing. Replays carry `Idempotent-Replayed: true`.
+// Not Stripe (a project rule the fake enforces so tests catch a miss): every POST must carry an Idempotency-Key.
+Answer handleLocked(State& s, const RecordedRequest& request) {
+  if (request.uri == "/v2/billing/meter_event_stream") return fake::meterEventStream(s, request);
+  auto auth = request.headers.find("Authorization");
+  if (auth == request.headers.end() || auth->second.rfind("Bearer sk_", 0) != 0) {
+    return fake::invalidRequest(401, "", "Invalid API Key provided").answer;
+  }
+  Poco::URI uri(request.uri);
+  std::multimap<std::string, std::string> query;
+  for (const auto& [k, v] : uri.getQueryParameters()) query.emplace(k, v);
+  const std::string path = uri.getPath();
+  auto parts = split(path);
+  if (request.uri == "/v2/billing/meter_event_session" && request.method == "POST") return fake::meterEventSession(s);
+  if (path.rfind("/v2/core/events/", 0) == 0 && request.method == "GET") {
+    auto found = s.v2_events.find(path.substr(std::string("/v2/core/events/").size()));
+    if (found == s.v2_events.end()) throw fake::noSuch("event", path.substr(16));
+    return {200, found->second, {}};
+  }
+  if (parts.size() < 2 || parts[0] != "v1") return notFound(request.method, path);
+  if (request.method == "GET") return read(s, parts, query, path);
+  if (request.method == "DELETE") return write(s, "DELETE", parts, fake::Params(json::object()), query, path);
+  if (request.method != "POST") return notFound(request.method, path);
+
+  auto key = request.headers.find("Idempotency-Key");
+  if (key == request.headers.end()) {
+    return fake::invalidRequest(400, "", "the service must send an Idempotency-Key on every POST (project rule)").answer;
+  }
+  const std::string endpoint = request.method + " " + path;
+  if (auto saved = s.idempotent.find(key->second); saved != s.idempotent.end()) {
+    if (saved->second.endpoint != endpoint || saved->second.body != request.body) {
+      Answer refused{400, {{"error", {{"type", "idempotency_error"},
+                                      {"message", "Keys for idempotent requests can only be used with the same parameters "
+                                                  "they were first used with. Try using a key other than '" + key->second +
+                                                  "' if you meant to execute a different request."}}}}, {}};
+      return refused;
+    }
+    auto replay = saved->second.answer;
+    replay.headers["Idempotent-Replayed"] = "true";
+    return replay;
+  }
+  Answer answer;
+  try {
+    answer = write(s, "POST", parts, fake::Params::fromForm(request.body), query, path);
+  } catch (const fake::Refusal& refusal) {
+    if (refusal.validation) return refusal.answer;
+    answer = refusal.answer;
+  }
+  s.idempotent[key->second] = {endpoint, request.body, answer};
+  return answer;
+}
+
 class Handler : public Poco::Net::HTTPRequestHandler {
  public:
-  explicit Handler(FakeStripe& fake) : fake_(fake) {}
+  explicit Handler(State& state) : state_(state) {}
   void handleRequest(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) override {
     RecordedRequest recorded;
     recorded.method = request.getMethod();
     recorded.uri = request.getURI();
     for (const auto& [k, v] : request) recorded.headers[k] = v;
     Poco::StreamCopier::copyToString(request.stream(), recorded.body);
+    Answer answer;
     std::int64_t date = 0;
-    auto answer = fake_.handle(recorded, date);
+    {
+      std::lock_guard lock(state_.mutex);
+      state_.requests.push_back(recorded);
+      if (state_.fail_count > 0) {
+        --state_.fail_count;
+        answer = scriptedFailure(recorded);
+      } else {
+        try {
+          answer = handleLocked(state_, recorded);
+        } catch (const fake::Refusal& refusal) {
+          answer = refusal.answer;
+        }
+      }
+      // Stripe stamps Date when the answer leaves, after it read the object.
+      date = state_.now() + state_.latency_seconds;
+    }
     auto body = answer.body.dump();
     response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(answer.status));
     response.set("Date", Poco::DateTimeFormatter::format(Poco::Timestamp::fromEpochTime(static_cast<std::time_t>(date)),
                                                          Poco::DateTimeFormat::HTTP_FORMAT));
     response.set("Request-Id", "req_fake" + std::to_string(date));
+    for (const auto& [k, v] : answer.headers) response.set(k, v);
     response.setContentType("application/json");
     response.setContentLength(static_cast<std::streamsize>(body.size()));
     response.send() << body;
   }
 
  private:
-  FakeStripe& fake_;
+  // A 429 comes from the rate limiter, before execution: nothing is saved. A 5xx happened during execution: saved for
+  // the request's Idempotency-Key (a retry with it gets the same 500) and marked `Stripe-Should-Retry: false`, as
+  // Stripe's libraries expect when the idempotency layer would replay it anyway.
+  Answer scriptedFailure(const RecordedRequest& request) {
+    bool rate = state_.fail_status == 429;
+    Answer a{state_.fail_status,
+             {{"error", {{"type", rate ? "invalid_request_error" : "api_error"}, {"message", "scripted failure"}}}},
+             {}};
+    if (rate) {
+      a.body["error"]["code"] = "rate_limit";
+      return a;
+    }
+    a.headers["Stripe-Should-Retry"] = "false";
+    auto key = request.headers.find("Idempotency-Key");
+    if (request.method == "POST" && key != request.headers.end() && !state_.idempotent.count(key->second)) {
+      state_.idempotent[key->second] = {request.method + " " + request.uri.substr(0, request.uri.find('?')), request.body, a};
+    }
+    return a;
+  }
+
+  State& state_;
 };
 
 class Factory : public Poco::Net::HTTPRequestHandlerFactory {
  public:
-  explicit Factory(FakeStripe& fake) : fake_(fake) {}
+  explicit Factory(State& state) : state_(state) {}
   Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
-    return new Handler(fake_);
+    return new Handler(state_);
   }
 
  private:
-  FakeStripe& fake_;
+  State& state_;
 };
-
-// Stripe lists newest first; ids break ties so pages are stable.
-bool newerFirst(const nlohmann::json& a, const nlohmann::json& b) {
-  auto ca = a.value("created", 0LL), cb = b.value("created", 0LL);
-  if (ca != cb) return ca > cb;
-  return a.value("id", "") > b.value("id", "");
-}
 
 }  // namespace
 
-FakeStripe::FakeStripe(int port) {
+FakeStripe::FakeStripe(int port) : state_(std::make_unique<fake::State>()) {
   Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(port)));
   auto params = new Poco::Net::HTTPServerParams;
   params->setKeepAlive(true);
-  server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(*this), pool_, socket, params);
+  server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(*state_), pool_, socket, params);
   server_->start();
 }
 
@@ -115,525 +372,90 @@ FakeStripe::~FakeStripe() {
 std::string FakeStripe::baseUrl() const { return "http://127.0.0.1:" + std::to_string(server_->port()); }
 
 void FakeStripe::put(const nlohmann::json& object) {
-  std::lock_guard lock(mutex_);
-  objects_[object.at("object").get<std::string>()][object.at("id").get<std::string>()] = object;
+  std::lock_guard lock(state_->mutex);
+  state_->objects[object.at("object").get<std::string>()][object.at("id").get<std::string>()] = object;
+  state_->searchable_from.erase(object.at("id").get<std::string>());
 }
 
 void FakeStripe::remove(const std::string& object_type, const std::string& id) {
-  std::lock_guard lock(mutex_);
-  deleted_[object_type][id] = true;
+  std::lock_guard lock(state_->mutex);
+  state_->deleted[object_type].insert(id);
 }
 
 void FakeStripe::addEvent(const nlohmann::json& event) {
-  std::lock_guard lock(mutex_);
-  events_.push_back(event);
+  std::lock_guard lock(state_->mutex);
+  state_->events.push_back(event);
 }
 
 void FakeStripe::setClock(std::int64_t unix_seconds) {
-  std::lock_guard lock(mutex_);
-  clock_ = unix_seconds;
+  std::lock_guard lock(state_->mutex);
+  state_->wall_clock = unix_seconds;
+}
+
+void FakeStripe::setLatency(std::int64_t seconds) {
+  std::lock_guard lock(state_->mutex);
+  state_->latency_seconds = seconds;
+}
+
+void FakeStripe::setSearchDelay(std::int64_t seconds) {
+  std::lock_guard lock(state_->mutex);
+  state_->search_delay_seconds = seconds;
 }
 
 void FakeStripe::failNext(int count, int status) {
-  std::lock_guard lock(mutex_);
-  fail_count_ = count;
-  fail_status_ = status;
-}
-
-std::vector<RecordedRequest> FakeStripe::requests() const {
-  std::lock_guard lock(mutex_);
-  return requests_;
-}
-
-std::size_t FakeStripe::count(const std::string& prefix) const {
-  std::lock_guard lock(mutex_);
-  return static_cast<std::size_t>(std::count_if(requests_.begin(), requests_.end(), [&](const RecordedRequest& r) {
-    return r.uri.substr(0, r.uri.find('?')).rfind(prefix, 0) == 0;
-  }));
-}
-
-std::vector<nlohmann::json> FakeStripe::objectsOf(const std::string& object_type) const {
-  std::vector<nlohmann::json> out;
-  auto it = objects_.find(object_type);
-  if (it == objects_.end()) return out;
-  auto gone = deleted_.find(object_type);
-  for (const auto& [id, object] : it->second) {
-    if (gone != deleted_.end() && gone->second.count(id)) continue;
-    out.push_back(object);
-  }
-  return out;
-}
-
-FakeStripe::Answer FakeStripe::list(const std::vector<nlohmann::json>& items,
-                                    const std::multimap<std::string, std::string>& query, const std::string& url) {
-  auto sorted = items;
-  std::sort(sorted.begin(), sorted.end(), newerFirst);
-  std::size_t limit = 10;
-  if (auto it = query.find("limit"); it != query.end()) limit = std::clamp<std::size_t>(std::stoul(it->second), 1, 100);
-  std::size_t start = 0;
-  if (auto it = query.find("starting_after"); it != query.end()) {
-    auto found = std::find_if(sorted.begin(), sorted.end(), [&](const nlohmann::json& o) { return o["id"] == it->second; });
-    if (found == sorted.end()) {
-      return {400, stripeError("invalid_request_error", "resource_missing", "No such object: '" + it->second + "'",
-                               "starting_after")};
-    }
-    start = static_cast<std::size_t>(found - sorted.begin()) + 1;
-  }
-  nlohmann::json data = nlohmann::json::array();
-  for (std::size_t i = start; i < sorted.size() && data.size() < limit; ++i) data.push_back(sorted[i]);
-  bool has_more = start + data.size() < sorted.size();
-  return {200, {{"object", "list"}, {"data", data}, {"has_more", has_more}, {"url", url}}};
-}
-
-FakeStripe::Answer FakeStripe::handle(const RecordedRequest& request, std::int64_t& date) {
-  std::lock_guard lock(mutex_);
-  requests_.push_back(request);
-  date = clock_ != 0 ? clock_ : static_cast<std::int64_t>(std::time(nullptr));
-  if (fail_count_ > 0) {
-    --fail_count_;
-    return {fail_status_, stripeError(fail_status_ == 429 ? "invalid_request_error" : "api_error",
-                                      fail_status_ == 429 ? "rate_limit" : "", "scripted failure")};
-  }
-  if (request.uri == "/v2/billing/meter_event_stream") return meterEventStream(request, date);
-  if (request.headers.count("Authorization") == 0 || request.headers.at("Authorization").rfind("Bearer sk_", 0) != 0) {
-    return {401, stripeError("invalid_request_error", "", "Invalid API Key provided")};
-  }
-  if (request.uri == "/v2/billing/meter_event_session" && request.method == "POST") {
-    auto token = "mes_fake_token_" + std::to_string(next_id_++);
-    stream_tokens_[token] = date + 900;
-    return {200, {{"id", "mes_fake" + std::to_string(next_id_++)}, {"object", "v2.billing.meter_event_session"},
-                  {"authentication_token", token}, {"created", "2026-01-01T00:00:00.000Z"},
-                  {"expires_at", common::formatIso8601Utc(date + 900)}, {"livemode", false}}};
-  }
-  if (request.uri.rfind("/v2/core/events/", 0) == 0 && request.method == "GET") {
-    auto id = request.uri.substr(std::string("/v2/core/events/").size());
-    auto found = v2_events_.find(id);
-    if (found == v2_events_.end()) return {404, stripeError("invalid_request_error", "resource_missing", "No such event")};
-    return {200, found->second};
-  }
-  Poco::URI uri(request.uri);
-  std::multimap<std::string, std::string> query;
-  for (const auto& [k, v] : uri.getQueryParameters()) query.emplace(k, v);
-  auto parts = split(uri.getPath());
-  if (request.method == "POST" && parts.size() >= 2 && parts[0] == "v1") {
-    auto key = request.headers.find("Idempotency-Key");
-    if (key == request.headers.end()) {
-      return {400, stripeError("invalid_request_error", "", "the service must send an Idempotency-Key on every POST")};
-    }
-    if (auto replay = idempotent_.find(key->second); replay != idempotent_.end()) return replay->second;
-    auto answer = post(request, parts, date);
-    idempotent_[key->second] = answer;
-    return answer;
-  }
-  if (request.method != "GET" || parts.size() < 2 || parts[0] != "v1") {
-    return {404, stripeError("invalid_request_error", "", "Unrecognized request URL (" + request.method + ": " + uri.getPath() + ")")};
-  }
-  auto created_filter = [&](std::vector<nlohmann::json> items) {
-    auto gte = query.find("created[gte]"), lte = query.find("created[lte]");
-    std::vector<nlohmann::json> kept;
-    for (auto& o : items) {
-      auto c = o.value("created", 0LL);
-      if (gte != query.end() && c < std::stoll(gte->second)) continue;
-      if (lte != query.end() && c > std::stoll(lte->second)) continue;
-      kept.push_back(std::move(o));
-    }
-    return kept;
-  };
-
-  if (parts.size() == 3 && parts[1] == "customers" && parts[2] == "search") {
-    // Only the query the service sends: metadata['account_id']:'<value>'
-    auto q = query.find("query");
-    std::string wanted;
-    if (q != query.end()) {
-      auto start = q->second.find(":'");
-      if (start != std::string::npos) wanted = q->second.substr(start + 2, q->second.size() - start - 3);
-    }
-    nlohmann::json data = nlohmann::json::array();
-    for (const auto& c : objectsOf("customer")) {
-      if (c.contains("metadata") && c["metadata"].value("account_id", "") == wanted) data.push_back(c);
-    }
-    return {200, {{"object", "search_result"}, {"data", data}, {"has_more", false}, {"url", "/v1/customers/search"}}};
-  }
-  if (parts.size() == 3 && parts[1] == "billing_portal" && parts[2] == "configurations") {
-    return list(objectsOf("billing_portal.configuration"), query, "/v1/billing_portal/configurations");
-  }
-  if (parts[1] == "events" && parts.size() == 2) {
-    std::vector<std::string> types;
-    for (auto [it, end] = query.equal_range("types[]"); it != end; ++it) types.push_back(it->second);
-    std::vector<nlohmann::json> kept;
-    for (const auto& e : created_filter(events_)) {
-      if (types.empty() || std::find(types.begin(), types.end(), e.value("type", "")) != types.end()) kept.push_back(e);
-    }
-    return list(kept, query, "/v1/events");
-  }
-  if (parts[1] == "subscription_items" && parts.size() == 2) {
-    auto sub = query.find("subscription");
-    if (sub == query.end()) return {400, stripeError("invalid_request_error", "parameter_missing", "Missing required param: subscription.", "subscription")};
-    auto it = objects_["subscription"].find(sub->second);
-    if (it == objects_["subscription"].end()) return {404, stripeError("invalid_request_error", "resource_missing", "No such subscription", "subscription")};
-    std::vector<nlohmann::json> items(it->second["items"]["data"].begin(), it->second["items"]["data"].end());
-    return list(items, query, "/v1/subscription_items");
-  }
-  auto type_it = pluralToType().find(parts[1]);
-  if (type_it == pluralToType().end()) {
-    return {404, stripeError("invalid_request_error", "", "Unrecognized request URL (GET: " + uri.getPath() + ")")};
-  }
-  const std::string& type = type_it->second;
-  if (parts.size() == 2) {
-    auto items = created_filter(objectsOf(type));
-    if (type == "subscription" && query.find("status") == query.end()) {
-      // Stripe's default list leaves canceled subscriptions out.
-      items.erase(std::remove_if(items.begin(), items.end(), [](const nlohmann::json& s) { return s.value("status", "") == "canceled"; }), items.end());
-    }
-    return list(items, query, "/v1/" + parts[1]);
-  }
-  const std::string& id = parts[2];
-  auto& by_id = objects_[type];
-  auto found = by_id.find(id);
-  bool gone = deleted_[type].count(id) > 0;
-  if (found == by_id.end() && !gone) {
-    return {404, stripeError("invalid_request_error", "resource_missing", "No such " + type + ": '" + id + "'", "id")};
-  }
-  if (parts.size() == 3) {
-    if (gone) {
-      if (type == "customer") return {200, {{"id", id}, {"object", "customer"}, {"deleted", true}}};
-      return {404, stripeError("invalid_request_error", "resource_missing", "No such " + type + ": '" + id + "'", "id")};
-    }
-    return {200, found->second};
-  }
-  if (parts.size() == 4 && type == "invoice" && parts[3] == "lines") {
-    std::vector<nlohmann::json> lines(found->second["lines"]["data"].begin(), found->second["lines"]["data"].end());
-    return list(lines, query, "/v1/invoices/" + id + "/lines");
-  }
-  if (parts.size() == 4 && type == "customer" && parts[3] == "payment_methods") {
-    std::vector<nlohmann::json> methods;
-    for (const auto& pm : objectsOf("payment_method")) {
-      if (pm.value("customer", "") == id) methods.push_back(pm);
-    }
-    return list(methods, query, "/v1/customers/" + id + "/payment_methods");
-  }
-  return {404, stripeError("invalid_request_error", "", "Unrecognized request URL (GET: " + uri.getPath() + ")")};
-}
-
-FakeStripe::Answer FakeStripe::post(const RecordedRequest& request, const std::vector<std::string>& parts,
-                                    std::int64_t now) {
-  // Form body in bracket notation (a[b][0][c]=v) back into nested JSON; numeric segments are array indexes.
-  nlohmann::json params = nlohmann::json::object();
-  const std::string& body = request.body;
-  std::size_t start = 0;
-  while (start < body.size()) {
-    auto end = body.find('&', start);
-    if (end == std::string::npos) end = body.size();
-    auto pair = body.substr(start, end - start);
-    start = end + 1;
-    auto eq = pair.find('=');
-    std::string key, value;
-    Poco::URI::decode(pair.substr(0, eq), key, true);
-    Poco::URI::decode(eq == std::string::npos ? "" : pair.substr(eq + 1), value, true);
-    std::vector<std::string> path;
-    auto bracket = key.find('[');
-    path.push_back(key.substr(0, bracket));
-    while (bracket != std::string::npos) {
-      auto close = key.find(']', bracket);
-      path.push_back(key.substr(bracket + 1, close - bracket - 1));
-      bracket = key.find('[', close);
-    }
-    nlohmann::json* node = &params;
-    for (std::size_t i = 0; i < path.size(); ++i) {
-      bool index = !path[i].empty() && std::all_of(path[i].begin(), path[i].end(), ::isdigit);
-      if (index) {
-        auto n = std::stoul(path[i]);
-        if (!node->is_array()) *node = nlohmann::json::array();
-        while (node->size() <= n) node->push_back(nullptr);
-        node = &(*node)[n];
-      } else {
-        node = &(*node)[path[i]];
-      }
-    }
-    *node = value;
-  }
-  if (parts.size() == 2 && parts[1] == "customers") {
-    nlohmann::json customer = {{"id", "cus_fake" + std::to_string(next_id_++)}, {"object", "customer"},
-                               {"created", now}, {"livemode", false}, {"balance", 0}, {"delinquent", false},
-                               {"email", params.value("email", nlohmann::json())},
-                               {"name", params.value("name", nlohmann::json())},
-                               {"metadata", params.value("metadata", nlohmann::json::object())},
-                               {"invoice_settings", {{"default_payment_method", nullptr}}}};
-    objects_["customer"][customer["id"]] = customer;
-    return {200, customer};
-  }
-  if (parts.size() == 3 && parts[1] == "invoices" && parts[2] == "create_preview") {
-    return previewOrUpdate(params, params.value("subscription", ""), false, now);
-  }
-  if (parts.size() == 3 && parts[1] == "subscriptions") return previewOrUpdate(params, parts[2], true, now);
-  if (parts[1] == "subscription_schedules") return schedule(params, parts, now);
-  if (parts.size() >= 3 && parts[1] == "billing_portal" && parts[2] == "configurations") {
-    auto& configurations = objects_["billing_portal.configuration"];
-    nlohmann::json configuration;
-    if (parts.size() == 3) {
-      configuration = {{"id", "bpc_fake" + std::to_string(next_id_++)}, {"object", "billing_portal.configuration"},
-                       {"created", now}, {"livemode", false}, {"active", true}, {"is_default", configurations.empty()}};
-    } else {
-      auto found = configurations.find(parts[3]);
-      if (found == configurations.end()) return {404, stripeError("invalid_request_error", "resource_missing", "No such configuration", "configuration")};
-      configuration = found->second;
-    }
-    for (const auto& [k, v] : params.items()) configuration[k] = v;
-    configuration["updated"] = now;
-    configurations[configuration["id"].get<std::string>()] = configuration;
-    return {200, configuration};
-  }
-  if (parts.size() == 3 && parts[1] == "billing" && parts[2] == "meter_events") {
-    const auto& payload = params.value("payload", nlohmann::json::object());
-    auto event_name = params.value("event_name", ""), customer = payload.value("stripe_customer_id", "");
-    auto value = payload.value("value", "");
-    if (event_name.empty() || customer.empty() || value.empty()) {
-      return {400, stripeError("invalid_request_error", "parameter_missing", "Missing event_name or payload", "payload")};
-    }
-    std::int64_t timestamp = params.contains("timestamp") ? std::stoll(params["timestamp"].get<std::string>()) : now;
-    if (timestamp < now - 35 * 86400 || timestamp > now + 300) {
-      return {400, stripeError("invalid_request_error", "timestamp_too_far_in_past", "Timestamp must be within the past 35 days", "timestamp")};
-    }
-    auto identifier = params.value("identifier", "mev_fake" + std::to_string(next_id_++));
-    recordMeterEvent(identifier, event_name, customer, std::stoll(value), timestamp, "v1");
-    return {200, {{"object", "billing.meter_event"}, {"created", now}, {"event_name", event_name},
-                  {"identifier", identifier}, {"livemode", false}, {"payload", payload}, {"timestamp", timestamp}}};
-  }
-  if (parts.size() == 3 && parts[1] == "billing_portal" && parts[2] == "sessions") {
-    auto id = "bps_fake" + std::to_string(next_id_++);
-    nlohmann::json session = {{"id", id}, {"object", "billing_portal.session"}, {"created", now}, {"livemode", false},
-                              {"customer", params.value("customer", "")}, {"return_url", params.value("return_url", "")},
-                              {"flow", params.value("flow_data", nlohmann::json())},
-                              {"url", "https://billing.stripe.com/p/session/test_" + id}};
-    objects_["billing_portal.session"][id] = session;
-    return {200, session};
-  }
-  return {404, stripeError("invalid_request_error", "", "Unrecognized request URL (POST: /" + parts[0] + "/" + parts[1] + ")")};
-}
-
-// Subscription schedules as the service uses them: create from a subscription (one phase: the current period),
-// replace the phases (a second phase of `duration` starting where the first ends), release.
-FakeStripe::Answer FakeStripe::schedule(const nlohmann::json& params, const std::vector<std::string>& parts,
-                                        std::int64_t now) {
-  auto& schedules = objects_["subscription_schedule"];
-  if (parts.size() == 2) {
-    auto sub_id = params.value("from_subscription", "");
-    auto found = objects_["subscription"].find(sub_id);
-    if (found == objects_["subscription"].end()) {
-      return {400, stripeError("invalid_request_error", "resource_missing", "No such subscription", "from_subscription")};
-    }
-    auto& sub = found->second;
-    if (sub["schedule"].is_string()) {
-      return {400, stripeError("invalid_request_error", "", "You cannot migrate a subscription that is already attached to a schedule", "from_subscription")};
-    }
-    const auto& item = sub["items"]["data"][0];
-    nlohmann::json phase = {{"start_date", item["current_period_start"]}, {"end_date", item["current_period_end"]},
-                            {"items", {{{"price", item["price"]["id"]}, {"quantity", item["quantity"]}}}}};
-    nlohmann::json schedule = {{"id", "sub_sched_fake" + std::to_string(next_id_++)}, {"object", "subscription_schedule"},
-                               {"created", now}, {"livemode", false}, {"customer", sub["customer"]},
-                               {"subscription", sub_id}, {"status", "active"}, {"end_behavior", "release"},
-                               {"current_phase", {{"start_date", phase["start_date"]}, {"end_date", phase["end_date"]}}},
-                               {"phases", {phase}}, {"metadata", nlohmann::json::object()}, {"canceled_at", nullptr},
-                               {"completed_at", nullptr}, {"released_at", nullptr}, {"released_subscription", nullptr}};
-    schedules[schedule["id"]] = schedule;
-    sub["schedule"] = schedule["id"];
-    return {200, schedule};
-  }
-  auto found = schedules.find(parts[2]);
-  if (found == schedules.end()) return {404, stripeError("invalid_request_error", "resource_missing", "No such subscription schedule", "schedule")};
-  auto& schedule = found->second;
-  if (schedule["status"] != "active" && schedule["status"] != "not_started") {
-    return {400, stripeError("invalid_request_error", "", "You cannot update a subscription schedule that is " + schedule["status"].get<std::string>())};
-  }
-  if (parts.size() == 4 && parts[3] == "release") {
-    schedule["status"] = "released";
-    schedule["released_at"] = now;
-    schedule["released_subscription"] = schedule["subscription"];
-    objects_["subscription"][schedule["subscription"].get<std::string>()]["schedule"] = nullptr;
-    schedule["subscription"] = nullptr;
-    return {200, schedule};
-  }
-  nlohmann::json phases = nlohmann::json::array();
-  std::int64_t previous_end = 0;
-  for (const auto& p : params.value("phases", nlohmann::json::array())) {
-    std::int64_t start = p.contains("start_date") ? std::stoll(p["start_date"].get<std::string>()) : previous_end;
-    std::int64_t end = 0;
-    if (p.contains("end_date")) {
-      end = std::stoll(p["end_date"].get<std::string>());
-    } else if (p.contains("duration")) {
-      auto count = std::stoll(p["duration"].value("interval_count", std::string("1")));
-      auto interval = p["duration"].value("interval", "month");
-      end = start + count * (interval == "year" ? 365 : interval == "month" ? 30 : interval == "week" ? 7 : 1) * 86400;
-    }
-    nlohmann::json items = nlohmann::json::array();
-    for (const auto& i : p.value("items", nlohmann::json::array())) {
-      items.push_back({{"price", i.value("price", "")}, {"quantity", std::stoll(i.value("quantity", std::string("1")))}});
-    }
-    phases.push_back({{"start_date", start}, {"end_date", end}, {"items", items}});
-    previous_end = end;
-  }
-  schedule["phases"] = phases;
-  if (params.contains("end_behavior")) schedule["end_behavior"] = params["end_behavior"];
-  return {200, schedule};
-}
-
-// The v2 meter event stream: a session token instead of the API key, JSON, up to 100 events, all-or-nothing; events
-// are validated asynchronously at Stripe, so a duplicate identifier is dropped silently.
-FakeStripe::Answer FakeStripe::meterEventStream(const RecordedRequest& request, std::int64_t now) {
-  auto auth = request.headers.find("Authorization");
-  std::string token = auth == request.headers.end() ? "" : auth->second.substr(std::min<std::size_t>(7, auth->second.size()));
-  auto session = stream_tokens_.find(token);
-  if (session == stream_tokens_.end() || session->second < now) {
-    return {401, stripeError("invalid_request_error", "", "The meter event session token is invalid or expired")};
-  }
-  if (request.method != "POST" || request.headers.count("Content-Type") == 0 ||
-      request.headers.at("Content-Type").rfind("application/json", 0) != 0) {
-    return {400, stripeError("invalid_request_error", "", "the stream takes POST with a JSON body")};
-  }
-  auto body = nlohmann::json::parse(request.body, nullptr, false);
-  if (body.is_discarded() || !body.contains("events") || !body["events"].is_array() || body["events"].empty() ||
-      body["events"].size() > 100) {
-    return {400, stripeError("invalid_request_error", "", "events must be an array of 1 to 100 meter events")};
-  }
-  for (const auto& e : body["events"]) {
-    const auto& payload = e.value("payload", nlohmann::json::object());
-    auto when = common::parseIso8601Utc(e.value("timestamp", ""));
-    if (!e.contains("event_name") || !payload.contains("stripe_customer_id") || !payload.contains("value") || !when) {
-      return {400, stripeError("invalid_request_error", "", "each event needs event_name, timestamp and payload")};
-    }
-    recordMeterEvent(e.value("identifier", "mev_fake" + std::to_string(next_id_++)), e["event_name"],
-                     payload["stripe_customer_id"], std::stoll(payload["value"].get<std::string>()), *when, "v2");
-  }
-  return {200, nlohmann::json::object()};
-}
-
-void FakeStripe::recordMeterEvent(const std::string& identifier, const std::string& event_name,
-                                  const std::string& customer, std::int64_t value, std::int64_t timestamp,
-                                  const std::string& via) {
-  if (!meter_identifiers_.insert(identifier).second) {
-    ++meter_duplicates_;
-    return;  // Stripe's 24-hour identifier dedupe
-  }
-  meter_events_.push_back({identifier, event_name, customer, value, timestamp, via});
-}
-
-std::vector<FakeStripe::MeterEvent> FakeStripe::meterEvents() const {
-  std::lock_guard lock(mutex_);
-  return meter_events_;
-}
-
-std::int64_t FakeStripe::meterDuplicates() const {
-  std::lock_guard lock(mutex_);
-  return meter_duplicates_;
-}
-
-void FakeStripe::putV2Event(const nlohmann::json& event) {
-  std::lock_guard lock(mutex_);
-  v2_events_[event.at("id").get<std::string>()] = event;
+  std::lock_guard lock(state_->mutex);
+  state_->fail_count = count;
+  state_->fail_status = status;
 }
 
 void FakeStripe::declineCustomer(const std::string& customer_id) {
-  std::lock_guard lock(mutex_);
-  declining_[customer_id] = true;
+  std::lock_guard lock(state_->mutex);
+  state_->customer_cards[customer_id] = fake::CardBehaviour::Declines;
+}
+
+void FakeStripe::requireAuthentication(const std::string& customer_id) {
+  std::lock_guard lock(state_->mutex);
+  state_->customer_cards[customer_id] = fake::CardBehaviour::RequiresAction;
 }
 
 nlohmann::json FakeStripe::object(const std::string& object_type, const std::string& id) const {
-  std::lock_guard lock(mutex_);
-  auto t = objects_.find(object_type);
-  if (t == objects_.end()) return nullptr;
-  auto o = t->second.find(id);
-  return o == t->second.end() ? nlohmann::json() : o->second;
+  std::lock_guard lock(state_->mutex);
+  auto* o = state_->find(object_type, id);
+  return o ? *o : nlohmann::json();
 }
 
-// Proration as Stripe computes it for one item: unused time on the old price credited, remaining time on the new
-// price charged, both over the item's current period, rounded to the minor unit.
-FakeStripe::Answer FakeStripe::previewOrUpdate(const nlohmann::json& params, const std::string& subscription_id,
-                                              bool apply, std::int64_t now) {
-  auto found = objects_["subscription"].find(subscription_id);
-  if (found == objects_["subscription"].end()) {
-    return {404, stripeError("invalid_request_error", "resource_missing", "No such subscription: '" + subscription_id + "'", "subscription")};
-  }
-  auto subscription = found->second;
-  if (params.contains("cancel_at_period_end")) {
-    if (!apply) return {400, stripeError("invalid_request_error", "parameter_unknown", "Received unknown parameter")};
-    subscription["cancel_at_period_end"] = params["cancel_at_period_end"] == "true";
-    subscription["cancel_at"] = subscription["cancel_at_period_end"] == true
-                                    ? subscription["items"]["data"][0]["current_period_end"] : nlohmann::json();
-    objects_["subscription"][subscription_id] = subscription;
-    return {200, subscription};
-  }
-  const auto& details = apply ? params : params.value("subscription_details", nlohmann::json::object());
-  if (!details.contains("items") || !details["items"].is_array() || details["items"].empty()) {
-    return {400, stripeError("invalid_request_error", "parameter_missing", "Missing items", "items")};
-  }
-  const auto& change = details["items"][0];
-  auto& item = subscription["items"]["data"][0];
-  if (change.value("id", "") != item.value("id", "")) {
-    return {400, stripeError("invalid_request_error", "resource_missing", "No such subscription item", "items[0][id]")};
-  }
-  auto new_price = objects_["price"].find(change.value("price", ""));
-  if (new_price == objects_["price"].end()) {
-    return {400, stripeError("invalid_request_error", "resource_missing", "No such price: '" + change.value("price", "") + "'", "items[0][price]")};
-  }
-  std::int64_t quantity = change.contains("quantity") ? std::stoll(change["quantity"].get<std::string>()) : item.value("quantity", 1LL);
-  std::int64_t proration_date = details.contains("proration_date") ? std::stoll(details["proration_date"].get<std::string>()) : now;
-  std::int64_t start = item["current_period_start"], end = item["current_period_end"];
-  double remaining = static_cast<double>(end - proration_date) / static_cast<double>(end - start);
-  std::int64_t old_amount = item["price"].value("unit_amount", 0LL) * item.value("quantity", 1LL);
-  std::int64_t new_amount = new_price->second.value("unit_amount", 0LL) * quantity;
-  std::int64_t credit = -static_cast<std::int64_t>(std::llround(static_cast<double>(old_amount) * remaining));
-  std::int64_t charge = static_cast<std::int64_t>(std::llround(static_cast<double>(new_amount) * remaining));
-  // A different billing interval resets the billing cycle anchor to the change: a new period starts then and is
-  // charged in full (Stripe's "changing the billing interval" behaviour).
-  const auto& old_recurring = item["price"]["recurring"];
-  const auto& new_recurring = new_price->second["recurring"];
-  bool interval_changed = old_recurring.value("interval", "") != new_recurring.value("interval", "") ||
-                          old_recurring.value("interval_count", 1LL) != new_recurring.value("interval_count", 1LL);
-  if (interval_changed) {
-    auto interval = new_recurring.value("interval", "month");
-    end = proration_date + new_recurring.value("interval_count", 1LL) *
-                               (interval == "year" ? 365 : interval == "month" ? 30 : interval == "week" ? 7 : 1) * 86400;
-    charge = new_amount;
-  }
-  std::string invoice_id = apply ? "in_fake" + std::to_string(next_id_++) : "upcoming_in_fake";
-  auto line = [&](const std::string& id, std::int64_t amount, const nlohmann::json& price, const std::string& what) {
-    return nlohmann::json{{"id", id}, {"object", "line_item"}, {"amount", amount}, {"currency", subscription["currency"]},
-                          {"description", what}, {"invoice", invoice_id}, {"livemode", false}, {"metadata", nlohmann::json::object()},
-                          {"period", {{"start", proration_date}, {"end", end}}}, {"quantity", 1}, {"subscription", subscription_id},
-                          {"parent", {{"type", "subscription_item_details"}, {"invoice_item_details", nullptr},
-                                      {"subscription_item_details", {{"proration", true}, {"subscription", subscription_id},
-                                                                     {"subscription_item", item["id"]}, {"invoice_item", "ii_fake"}}}}},
-                          {"pricing", {{"type", "price_details"}, {"price_details", {{"price", price["id"]}, {"product", price["product"]}}}}}};
-  };
-  nlohmann::json lines = nlohmann::json::array({line(invoice_id + "_credit", credit, item["price"], "Unused time"),
-                                                line(invoice_id + "_charge", charge, new_price->second, "Remaining time")});
-  std::int64_t total = credit + charge;
-  nlohmann::json invoice = {{"id", invoice_id}, {"object", "invoice"}, {"customer", subscription["customer"]},
-                            {"currency", subscription["currency"]}, {"created", now}, {"livemode", false},
-                            {"billing_reason", "subscription_update"}, {"status", apply ? "paid" : "draft"},
-                            {"subtotal", total}, {"total", total}, {"amount_due", std::max<std::int64_t>(total, 0)},
-                            {"amount_paid", apply ? std::max<std::int64_t>(total, 0) : 0}, {"amount_remaining", 0},
-                            {"period_start", proration_date}, {"period_end", proration_date},
-                            {"lines", {{"object", "list"}, {"data", lines}, {"has_more", false}}},
-                            {"parent", {{"type", "subscription_details"}, {"subscription_details", {{"subscription", subscription_id}}}}},
-                            {"metadata", nlohmann::json::object()}};
-  if (!apply) return {200, invoice};
-  if (total > 0 && declining_.count(subscription["customer"].get<std::string>()) &&
-      params.value("payment_behavior", "") == "error_if_incomplete") {
-    // error_if_incomplete: the update is not applied when the payment fails.
-    return {402, {{"error", {{"type", "card_error"}, {"code", "card_declined"}, {"decline_code", "insufficient_funds"},
-                             {"message", "Your card has insufficient funds."}}}}};
-  }
-  item["price"] = new_price->second;
-  item["quantity"] = quantity;
-  if (interval_changed) {
-    item["current_period_start"] = proration_date;
-    item["current_period_end"] = end;
-  }
-  subscription["latest_invoice"] = invoice_id;
-  objects_["subscription"][subscription_id] = subscription;
-  objects_["invoice"][invoice_id] = invoice;
-  return {200, subscription};
+std::vector<nlohmann::json> FakeStripe::events() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->events;
+}
+
+std::vector<FakeStripe::MeterEvent> FakeStripe::meterEvents() const {
+  std::lock_guard lock(state_->mutex);
+  std::vector<MeterEvent> out;
+  for (const auto& e : state_->meter_events) out.push_back({e.identifier, e.event_name, e.customer, e.value, e.timestamp, e.via});
+  return out;
+}
+
+std::int64_t FakeStripe::meterDuplicates() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->meter_duplicates;
+}
+
+void FakeStripe::putV2Event(const nlohmann::json& event) {
+  std::lock_guard lock(state_->mutex);
+  state_->v2_events[event.at("id").get<std::string>()] = event;
+}
+
+std::vector<RecordedRequest> FakeStripe::requests() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->requests;
+}
+
+std::size_t FakeStripe::count(const std::string& prefix) const {
+  std::lock_guard lock(state_->mutex);
+  return static_cast<std::size_t>(std::count_if(state_->requests.begin(), state_->requests.end(), [&](const RecordedRequest& r) {
+    return r.uri.substr(0, r.uri.find('?')).rfind(prefix, 0) == 0;
+  }));
 }
 
 }  // namespace billing::testing

@@ -3,10 +3,7 @@
 #include <Poco/ThreadPool.h>
 
 #include <cstdint>
-#include <map>
 #include <memory>
-#include <mutex>
-#include <set>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -14,11 +11,18 @@
 #include "tests/support/scripted_http_server.h"
 
 namespace billing::testing {
+namespace fake {
+struct State;
+}
 
-/// A stateful stand-in for the Stripe API, for flows stripe-mock (stateless) can't follow: it serves the objects a
-/// test put into it, with Stripe's shapes (list objects, pagination by starting_after, newest first, error bodies,
-/// `deleted: true` stubs) and a Date header from a clock the test controls. Only the endpoints the service calls.
-/// The requests it gets are checked against stripe-mock in tests/integration/stripe_mock_test.cpp.
+/// A stateful stand-in for the Stripe API that behaves like Stripe where the service depends on it: idempotency as
+/// Stripe saves and replays it, Date stamped after the read, calendar billing periods, test clocks that renew,
+/// finalize and collect, prorations with trials and discounts, subscription schedules with their phases, payment
+/// outcomes per test payment method (declines, 3-D Secure), multi-item subscriptions, meter usage billed into
+/// invoices with the finalization grace, asynchronous v2 meter validation, eventually consistent Search, portal
+/// configuration defaults, and Stripe's refusals of unknown or mistyped parameters. Each behaviour cites the Stripe
+/// page it follows (tests/support/fake_stripe/*.cpp); tests/contract/ checks them, against Stripe test mode too.
+/// Requests it gets are also checked against stripe-mock (Stripe's OpenAPI validation) by the flows' tests.
 class FakeStripe {
  public:
   /// Listens on 127.0.0.1:`port` (0: any free port).
@@ -29,19 +33,30 @@ class FakeStripe {
 
   std::string baseUrl() const;
 
-  /// Stores (or replaces) an object under its `object` type and `id`.
+  /// Stores (or replaces) an object under its `object` type and `id`, as if it had existed for a while (Search
+  /// finds it at once).
   void put(const nlohmann::json& object);
   /// Marks an object deleted: GET answers a `deleted: true` stub (customers) or 404 resource_missing (others).
   void remove(const std::string& object_type, const std::string& id);
   void addEvent(const nlohmann::json& event);
-  /// The Date header's clock (unix seconds); 0 (the default) means the real clock.
+  /// The wall clock (Date, and objects not on a test clock), unix seconds; 0 (the default) means the real clock.
   void setClock(std::int64_t unix_seconds);
-  /// The next `count` requests answer `status` with a Stripe error body (500, 429, 400...).
+  /// Seconds between Stripe reading an object and stamping the answer's Date (default 1).
+  void setLatency(std::int64_t seconds);
+  /// How long after a write Customer Search finds the customer (default 60 s of the wall clock).
+  void setSearchDelay(std::int64_t seconds);
+  /// The next `count` requests answer `status` with a Stripe error body. A 429 is refused before execution (not
+  /// saved for its Idempotency-Key); a 5xx happened during execution and is saved, with `Stripe-Should-Retry: false`,
+  /// as Stripe does (https://docs.stripe.com/api/idempotent_requests: "including 500 errors").
   void failNext(int count, int status);
-  /// Charges to this customer are declined (card_error, card_declined), as with Stripe's test card 4000 0000 0000 0341.
+  /// Charges to this customer are declined (card_error, card_declined), as with pm_card_chargeCustomerFail.
   void declineCustomer(const std::string& customer_id);
+  /// Payments of this customer need 3-D Secure, as with pm_card_authenticationRequired.
+  void requireAuthentication(const std::string& customer_id);
   /// A stored object (null if none).
   nlohmann::json object(const std::string& object_type, const std::string& id) const;
+  /// Events the fake emitted for its own changes (and those added), oldest first.
+  std::vector<nlohmann::json> events() const;
 
   /// Meter events Stripe accepted (v1 and the v2 stream), each identifier once, in arrival order.
   struct MeterEvent {
@@ -59,40 +74,8 @@ class FakeStripe {
   /// Requests whose path (without query) starts with `prefix`.
   std::size_t count(const std::string& prefix) const;
 
-  struct Answer {
-    int status = 200;
-    nlohmann::json body;
-  };
-  Answer handle(const RecordedRequest& request, std::int64_t& date);
-
  private:
-  Answer list(const std::vector<nlohmann::json>& items, const std::multimap<std::string, std::string>& query,
-              const std::string& url);
-  std::vector<nlohmann::json> objectsOf(const std::string& object_type) const;
-  Answer post(const RecordedRequest& request, const std::vector<std::string>& parts, std::int64_t now);
-  Answer schedule(const nlohmann::json& params, const std::vector<std::string>& parts, std::int64_t now);
-  Answer meterEventStream(const RecordedRequest& request, std::int64_t now);
-  void recordMeterEvent(const std::string& identifier, const std::string& event_name, const std::string& customer,
-                        std::int64_t value, std::int64_t timestamp, const std::string& via);
-  Answer previewOrUpdate(const nlohmann::json& params, const std::string& subscription_id, bool apply,
-                         std::int64_t now);
-
-  mutable std::mutex mutex_;
-  std::map<std::string, std::map<std::string, nlohmann::json>> objects_;  // object type -> id -> object
-  std::map<std::string, std::map<std::string, bool>> deleted_;
-  std::vector<nlohmann::json> events_;
-  std::int64_t clock_ = 0;
-  int fail_count_ = 0;
-  int fail_status_ = 500;
-  std::vector<RecordedRequest> requests_;
-  std::map<std::string, Answer> idempotent_;  // Idempotency-Key -> first answer (Stripe replays it)
-  int next_id_ = 1;
-  std::map<std::string, bool> declining_;
-  std::map<std::string, std::int64_t> stream_tokens_;  // session token -> expiry
-  std::set<std::string> meter_identifiers_;
-  std::vector<MeterEvent> meter_events_;
-  std::int64_t meter_duplicates_ = 0;
-  std::map<std::string, nlohmann::json> v2_events_;
+  std::unique_ptr<fake::State> state_;
   Poco::ThreadPool pool_{2, 16};
   std::unique_ptr<Poco::Net::HTTPServer> server_;
 };

@@ -50,7 +50,7 @@ std::string syncedState(pg::Connection& db) {
 }
 
 std::vector<sync::EventOutcome> applyPayloads(pg::Connection& db, const std::vector<std::string>& payloads,
-                                              std::size_t batch) {
+                                              std::size_t batch, std::optional<bool> livemode) {
   std::vector<sync::ParseResult> parsed;
   parsed.reserve(payloads.size());
   for (const auto& p : payloads) {
@@ -58,7 +58,7 @@ std::vector<sync::EventOutcome> applyPayloads(pg::Connection& db, const std::vec
     if (!parsed.back().ok) throw std::runtime_error("test event does not parse: " + parsed.back().error);
   }
   std::vector<sync::EventOutcome> outcomes;
-  sync::EventApplier applier(db);
+  sync::EventApplier applier(db, livemode);
   for (std::size_t start = 0; start < parsed.size(); start += batch) {
     std::vector<sync::PositionedEvent> events;
     for (std::size_t i = start; i < std::min(parsed.size(), start + batch); ++i) {

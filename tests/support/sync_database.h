@@ -1,5 +1,6 @@
 #pragma once
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,9 +18,10 @@ std::string freshSyncDatabase();
 /// Every synced table as text (ids, raw state, tombstones; not versions or event ids), to compare two databases.
 std::string syncedState(pg::Connection& db);
 
-/// Parses and applies payloads through EventApplier, `batch` events per transaction. Returns the outcomes.
+/// Parses and applies payloads through EventApplier (for a deployment in `livemode`, if given), `batch` events per
+/// transaction. Returns the outcomes.
 std::vector<sync::EventOutcome> applyPayloads(pg::Connection& db, const std::vector<std::string>& payloads,
-                                              std::size_t batch = 1);
+                                              std::size_t batch = 1, std::optional<bool> livemode = std::nullopt);
 
 /// A snapshot event envelope around `object` (id generated unless given), as Stripe would send it.
 std::string makeEvent(const std::string& type, std::int64_t created, const nlohmann::json& object,

@@ -1,0 +1,651 @@
+// Subscriptions: create, update with prorations, cancel; invoices and their collection; what a test clock's
+// advance does to them (renewals, trial ends, metered usage, finalization grace).
+#include <algorithm>
+#include <cmath>
+
+#include "tests/support/fake_stripe/state.h"
+
+namespace billing::testing::fake {
+namespace {
+
+constexpr std::int64_t kFinalizationGraceSeconds = 3600;  // https://docs.stripe.com/billing/subscriptions/usage-based/configure-grace-period
+constexpr std::int64_t kPendingUpdateSeconds = 23 * 3600;  // https://docs.stripe.com/billing/subscriptions/pending-updates-reference
+
+bool isMetered(const json& price) {
+  return price.contains("recurring") && price["recurring"].is_object() &&
+         price["recurring"].value("usage_type", "licensed") == "metered";
+}
+
+const json& recurringOf(const json& price) {
+  static const json none = {{"interval", "month"}, {"interval_count", 1}};
+  return price.contains("recurring") && price["recurring"].is_object() ? price["recurring"] : none;
+}
+
+bool live(const json& sub) {
+  auto status = sub.value("status", "");
+  return status != "canceled" && status != "incomplete_expired";
+}
+
+// The customer's payment outcome: a behaviour set for the customer (its card), else a default payment method on the
+// subscription or customer succeeds, else there is nothing to charge (declined as requires_payment_method).
+CardBehaviour cardOf(State& s, const json& sub) {
+  const std::string customer = sub.value("customer", "");
+  if (auto it = s.customer_cards.find(customer); it != s.customer_cards.end()) return it->second;
+  if (sub.contains("default_payment_method") && sub["default_payment_method"].is_string()) return CardBehaviour::Succeeds;
+  if (auto* c = s.find("customer", customer)) {
+    if ((*c)["invoice_settings"].value("default_payment_method", json()).is_string()) return CardBehaviour::Succeeds;
+  }
+  return CardBehaviour::Declines;
+}
+
+std::int64_t percentOff(State& s, const json& sub, std::int64_t amount) {
+  // Prorations reflect the subscription's discounts (https://docs.stripe.com/billing/subscriptions/prorations:
+  // "Any adjustments from discounts are reflected in the proration invoice item's amount"). percent_off only;
+  // amount_off coupons apply to the invoice as a whole, not to each line.
+  double percent = 0;
+  auto coupons = s.objects["subscription_coupons"].find(sub.value("id", ""));
+  if (coupons == s.objects["subscription_coupons"].end()) return amount;
+  for (const auto& c : coupons->second["coupons"]) {
+    if (c["percent_off"].is_number()) percent += c["percent_off"].get<double>();
+  }
+  return amount - static_cast<std::int64_t>(std::llround(static_cast<double>(amount) * percent / 100.0));
+}
+
+json line(State& s, const json& sub, const json& item, const json& price, std::int64_t amount, std::int64_t quantity,
+          std::int64_t start, std::int64_t end, bool proration, const std::string& description) {
+  return {{"id", s.newId("il")}, {"object", "line_item"}, {"amount", amount}, {"currency", sub["currency"]},
+          {"description", description}, {"livemode", false}, {"metadata", json::object()},
+          {"period", {{"start", start}, {"end", end}}}, {"quantity", quantity}, {"subscription", sub["id"]},
+          {"discountable", !proration}, {"discounts", json::array()},
+          {"parent", {{"type", "subscription_item_details"}, {"invoice_item_details", nullptr},
+                      {"subscription_item_details", {{"proration", proration}, {"subscription", sub["id"]},
+                                                     {"subscription_item", item["id"]}, {"invoice_item", nullptr}}}}},
+          {"pricing", {{"type", "price_details"}, {"unit_amount_decimal", std::to_string(price.value("unit_amount", 0LL))},
+                       {"price_details", {{"price", price["id"]}, {"product", price["product"]}}}}}};
+}
+
+json newInvoice(State& s, const json& sub, const std::string& reason, std::int64_t now, json lines) {
+  std::int64_t subtotal = 0;
+  for (const auto& l : lines) subtotal += l["amount"].get<std::int64_t>();
+  auto id = s.newId("in");
+  json invoice = {{"id", id}, {"object", "invoice"}, {"customer", sub["customer"]}, {"currency", sub["currency"]},
+                  {"created", now}, {"livemode", false}, {"billing_reason", reason}, {"status", "draft"},
+                  {"collection_method", "charge_automatically"}, {"auto_advance", true},
+                  {"subtotal", subtotal}, {"total", subtotal}, {"amount_due", 0}, {"amount_paid", 0},
+                  {"amount_remaining", 0}, {"starting_balance", 0}, {"ending_balance", nullptr},
+                  {"period_start", now}, {"period_end", now}, {"attempt_count", 0}, {"attempted", false},
+                  {"number", nullptr}, {"hosted_invoice_url", nullptr}, {"invoice_pdf", nullptr},
+                  {"confirmation_secret", nullptr}, {"discounts", json::array()},
+                  {"lines", {{"object", "list"}, {"data", lines}, {"has_more", false}, {"url", "/v1/invoices/" + id + "/lines"}}},
+                  {"parent", {{"type", "subscription_details"}, {"quote_details", nullptr},
+                              {"subscription_details", {{"metadata", sub.value("metadata", json::object())}, {"subscription", sub["id"]}}}}},
+                  {"status_transitions", {{"finalized_at", nullptr}, {"marked_uncollectible_at", nullptr},
+                                          {"paid_at", nullptr}, {"voided_at", nullptr}}},
+                  {"metadata", json::object()}};
+  return invoice;
+}
+
+// Finalizing applies the customer's credit balance (negative balance = credit): a negative total is credited to the
+// balance; https://docs.stripe.com/billing/customer/balance.
+void finalize(State& s, json& invoice, std::int64_t now) {
+  std::int64_t total = 0;
+  for (const auto& l : invoice["lines"]["data"]) total += l["amount"].get<std::int64_t>();
+  invoice["subtotal"] = total;
+  invoice["total"] = total;
+  auto& customer = s.get("customer", invoice["customer"], "customer", "customer");
+  std::int64_t balance = customer.value("balance", 0LL);
+  invoice["starting_balance"] = balance;
+  std::int64_t due = total + balance;
+  std::int64_t ending = due < 0 ? due : 0;
+  customer["balance"] = ending;
+  invoice["ending_balance"] = ending;
+  invoice["amount_due"] = std::max<std::int64_t>(due, 0);
+  invoice["amount_remaining"] = invoice["amount_due"];
+  invoice["status"] = "open";
+  invoice["number"] = "FAKE-" + std::to_string(s.next_id++);
+  invoice["hosted_invoice_url"] = "https://invoice.stripe.com/i/acct_fake/test_" + invoice["id"].get<std::string>();
+  invoice["invoice_pdf"] = "https://pay.stripe.com/invoice/acct_fake/test_" + invoice["id"].get<std::string>() + "/pdf";
+  invoice["status_transitions"]["finalized_at"] = now;
+  s.emit("invoice.finalized", invoice, now);
+}
+
+enum class Paid { Yes, Declined, NeedsAction };
+
+// Collects an open invoice. A zero amount is paid at once.
+Paid collect(State& s, json& invoice, const json& sub, std::int64_t now) {
+  invoice["attempted"] = true;
+  invoice["attempt_count"] = invoice.value("attempt_count", 0) + 1;
+  if (invoice["amount_due"].get<std::int64_t>() > 0) {
+    auto card = cardOf(s, sub);
+    if (card != CardBehaviour::Succeeds) {
+      // The invoice's PaymentIntent waits for the customer: requires_action (3-D Secure) or requires_payment_method.
+      auto pi = s.newId("pi");
+      invoice["confirmation_secret"] = {{"type", "payment_intent"}, {"client_secret", pi + "_secret_fake"}};
+      s.objects["payment_intent_status"][invoice["id"].get<std::string>()] = {
+          {"status", card == CardBehaviour::RequiresAction ? "requires_action" : "requires_payment_method"}};
+      s.emit("invoice.payment_failed", invoice, now);
+      return card == CardBehaviour::RequiresAction ? Paid::NeedsAction : Paid::Declined;
+    }
+  }
+  invoice["status"] = "paid";
+  invoice["amount_paid"] = invoice["amount_due"];
+  invoice["amount_remaining"] = 0;
+  invoice["status_transitions"]["paid_at"] = now;
+  s.objects["payment_intent_status"].erase(invoice["id"].get<std::string>());
+  s.emit("invoice.paid", invoice, now);
+  return Paid::Yes;
+}
+
+json& storeInvoice(State& s, json invoice) {
+  auto id = invoice["id"].get<std::string>();
+  s.objects["invoice"][id] = std::move(invoice);
+  return s.objects["invoice"][id];
+}
+
+// Items of a subscription as Stripe returns them (dahlia: periods live on the items).
+json makeItem(State& s, const json& sub, const json& price_object, std::int64_t quantity, std::int64_t start,
+              std::int64_t end, const json& metadata) {
+  json item = {{"id", s.newId("si")}, {"object", "subscription_item"}, {"created", start},
+               {"subscription", sub["id"]}, {"price", price_object}, {"metadata", metadata},
+               {"current_period_start", start}, {"current_period_end", end}, {"discounts", json::array()},
+               {"tax_rates", json::array()}};
+  if (!isMetered(price_object)) item["quantity"] = quantity;
+  return item;
+}
+
+// The usage of a metered item over [start, end): meter events of the customer with the meter's event name, dated in
+// the period and received before the invoice is finalized (period end + the 1 h grace). Later events for a closed
+// period are not billed (stricter reading: they are dropped, not moved to the next period).
+std::int64_t usageOf(State& s, const std::string& customer, const json& price_object, std::int64_t start,
+                     std::int64_t end, std::int64_t finalized_at) {
+  auto meter_id = recurringOf(price_object).value("meter", json());
+  if (!meter_id.is_string()) return 0;
+  auto* meter = s.find("billing.meter", meter_id.get<std::string>());
+  if (!meter) return 0;
+  const std::string event_name = (*meter)["event_name"];
+  std::int64_t sum = 0;
+  for (const auto& e : s.meter_events) {
+    if (e.customer == customer && e.event_name == event_name && e.timestamp >= start && e.timestamp < end &&
+        e.received_at <= finalized_at) {
+      sum += e.value;
+    }
+  }
+  return sum;
+}
+
+// Applies the outcome of paying an update's invoice under `payment_behavior`
+// (https://docs.stripe.com/api/subscriptions/update#update_subscription-payment_behavior).
+void fail(State& s, const std::string& code, const std::string& message, const json& invoice) {
+  Refusal r{{402, {{"error", {{"type", "card_error"}, {"code", code}, {"message", message}}}}, {}}, false};
+  if (code == "card_declined") r.answer.body["error"]["decline_code"] = "generic_decline";
+  r.answer.body["error"]["payment_intent"] = {
+      {"status", s.objects["payment_intent_status"][invoice["id"].get<std::string>()].value("status", "")}};
+  throw r;
+}
+
+struct ItemChange {
+  std::string id;                 // empty: a new item
+  std::optional<std::string> price;
+  std::optional<std::int64_t> quantity;
+  bool deleted = false;
+  json metadata = nullptr;
+};
+
+std::vector<ItemChange> itemChanges(State& s, const json& sub, const std::vector<Params>& items) {
+  std::vector<ItemChange> out;
+  for (const auto& i : items) {
+    i.allow({"id", "price", "quantity", "deleted", "metadata", "clear_usage"});
+    ItemChange c;
+    c.id = i.str("id").value_or("");
+    c.price = i.str("price");
+    c.quantity = i.integer("quantity");
+    c.deleted = i.boolean("deleted").value_or(false);
+    if (i.has("metadata")) c.metadata = i.strings("metadata");
+    if (!c.id.empty()) {
+      bool found = false;
+      for (const auto& existing : sub["items"]["data"]) found = found || existing["id"] == c.id;
+      if (!found) throw invalidRequest(400, "resource_missing", "No such subscription item: '" + c.id + "'", i.path("id"), true);
+    } else if (!c.price) {
+      throw missingParameter(i.path("price"));
+    }
+    if (c.price) price(s, *c.price, i.path("price"));
+    if (c.quantity && *c.quantity < 0) throw invalidRequest(400, "parameter_invalid_integer", "quantity must be >= 0", i.path("quantity"), true);
+    out.push_back(c);
+  }
+  return out;
+}
+
+struct Plan {
+  json items;  // the subscription's items after the change
+  json proration_lines = json::array();
+  bool interval_changed = false;
+  std::int64_t new_period_end = 0;
+};
+
+// What an item change does at `t`: prorations credit the unused time of the old price and charge the remaining time
+// of the new one over the item's period, to the second, rounded per line
+// (https://docs.stripe.com/billing/subscriptions/prorations). Nothing is prorated while trialing (stricter reading:
+// a change during a trial never charges). A change of billing interval starts a new period at once, charged in full
+// (https://support.stripe.com/questions/handling-subscription-changes).
+Plan planChange(State& s, const json& sub, const std::vector<ItemChange>& changes, std::int64_t t,
+                const std::string& proration_behavior) {
+  Plan plan;
+  plan.items = sub["items"]["data"];
+  bool trialing = sub.value("status", "") == "trialing";
+  bool prorate = proration_behavior != "none" && !trialing;
+  for (const auto& c : changes) {
+    if (c.id.empty()) {
+      const auto& anchor_item = plan.items.empty() ? json() : plan.items[0];
+      auto start = anchor_item.is_null() ? t : anchor_item["current_period_start"].get<std::int64_t>();
+      auto end = anchor_item.is_null() ? t : anchor_item["current_period_end"].get<std::int64_t>();
+      auto item = makeItem(s, sub, price(s, *c.price, "items"), c.quantity.value_or(1), start, end,
+                           c.metadata.is_null() ? json::object() : c.metadata);
+      if (prorate && !isMetered(item["price"]) && end > t) {
+        double fraction = static_cast<double>(end - t) / static_cast<double>(end - start);
+        auto amount = percentOff(s, sub, std::llround(fraction * static_cast<double>(item["price"].value("unit_amount", 0LL) * item.value("quantity", 1LL))));
+        plan.proration_lines.push_back(line(s, sub, item, item["price"], amount, item.value("quantity", 1LL), t, end, true, "Remaining time"));
+      }
+      plan.items.push_back(item);
+      continue;
+    }
+    auto it = std::find_if(plan.items.begin(), plan.items.end(), [&](const json& i) { return i["id"] == c.id; });
+    auto& item = *it;
+    const json old_price = item["price"];
+    const std::int64_t old_quantity = item.value("quantity", 1LL);
+    const json new_price = c.price ? price(s, *c.price, "items") : old_price;
+    const std::int64_t new_quantity = c.deleted ? 0 : c.quantity.value_or(c.price && *c.price != old_price["id"] ? 1 : old_quantity);
+    std::int64_t start = item["current_period_start"], end = item["current_period_end"];
+    const auto& ro = recurringOf(old_price);
+    const auto& rn = recurringOf(new_price);
+    bool interval_changed = !c.deleted && (ro.value("interval", "") != rn.value("interval", "") ||
+                                           ro.value("interval_count", 1LL) != rn.value("interval_count", 1LL));
+    if (prorate && !isMetered(old_price) && end > t) {
+      double fraction = static_cast<double>(end - t) / static_cast<double>(end - start);
+      auto credit = -percentOff(s, sub, std::llround(fraction * static_cast<double>(old_price.value("unit_amount", 0LL) * old_quantity)));
+      if (credit != 0) plan.proration_lines.push_back(line(s, sub, item, old_price, credit, old_quantity, t, end, true, "Unused time"));
+      if (!c.deleted && !isMetered(new_price)) {
+        std::int64_t charge_end = interval_changed ? addIntervals(t, rn.value("interval", "month"), rn.value("interval_count", 1LL), 1) : end;
+        double charged = interval_changed ? 1.0 : fraction;
+        auto charge = percentOff(s, sub, std::llround(charged * static_cast<double>(new_price.value("unit_amount", 0LL) * new_quantity)));
+        plan.proration_lines.push_back(line(s, sub, item, new_price, charge, new_quantity, t, charge_end, true,
+                                            interval_changed ? "New period" : "Remaining time"));
+      }
+    }
+    if (c.deleted) {
+      plan.items.erase(it);
+      continue;
+    }
+    item["price"] = new_price;
+    if (!isMetered(new_price)) item["quantity"] = new_quantity;
+    else item.erase("quantity");
+    if (!c.metadata.is_null()) item["metadata"] = c.metadata;
+    if (interval_changed) {
+      plan.interval_changed = true;
+      plan.new_period_end = addIntervals(t, rn.value("interval", "month"), rn.value("interval_count", 1LL), 1);
+    }
+  }
+  if (plan.interval_changed) {
+    for (auto& item : plan.items) {
+      item["current_period_start"] = t;
+      item["current_period_end"] = plan.new_period_end;
+    }
+  }
+  return plan;
+}
+
+// The next renewal's lines: licensed items for the next period in advance, metered items' usage so far in arrears.
+json renewalLines(State& s, const json& sub, const json& items, std::int64_t at) {
+  json lines = json::array();
+  for (const auto& item : items) {
+    const auto& p = item["price"];
+    std::int64_t end = item["current_period_end"];
+    const auto& r = recurringOf(p);
+    if (isMetered(p)) {
+      auto used = usageOf(s, sub["customer"], p, item["current_period_start"], end, at);
+      lines.push_back(line(s, sub, item, p, percentOff(s, sub, used * p.value("unit_amount", 0LL)), used,
+                           item["current_period_start"], end, false, "Usage"));
+    } else {
+      auto next_end = addIntervals(end, r.value("interval", "month"), r.value("interval_count", 1LL), 1);
+      auto q = item.value("quantity", 1LL);
+      lines.push_back(line(s, sub, item, p, percentOff(s, sub, q * p.value("unit_amount", 0LL)), q, end, next_end, false,
+                           std::to_string(q) + " x " + p.value("id", "")));
+    }
+  }
+  return lines;
+}
+
+json pendingInvoiceItems(State& s, const std::string& subscription_id) {
+  json lines = json::array();
+  for (const auto& l : s.objects["pending_line"][subscription_id].value("lines", json::array())) lines.push_back(l);
+  return lines;
+}
+
+}  // namespace
+
+json& price(State& s, const std::string& id, const std::string& param) { return s.get("price", id, "price", param); }
+
+void cancelNow(State& s, json& sub, std::int64_t now) {
+  sub["status"] = "canceled";
+  sub["canceled_at"] = now;
+  sub["ended_at"] = now;
+  sub["cancel_at_period_end"] = false;
+  if (sub.value("schedule", json()).is_string()) {
+    if (auto* schedule = s.find("subscription_schedule", sub["schedule"])) {
+      (*schedule)["status"] = "canceled";
+      (*schedule)["canceled_at"] = now;
+    }
+  }
+  s.emit("customer.subscription.deleted", sub, now);
+}
+
+void advanceInvoices(State& s, const std::string& customer_id, std::int64_t until) {
+  for (auto& [id, invoice] : s.objects["invoice"]) {
+    if (invoice.value("customer", "") != customer_id || invoice.value("status", "") != "draft") continue;
+    auto meta = s.objects["draft_meta"].find(id);
+    if (meta == s.objects["draft_meta"].end()) continue;
+    std::int64_t finalize_at = meta->second["finalize_at"];
+    if (finalize_at > until) continue;
+    // Draft renewal invoices are finalized about an hour after creation
+    // (https://docs.stripe.com/invoicing/integration/automatic-advancement-collection); metered usage counts up to then.
+    for (auto& l : invoice["lines"]["data"]) {
+      if (l.value("description", "") != "Usage") continue;
+      auto sub_id = l["subscription"].get<std::string>();
+      auto* sub = s.find("subscription", sub_id);
+      auto* p = s.find("price", l["pricing"]["price_details"]["price"].get<std::string>());
+      if (!sub || !p) continue;
+      auto used = usageOf(s, customer_id, *p, l["period"]["start"], l["period"]["end"], finalize_at);
+      l["quantity"] = used;
+      l["amount"] = percentOff(s, *sub, used * p->value("unit_amount", 0LL));
+    }
+    finalize(s, invoice, finalize_at);
+    auto* sub = s.find("subscription", invoice["parent"]["subscription_details"]["subscription"].get<std::string>());
+    if (!sub) continue;
+    auto paid = collect(s, invoice, *sub, finalize_at);
+    if (paid != Paid::Yes && (*sub)["status"] == "active") {
+      (*sub)["status"] = "past_due";
+      s.emit("customer.subscription.updated", *sub, finalize_at);
+    }
+    s.objects["draft_meta"].erase(meta);
+  }
+}
+
+void advanceSubscription(State& s, json& sub, std::int64_t until) {
+  for (int guard = 0; guard < 1000 && live(sub); ++guard) {
+    if (sub["items"]["data"].empty()) return;
+    std::int64_t period_end = sub["items"]["data"][0]["current_period_end"];
+    std::int64_t trial_end = sub.value("trial_end", json()).is_number() ? sub["trial_end"].get<std::int64_t>() : 0;
+    bool trial_boundary = sub["status"] == "trialing" && trial_end > 0 && trial_end <= period_end;
+    std::int64_t boundary = trial_boundary ? trial_end : period_end;
+    // A pending update expires unpaid (https://docs.stripe.com/billing/subscriptions/pending-updates-reference).
+    if (sub.value("pending_update", json()).is_object() && sub["pending_update"]["expires_at"].get<std::int64_t>() <= until &&
+        sub["pending_update"]["expires_at"].get<std::int64_t>() <= boundary) {
+      sub["pending_update"] = nullptr;
+      s.emit("customer.subscription.pending_update_expired", sub, sub.value("pending_update_expired_at", until));
+    }
+    // Schedule phases change at their boundaries (subscription_schedules.cpp moves the phases).
+    if (sub.value("schedule", json()).is_string()) {
+      if (auto* schedule = s.find("subscription_schedule", sub["schedule"])) {
+        std::int64_t phase_end = (*schedule)["current_phase"].is_object()
+                                     ? (*schedule)["current_phase"].value("end_date", std::int64_t{0}) : 0;
+        if (phase_end > 0 && phase_end < boundary) boundary = phase_end;
+      }
+    }
+    if (boundary > until) return;
+    if (sub.value("cancel_at_period_end", false) && boundary == period_end) {
+      // The final invoice bills the metered usage of the last period.
+      json lines = json::array();
+      for (const auto& item : sub["items"]["data"]) {
+        if (isMetered(item["price"])) {
+          lines.push_back(line(s, sub, item, item["price"], 0, 0, item["current_period_start"], period_end, false, "Usage"));
+        }
+      }
+      if (!lines.empty()) {
+        auto& invoice = storeInvoice(s, newInvoice(s, sub, "subscription_cycle", boundary, lines));
+        s.objects["draft_meta"][invoice["id"].get<std::string>()] = {{"finalize_at", boundary + kFinalizationGraceSeconds}};
+        s.emit("invoice.created", invoice, boundary);
+      }
+      cancelNow(s, sub, boundary);
+      advanceInvoices(s, sub["customer"], until);
+      return;
+    }
+    bool phase_change = false;
+    if (sub.value("schedule", json()).is_string()) {
+      if (auto* schedule = s.find("subscription_schedule", sub["schedule"])) {
+        if ((*schedule)["current_phase"].is_object() && (*schedule)["current_phase"]["end_date"] == boundary) {
+          phase_change = true;
+          advanceSchedulePhase(s, *schedule, sub, boundary);
+          if (!live(sub)) return;
+        }
+      }
+    }
+    if (trial_boundary) {
+      sub["status"] = "active";
+      sub["trial_end"] = trial_end;
+    }
+    if (boundary == period_end || trial_boundary || phase_change) {
+      // A new period starts at the boundary: licensed items billed in advance, metered usage of the closed period in
+      // arrears, pending prorations; drafted now, finalized after the grace.
+      json lines = json::array();
+      json next_items = sub["items"]["data"];
+      for (auto& item : next_items) {
+        const auto& r = recurringOf(item["price"]);
+        std::int64_t start = item["current_period_end"];
+        if (trial_boundary || phase_change) start = boundary;
+        if (isMetered(item["price"]) && !trial_boundary) {
+          lines.push_back(line(s, sub, item, item["price"], 0, 0, item["current_period_start"], boundary, false, "Usage"));
+        }
+        auto anchor = sub.value("billing_cycle_anchor", start);
+        if (trial_boundary || phase_change) anchor = start;
+        auto period = periodAround(anchor, r.value("interval", "month"), r.value("interval_count", 1LL), start);
+        item["current_period_start"] = period.first;
+        item["current_period_end"] = period.second;
+        if (!isMetered(item["price"])) {
+          auto q = item.value("quantity", 1LL);
+          lines.push_back(line(s, sub, item, item["price"], percentOff(s, sub, q * item["price"].value("unit_amount", 0LL)), q,
+                               period.first, period.second, false, std::to_string(q) + " x " + item["price"].value("id", "")));
+        }
+      }
+      if (trial_boundary || phase_change) sub["billing_cycle_anchor"] = boundary;
+      for (auto& l : pendingInvoiceItems(s, sub["id"])) lines.push_back(l);
+      s.objects["pending_line"].erase(sub["id"].get<std::string>());
+      sub["items"]["data"] = next_items;
+      auto& invoice = storeInvoice(s, newInvoice(s, sub, "subscription_cycle", boundary, lines));
+      invoice["period_start"] = boundary;
+      invoice["period_end"] = boundary;
+      s.objects["draft_meta"][invoice["id"].get<std::string>()] = {{"finalize_at", boundary + kFinalizationGraceSeconds}};
+      sub["latest_invoice"] = invoice["id"];
+      s.emit("invoice.created", invoice, boundary);
+      s.emit("customer.subscription.updated", sub, boundary);
+      advanceInvoices(s, sub["customer"], until);
+    }
+  }
+}
+
+Answer subscriptions(State& s, const std::string& method, const std::vector<std::string>& parts, const Params& p) {
+  if (parts.size() == 2 && method == "POST") {
+    p.allow({"customer", "items", "trial_period_days", "trial_end", "discounts", "payment_behavior",
+             "proration_behavior", "metadata", "default_payment_method", "collection_method", "expand",
+             "cancel_at_period_end", "currency", "off_session"});
+    auto customer_id = p.required("customer");
+    s.get("customer", customer_id, "customer", "customer");
+    auto items = p.list("items");
+    if (items.empty()) throw missingParameter("items");
+    const auto now = s.nowFor(customer_id);
+    json sub = {{"id", s.newId("sub")}, {"object", "subscription"}, {"customer", customer_id}, {"created", now},
+                {"start_date", now}, {"livemode", false}, {"status", "active"}, {"cancel_at_period_end", false},
+                {"cancel_at", nullptr}, {"canceled_at", nullptr}, {"ended_at", nullptr}, {"schedule", nullptr},
+                {"trial_start", nullptr}, {"trial_end", nullptr}, {"pending_update", nullptr}, {"latest_invoice", nullptr},
+                {"default_payment_method", nullptr}, {"collection_method", p.str("collection_method").value_or("charge_automatically")},
+                {"discounts", json::array()}, {"metadata", p.strings("metadata")}, {"billing_cycle_anchor", now},
+                {"billing_mode", {{"type", "classic"}}}, {"test_clock", s.get("customer", customer_id, "customer")["test_clock"]},
+                {"items", {{"object", "list"}, {"data", json::array()}, {"has_more", false}}}};
+    sub["items"]["url"] = "/v1/subscription_items?subscription=" + sub["id"].get<std::string>();
+    if (auto pm = p.str("default_payment_method")) sub["default_payment_method"] = *pm;
+    for (const auto& d : p.list("discounts")) {
+      d.allow({"coupon"});
+      auto& coupon = s.get("coupon", d.required("coupon"), "coupon", d.path("coupon"));
+      sub["discounts"].push_back("di_" + coupon["id"].get<std::string>());
+      s.objects["subscription_coupons"][sub["id"].get<std::string>()]["coupons"].push_back(coupon);
+    }
+    std::int64_t trial_end = 0;
+    if (auto days = p.integer("trial_period_days")) trial_end = now + *days * 86400;
+    if (auto end = p.str("trial_end")) trial_end = *end == "now" ? 0 : *p.integer("trial_end");
+    std::string currency;
+    for (const auto& change : itemChanges(s, sub, items)) {
+      const auto& pr = price(s, *change.price, "items");
+      if (!currency.empty() && pr["currency"] != currency) throw invalidRequest(400, "", "All prices on a subscription must have the same currency", "items", true);
+      currency = pr["currency"];
+      const auto& r = recurringOf(pr);
+      auto end = trial_end > 0 ? trial_end : addIntervals(now, r.value("interval", "month"), r.value("interval_count", 1LL), 1);
+      sub["items"]["data"].push_back(makeItem(s, sub, pr, change.quantity.value_or(1), now, end,
+                                              change.metadata.is_null() ? json::object() : change.metadata));
+    }
+    sub["currency"] = currency;
+    if (trial_end > 0) {
+      sub["status"] = "trialing";
+      sub["trial_start"] = now;
+      sub["trial_end"] = trial_end;
+    }
+    // The first invoice: licensed items for the first period (zero during a trial), finalized and paid at once.
+    json lines = json::array();
+    for (const auto& item : sub["items"]["data"]) {
+      if (isMetered(item["price"])) continue;
+      auto q = item.value("quantity", 1LL);
+      auto amount = trial_end > 0 ? 0 : percentOff(s, sub, q * item["price"].value("unit_amount", 0LL));
+      lines.push_back(line(s, sub, item, item["price"], amount, q, now, item["current_period_end"], false,
+                           std::to_string(q) + " x " + item["price"].value("id", "")));
+    }
+    auto& invoice = storeInvoice(s, newInvoice(s, sub, "subscription_create", now, lines));
+    s.emit("invoice.created", invoice, now);
+    finalize(s, invoice, now);
+    sub["latest_invoice"] = invoice["id"];
+    auto behaviour = p.str("payment_behavior").value_or("allow_incomplete");
+    auto paid = collect(s, invoice, sub, now);
+    if (paid != Paid::Yes) {
+      // https://docs.stripe.com/api/subscriptions/create#create_subscription-payment_behavior
+      if (behaviour == "error_if_incomplete") {
+        fail(s, paid == Paid::NeedsAction ? "authentication_required" : "card_declined",
+             paid == Paid::NeedsAction ? "The payment requires authentication." : "Your card was declined.", invoice);
+      }
+      sub["status"] = "incomplete";
+    }
+    s.objects["subscription"][sub["id"]] = sub;
+    s.emit("customer.subscription.created", sub, now);
+    return {200, s.objects["subscription"][sub["id"]], {}};
+  }
+  if (parts.size() != 3) throw invalidRequest(404, "", "Unrecognized request URL");
+  auto& sub = s.get("subscription", parts[2], "subscription");
+  const auto now = s.nowFor(sub["customer"]);
+  if (method == "DELETE") {
+    if (!live(sub)) throw invalidRequest(400, "", "This subscription is already canceled.", "", true);
+    cancelNow(s, sub, now);
+    return {200, sub, {}};
+  }
+  p.allow({"items", "proration_behavior", "proration_date", "payment_behavior", "cancel_at_period_end", "metadata",
+           "trial_end", "default_payment_method", "expand", "discounts", "off_session", "billing_cycle_anchor"});
+  if (!live(sub)) throw invalidRequest(400, "", "A canceled subscription can only update its cancellation_details and metadata.", "", true);
+  if (p.has("cancel_at_period_end") && sub.value("schedule", json()).is_string()) {
+    // Observed Stripe answer (not on a docs page; stricter reading: a 400 whatever the wording).
+    throw invalidRequest(400, "", "The subscription is managed by the subscription schedule `" +
+                                      sub["schedule"].get<std::string>() +
+                                      "`, and updating any cancelation behavior directly is not allowed. Please update the schedule instead.");
+  }
+  auto behaviour = p.str("payment_behavior").value_or("allow_incomplete");
+  auto proration_behavior = p.str("proration_behavior").value_or("create_prorations");
+  if (proration_behavior != "create_prorations" && proration_behavior != "none" && proration_behavior != "always_invoice") {
+    throw invalidRequest(400, "", "Invalid proration_behavior", "proration_behavior", true);
+  }
+  auto changes = itemChanges(s, sub, p.list("items"));
+  std::int64_t t = p.integer("proration_date").value_or(now);
+  if (auto v = p.boolean("cancel_at_period_end")) {
+    sub["cancel_at_period_end"] = *v;
+    sub["cancel_at"] = *v ? sub["items"]["data"][0]["current_period_end"] : json();
+  }
+  if (p.has("metadata")) sub["metadata"] = p.strings("metadata");
+  if (auto pm = p.str("default_payment_method")) sub["default_payment_method"] = *pm;
+  if (changes.empty()) {
+    s.emit("customer.subscription.updated", sub, now);
+    return {200, sub, {}};
+  }
+  if (behaviour == "pending_if_incomplete" && (p.has("metadata") || p.has("cancel_at_period_end"))) {
+    // "When you use pending_if_incomplete you can only pass the parameters supported by pending updates."
+    throw invalidRequest(400, "", "pending_if_incomplete supports only items, proration_behavior, proration_date and trial_end", "payment_behavior", true);
+  }
+  auto plan = planChange(s, sub, changes, t, proration_behavior);
+  bool invoice_now = proration_behavior == "always_invoice" || plan.interval_changed;
+  if (!invoice_now) {
+    // create_prorations: the proration items wait for the next invoice.
+    auto& pending = s.objects["pending_line"][sub["id"].get<std::string>()];
+    if (!pending.contains("lines")) pending["lines"] = json::array();
+    for (const auto& l : plan.proration_lines) pending["lines"].push_back(l);
+    sub["items"]["data"] = plan.items;
+    s.emit("customer.subscription.updated", sub, now);
+    return {200, sub, {}};
+  }
+  auto& invoice = storeInvoice(s, newInvoice(s, sub, "subscription_update", now, plan.proration_lines));
+  finalize(s, invoice, now);
+  auto paid = collect(s, invoice, sub, now);
+  if (paid != Paid::Yes) {
+    if (behaviour == "error_if_incomplete") {
+      // "returns an HTTP 402 status code if a subscription's invoice cannot be paid" and the update isn't applied.
+      invoice["status"] = "void";
+      fail(s, paid == Paid::NeedsAction ? "authentication_required" : "card_declined",
+           paid == Paid::NeedsAction ? "The payment requires authentication." : "Your card was declined.", invoice);
+    }
+    if (behaviour == "pending_if_incomplete") {
+      // The change waits for the payment, expiring at the period end, the trial end or after 23 hours, whichever
+      // is first (https://docs.stripe.com/billing/subscriptions/pending-updates-reference).
+      std::int64_t expires = std::min<std::int64_t>(sub["items"]["data"][0]["current_period_end"].get<std::int64_t>(), now + kPendingUpdateSeconds);
+      sub["pending_update"] = {{"expires_at", expires}, {"subscription_items", plan.items},
+                               {"billing_cycle_anchor", nullptr}, {"trial_end", nullptr}, {"trial_from_plan", nullptr}};
+      sub["latest_invoice"] = invoice["id"];
+      s.objects["pending_invoice"][invoice["id"].get<std::string>()] = {{"subscription", sub["id"]}};
+      s.emit("customer.subscription.updated", sub, now);
+      return {200, sub, {}};
+    }
+    sub["status"] = "past_due";  // allow_incomplete: applied, the invoice stays open
+  }
+  sub["items"]["data"] = plan.items;
+  if (plan.interval_changed) sub["billing_cycle_anchor"] = t;
+  sub["latest_invoice"] = invoice["id"];
+  s.emit("customer.subscription.updated", sub, now);
+  return {200, sub, {}};
+}
+
+// POST /v1/invoices/create_preview (https://docs.stripe.com/api/invoices/create_preview): what the update with the
+// same parameters would invoice. With always_invoice, the proration invoice of now; otherwise (create_prorations,
+// none) the next invoice: the renewal at the new prices plus the pending prorations.
+Answer invoicePreview(State& s, const Params& p) {
+  p.allow({"customer", "subscription", "subscription_details", "expand", "automatic_tax"});
+  auto sub_id = p.required("subscription");
+  auto& sub = s.get("subscription", sub_id, "subscription", "subscription");
+  if (auto customer = p.str("customer"); customer && *customer != sub["customer"]) {
+    throw invalidRequest(400, "", "The subscription does not belong to that customer", "customer", true);
+  }
+  auto details = p.object("subscription_details");
+  details.allow({"items", "proration_date", "proration_behavior", "cancel_at_period_end", "trial_end"});
+  auto proration_behavior = details.str("proration_behavior").value_or("create_prorations");
+  const auto now = s.nowFor(sub["customer"]);
+  std::int64_t t = details.integer("proration_date").value_or(now);
+  auto plan = planChange(s, sub, itemChanges(s, sub, details.list("items")), t, proration_behavior);
+  json lines = plan.proration_lines;
+  std::string reason = "subscription_update";
+  if (proration_behavior != "always_invoice" && !plan.interval_changed) {
+    reason = "upcoming";
+    for (const auto& l : pendingInvoiceItems(s, sub_id)) lines.push_back(l);
+    for (const auto& l : renewalLines(s, sub, plan.items, sub["items"]["data"][0]["current_period_end"])) lines.push_back(l);
+  }
+  auto invoice = newInvoice(s, sub, reason, now, lines);
+  invoice["id"] = nullptr;  // a preview has no id
+  std::int64_t total = 0;
+  for (const auto& l : lines) total += l["amount"].get<std::int64_t>();
+  std::int64_t balance = s.get("customer", sub["customer"], "customer").value("balance", 0LL);
+  invoice["subtotal"] = total;
+  invoice["total"] = total;
+  invoice["starting_balance"] = balance;
+  invoice["amount_due"] = std::max<std::int64_t>(total + balance, 0);
+  invoice["amount_remaining"] = invoice["amount_due"];
+  return {200, invoice, {}};
+}
+
+}  // namespace billing::testing::fake
