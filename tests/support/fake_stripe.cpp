@@ -213,6 +213,7 @@ Answer write(State& s, const std::string& method, const std::vector<std::string>
              const std::multimap<std::string, std::string>& query, const std::string& path) {
   const auto& what = parts[1];
   if (what == "customers") return fake::customers(s, method, parts, p, query);
+  if (what == "payment_methods" && method == "POST") return fake::paymentMethods(s, parts, p);
   if (what == "products" || what == "prices" || what == "coupons") return fake::catalog(s, method, parts, p);
   if (what == "subscriptions") return fake::subscriptions(s, method, parts, p);
   if (what == "invoices" && parts.size() == 3 && parts[2] == "create_preview" && method == "POST") {
@@ -303,6 +304,9 @@ class Handler : public Poco::Net::HTTPRequestHandler {
           answer = handleLocked(state_, recorded);
         } catch (const fake::Refusal& refusal) {
           answer = refusal.answer;
+        } catch (const std::exception& e) {
+          // A bug in the fake, not Stripe behaviour: loud, with what went wrong.
+          answer = {500, {{"error", {{"type", "api_error"}, {"message", std::string("fake_stripe bug: ") + e.what()}}}}, {}};
         }
       }
       // Stripe stamps Date when the answer leaves, after it read the object.

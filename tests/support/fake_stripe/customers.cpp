@@ -63,6 +63,17 @@ void applyFields(State& s, json& customer, const Params& p, std::int64_t now) {
 
 }  // namespace
 
+// POST /v1/payment_methods/{id}/attach (https://docs.stripe.com/api/payment_methods/attach): a test PaymentMethod id
+// attaches a new card; it becomes the default only through invoice_settings[default_payment_method].
+Answer paymentMethods(State& s, const std::vector<std::string>& parts, const Params& p) {
+  if (parts.size() != 4 || parts[3] != "attach") throw invalidRequest(404, "", "Unrecognized request URL");
+  p.allow({"customer", "expand"});
+  auto customer = p.required("customer");
+  s.get("customer", customer, "customer", "customer");
+  auto id = attachCard(s, customer, parts[2], s.nowFor(customer), "payment_method", false);
+  return {200, s.objects["payment_method"][id], {}};
+}
+
 Answer customers(State& s, const std::string& method, const std::vector<std::string>& parts, const Params& p,
                  const std::multimap<std::string, std::string>&) {
   if (parts.size() == 2 && method == "POST") {

@@ -136,6 +136,7 @@ std::pair<std::int64_t, std::int64_t> periodAround(std::int64_t anchor, const st
 // Resource handlers (one file each). Each gets the decoded path segments after /v1 and answers or throws Refusal.
 Answer customers(State& s, const std::string& method, const std::vector<std::string>& parts, const Params& p,
                  const std::multimap<std::string, std::string>& query);
+Answer paymentMethods(State& s, const std::vector<std::string>& parts, const Params& p);
 Answer catalog(State& s, const std::string& method, const std::vector<std::string>& parts, const Params& p);
 Answer subscriptions(State& s, const std::string& method, const std::vector<std::string>& parts, const Params& p);
 Answer invoicePreview(State& s, const Params& p);

@@ -315,9 +315,10 @@ json renewalLines(State& s, const json& sub, const json& items, std::int64_t at)
 }
 
 json pendingInvoiceItems(State& s, const std::string& subscription_id) {
-  json lines = json::array();
-  for (const auto& l : s.objects["pending_line"][subscription_id].value("lines", json::array())) lines.push_back(l);
-  return lines;
+  auto& pending = s.objects["pending_line"];
+  auto found = pending.find(subscription_id);
+  if (found == pending.end() || !found->second.is_object()) return json::array();
+  return found->second.value("lines", json::array());
 }
 
 }  // namespace
