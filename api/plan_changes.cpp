@@ -2,6 +2,10 @@
 
 #include "api/api_error.h"
 #include "api/billing_reads.h"
+#include "api/schedule_phases.h"
+
+#include <limits>
+#include <stdexcept>
 #include "common/digest.h"
 #include "common/utc_time.h"
 #include "sync/object_fetcher.h"
@@ -53,24 +57,45 @@ bool appliesNow(const PriceRow& from, std::int64_t from_quantity, const PriceRow
 struct PlanChanges::Current {
   std::string subscription_id, status, item_id, price_id, currency, schedule_id;
   std::int64_t quantity = 1, period_end = 0;
+  bool schedule_ours = false;
+  bool cancel_at_period_end = false;
+  nlohmann::json schedule;  // as synced, null if none
+  /// A change is still to come in the schedule (a phase after the current one).
+  bool changeScheduled(std::int64_t now) const { return !schedule_id.empty() && (schedule.is_null() || hasPhaseAfter(schedule, now)); }
 };
 
 PlanChanges::Current PlanChanges::current(const std::string& customer_id) {
+  // The plan item (subscription_item_roles, migration 0006): other items (metered prices, add-ons) are left alone.
   auto rows = db_.query(
       "SELECT s.id, s.status, coalesce(s.currency, ''), i.id, i.price_id, coalesce(i.quantity, 1),\n"
-      "       extract(epoch FROM i.current_period_end)::bigint,\n"
-      "       (SELECT count(*) FROM subscription_items WHERE subscription_id = s.id), coalesce(s.schedule_id, '')\n"
-      "FROM subscriptions s JOIN subscription_items i ON i.subscription_id = s.id\n"
+      "       extract(epoch FROM i.current_period_end)::bigint, coalesce(s.schedule_id, ''),\n"
+      "       coalesce(sc.metadata ->> 'managed_by', ''), sc.raw::text\n"
+      "FROM subscriptions s\n"
+      "LEFT JOIN LATERAL (SELECT si.* FROM subscription_items si JOIN subscription_item_roles r ON r.id = si.id\n"
+      "                   WHERE si.subscription_id = s.id AND r.role = 'plan') i ON true\n"
+      "LEFT JOIN subscription_schedules sc ON sc.id = s.schedule_id AND NOT sc.deleted\n"
       "WHERE s.customer_id = $1 AND NOT s.deleted AND s.status IN ('active', 'trialing', 'past_due')\n"
       "ORDER BY s.created DESC, s.id DESC LIMIT 1",
       {customer_id});
   if (rows.empty()) throw ApiError(404, "invalid_request_error", "no_subscription", "the account has no active subscription");
   const auto& r = rows[0];
-  if (r[7] != "1") {
-    throw ApiError(409, "invalid_request_error", "several_items",
-                   "the subscription has several items; change it in the Customer Portal");
+  if (!r[3]) {
+    throw ApiError(409, "invalid_request_error", "no_plan_item",
+                   "no item of the subscription is a plan (product metadata plan_key): change it in the Customer Portal");
   }
-  return {*r[0], *r[1], *r[3], *r[4], *r[2], *r[8], std::stoll(*r[5]), std::stoll(r[6].value_or("0"))};
+  Current c;
+  c.subscription_id = *r[0];
+  c.status = *r[1];
+  c.item_id = *r[3];
+  c.price_id = *r[4];
+  c.currency = *r[2];
+  c.schedule_id = *r[7];
+  c.quantity = std::stoll(*r[5]);
+  c.period_end = std::stoll(r[6].value_or("0"));
+  c.schedule_ours = r[8] == kScheduleManagedBy;
+  if (r[9]) c.schedule = nlohmann::json::parse(*r[9]);
+  c.cancel_at_period_end = r[10] == "t";
+  return c;
 }
 
 void PlanChanges::sync(const stripe::StripeClient::Response& response) {
@@ -102,7 +127,9 @@ nlohmann::json PlanChanges::preview(const std::string& account_id, const std::st
   nlohmann::json claims = {{"sub", account_id}, {"subscription_id", sub.subscription_id}, {"item_id", sub.item_id},
                            {"from_price", sub.price_id}, {"from_quantity", sub.quantity}, {"price_id", price_id},
                            {"quantity", quantity}, {"kind", upgrade ? "upgrade" : "downgrade"}};
-  if (upgrade && !sub.schedule_id.empty()) {
+  requireOurSchedule(sub);
+  if (!upgrade && sub.cancel_at_period_end) throw cancellationPending();
+  if (upgrade && sub.changeScheduled(now)) {
     // A change now would race the scheduled one (the schedule's next phase would still replace it at period end).
     throw ApiError(409, "invalid_request_error", "scheduled_change_pending",
                    "the subscription has a scheduled change: cancel it first, then preview again");
@@ -168,11 +195,17 @@ nlohmann::json PlanChanges::apply(const std::string& account_id, const std::stri
     throw ApiError(409, "invalid_request_error", "preview_stale",
                    "the subscription changed since this preview: preview the change again");
   }
-  if (claims->value("kind", "") == "upgrade" && !sub.schedule_id.empty()) {
+  requireOurSchedule(sub);
+  if (claims->value("kind", "") == "upgrade" && sub.changeScheduled(now)) {
     throw ApiError(409, "invalid_request_error", "scheduled_change_pending",
                    "the subscription has a scheduled change: cancel it first, then preview again");
   }
-  if (claims->value("kind", "") != "upgrade") return scheduleDowngrade(account_id, customer_id, sub, *claims, idempotency_key);
+  if (claims->value("kind", "") != "upgrade") {
+    if (sub.cancel_at_period_end) throw cancellationPending();
+    return scheduleDowngrade(account_id, customer_id, sub, *claims, idempotency_key);
+  }
+  // Our schedule whose last phase has begun changes nothing any more: released, the subscription is free again.
+  releaseFinishedSchedule(sub, now);
   nlohmann::json params = {
       {"items", {{{"id", sub.item_id}, {"price", claims->value("price_id", "")}, {"quantity", claims->value("quantity", 1LL)}}}},
       {"proration_behavior", "always_invoice"},
@@ -198,7 +231,10 @@ void PlanChanges::syncSchedule(const stripe::StripeClient::Response& schedule, c
 }
 
 // A downgrade keeps the current plan until the period ends, then moves to the new price: a subscription schedule
-// with the current phase as it is and a next phase on the new price, released to a plain subscription afterwards.
+// (made from the subscription, or ours already) whose current phase is sent back exactly as Stripe has it (trial,
+// discounts, tax and payment settings, every item) and a next phase where only the plan item changes; no
+// prorations; released to a plain subscription afterwards. The schedule is read from Stripe, not from our row,
+// which may be a moment behind.
 nlohmann::json PlanChanges::scheduleDowngrade(const std::string& account_id, const std::string& customer_id,
                                               const Current& sub, const nlohmann::json& claims,
                                               const std::string& idempotency_key) {
@@ -212,16 +248,16 @@ nlohmann::json PlanChanges::scheduleDowngrade(const std::string& account_id, con
                                       "schedule:create:" + sub.subscription_id + ":" + key);
     } else {
       schedule = stripe_.fetch("/v1/subscription_schedules/" + sub.schedule_id);
+      if (!scheduleIsOurs(schedule.body)) throw scheduleNotOurs(sub.schedule_id);
     }
-    const auto& current_phase = schedule.body.at("phases").at(0);
-    nlohmann::json params = {
-        {"end_behavior", "release"},
-        {"phases",
-         {{{"items", {{{"price", sub.price_id}, {"quantity", sub.quantity}}}},
-           {"start_date", current_phase.at("start_date")},
-           {"end_date", current_phase.at("end_date")}},
-          {{"items", {{{"price", to->id}, {"quantity", claims.value("quantity", 1LL)}}}},
-           {"duration", {{"interval", to->interval}, {"interval_count", to->interval_count}}}}}}};
+    nlohmann::json params;
+    try {
+      params = downgradeParams(schedule.body, {sub.price_id, to->id, claims.value("quantity", 1LL), to->interval,
+                                               to->interval_count});
+    } catch (const std::invalid_argument& e) {
+      throw ApiError(409, "invalid_request_error", "schedule_unexpected",
+                     std::string("the subscription's schedule can't take a downgrade: ") + e.what());
+    }
     auto updated = stripe_.postWithTime("/v1/subscription_schedules/" + schedule.body.at("id").get<std::string>(), params,
                                         "schedule:update:" + sub.subscription_id + ":" + key);
     syncSchedule(updated, sub.subscription_id);
@@ -231,12 +267,41 @@ nlohmann::json PlanChanges::scheduleDowngrade(const std::string& account_id, con
   return {{"account_id", account_id}, {"subscription", BillingReads(db_).subscription(customer_id)}};
 }
 
+void PlanChanges::requireOurSchedule(const Current& sub) const {
+  if (!sub.schedule_id.empty() && !sub.schedule.is_null() && !sub.schedule_ours) throw scheduleNotOurs(sub.schedule_id);
+}
+
+ApiError PlanChanges::scheduleNotOurs(const std::string& schedule_id) {
+  return ApiError(409, "invalid_request_error", "schedule_not_ours",
+                  "the subscription follows a subscription schedule made outside this service (" + schedule_id +
+                      ", e.g. a contract in the Dashboard): change it there");
+}
+
+ApiError PlanChanges::cancellationPending() {
+  return ApiError(409, "invalid_request_error", "cancellation_pending",
+                  "the subscription is set to cancel at the period end: resume it first, then change the plan");
+}
+
+void PlanChanges::releaseFinishedSchedule(const Current& sub, std::int64_t now) {
+  if (sub.schedule_id.empty() || !sub.schedule_ours || sub.changeScheduled(now)) return;
+  try {
+    auto released = stripe_.postWithTime("/v1/subscription_schedules/" + sub.schedule_id + "/release",
+                                         nlohmann::json::object(),
+                                         "schedule:release:" + sub.schedule_id + ":" + stripe::newIdempotencyKey());
+    syncSchedule(released, sub.subscription_id);
+  } catch (const stripe::StripeError& e) {
+    // Released meanwhile (by another request, or the worker saw it end): the subscription is free either way.
+    if (e.status() != 400) throw fromStripe(e);
+  }
+}
+
 nlohmann::json PlanChanges::cancelScheduledChange(const std::string& account_id, const std::string& customer_id,
                                                   const std::string& idempotency_key) {
   auto sub = current(customer_id);
   if (sub.schedule_id.empty()) {
     throw ApiError(409, "invalid_request_error", "no_scheduled_change", "the subscription has no scheduled change");
   }
+  requireOurSchedule(sub);
   try {
     auto released = stripe_.postWithTime("/v1/subscription_schedules/" + sub.schedule_id + "/release", nlohmann::json::object(),
                                          "schedule:release:" + sub.schedule_id + ":" +
@@ -251,6 +316,11 @@ nlohmann::json PlanChanges::cancelScheduledChange(const std::string& account_id,
 nlohmann::json PlanChanges::setCancelAtPeriodEnd(const std::string& account_id, const std::string& customer_id,
                                                  bool cancel, const std::string& idempotency_key) {
   auto sub = current(customer_id);
+  // Stripe refuses cancellation changes on a subscription a schedule manages. Ours is released first: cancelling
+  // drops a scheduled downgrade (the subscription ends anyway); a finished one changes nothing. Another's is left
+  // alone.
+  requireOurSchedule(sub);
+  if (!sub.schedule_id.empty()) releaseFinishedSchedule(sub, std::numeric_limits<std::int64_t>::max());
   // Setting a flag is idempotent by nature; the key still protects against a retried request crossing an undo.
   std::string key = "cancel:" + sub.subscription_id + ":" + (cancel ? "1" : "0") + ":" +
                     (idempotency_key.empty() ? stripe::newIdempotencyKey() : common::sha256Hex(idempotency_key));

@@ -5,13 +5,15 @@
 #include <nlohmann/json.hpp>
 
 #include "api/api_config.h"
+#include "api/api_error.h"
 #include "api/authenticator.h"
 #include "common/postgres.h"
 #include "stripe/stripe_client.h"
 
 namespace billing::api {
 
-/// Plan changes for an account's current subscription (one item: the plan). An upgrade (a higher price per month,
+/// Plan changes for an account's current subscription: its plan item changes, every other item (metered prices,
+/// add-ons) stays as it is. An upgrade (a higher price per month,
 /// or a longer interval) applies at once with proration invoiced now; its preview fixes the proration date so the
 /// charge equals what the preview showed. A downgrade takes effect at the period end through a subscription
 /// schedule (visible as `scheduled_change`), which can be cancelled. Every Stripe answer is written through the sync's write rule at once, so
@@ -45,6 +47,11 @@ class PlanChanges {
   Current current(const std::string& customer_id);
   void sync(const stripe::StripeClient::Response& subscription);
   void syncSchedule(const stripe::StripeClient::Response& schedule, const std::string& subscription_id);
+  void requireOurSchedule(const Current& sub) const;
+  static ApiError scheduleNotOurs(const std::string& schedule_id);
+  static ApiError cancellationPending();
+  /// Releases our schedule once no phase is left to come (at `now`), so the subscription is free again.
+  void releaseFinishedSchedule(const Current& sub, std::int64_t now);
   nlohmann::json scheduleDowngrade(const std::string& account_id, const std::string& customer_id, const Current& sub,
                                    const nlohmann::json& claims, const std::string& idempotency_key);
 

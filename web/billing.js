@@ -156,7 +156,7 @@ function renderSubscription() {
       el('p', { class: 'muted' }, 'Choose a plan in the billing portal with “Manage billing”.'));
     return;
   }
-  const item = sub.items[0] || {};
+  const item = planItem(sub) || {};
   if (sub.past_due) {
     banners.append(el('div', { class: 'banner error', role: 'alert', id: 'past-due-banner' },
       el('span', {}, 'Your last payment failed. Update your payment method to keep your plan.'),
@@ -202,8 +202,13 @@ const resume = (b) => runAction(b, `${account()}/subscription/resume`, 'Your pla
 
 // --- plans ---------------------------------------------------------------------------------------------------
 
+// The plan item (role "plan"); metered items and add-ons are not "the plan".
+function planItem(sub) {
+  return sub && (sub.items.find((i) => i.role === 'plan') || sub.items.find((i) => i.role !== 'metered'));
+}
+
 function currentItem() {
-  return state.subscription && state.subscription.items[0];
+  return planItem(state.subscription);
 }
 
 function renderPlans() {

@@ -7,6 +7,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <thread>
 
 #include "stripe/stripe_client.h"
 #include "sync/backfill.h"
@@ -19,6 +20,7 @@
 #include "tests/support/fake_stripe.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/sync_database.h"
+#include "workers/refetch_pool.h"
 
 using namespace billing;
 using testing::scalar;
@@ -554,4 +556,35 @@ TEST_CASE("a new doubt about an object whose fetch is in flight is due at once",
   auto backlog = sync::refetchBacklog(db);
   CHECK(backlog.queued == 1);
   CHECK(backlog.due == 0);
+}
+
+// Stripe allows about 25 requests/s in test mode (https://docs.stripe.com/rate-limits): the pool's fetches stay within
+// the budget given, run concurrently, and a 429 pauses all of them.
+TEST_CASE("the refetch pool fetches the backlog concurrently within its read budget", "[integration][postgres][sync]") {
+  auto url = testing::freshSyncDatabase();
+  pg::Connection db(url);
+  testing::FakeStripe fake;
+  for (int i = 0; i < 30; ++i) {
+    auto id = "cus_pool" + std::to_string(i);
+    fake.put({{"id", id}, {"object", "customer"}, {"created", 1780000000}, {"livemode", false}, {"metadata", nlohmann::json::object()}});
+    db.exec("INSERT INTO refetch_queue (object_type, object_id, reason, doubt_version, not_before) VALUES "
+            "('customer', '" + id + "', 'test', 1780000000, now())");
+  }
+  fake.failNext(2, 429);
+  stripe::StripeClient client(fakeConfig(fake));
+  workers::RefetchPool pool(url, client, 4, 10);
+  auto started = std::chrono::steady_clock::now();
+  pool.start();
+  for (int i = 0; i < 200 && scalar(db, "SELECT count(*) FROM customers") != "30"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  pool.stop();
+  CHECK(scalar(db, "SELECT count(*) FROM customers") == "30");
+  CHECK(scalar(db, "SELECT count(*) FROM refetch_queue") == "0");
+  // 10 at once, then 10/s for the other 20 (plus the two refused), and 2 s of pause after the 429s.
+  CHECK(seconds >= 2.0);
+  CHECK(fake.count("/v1/customers/") == 32);
+  auto backlog = sync::refetchBacklog(db);
+  CHECK(backlog.queued == 0);
 }
