@@ -69,7 +69,7 @@ PlanChanges::Current PlanChanges::current(const std::string& customer_id) {
   auto rows = db_.query(
       "SELECT s.id, s.status, coalesce(s.currency, ''), i.id, i.price_id, coalesce(i.quantity, 1),\n"
       "       extract(epoch FROM i.current_period_end)::bigint, coalesce(s.schedule_id, ''),\n"
-      "       coalesce(sc.metadata ->> 'managed_by', ''), sc.raw::text\n"
+      "       coalesce(sc.metadata ->> 'managed_by', ''), sc.raw::text, s.cancel_at_period_end\n"
       "FROM subscriptions s\n"
       "LEFT JOIN LATERAL (SELECT si.* FROM subscription_items si JOIN subscription_item_roles r ON r.id = si.id\n"
       "                   WHERE si.subscription_id = s.id AND r.role = 'plan') i ON true\n"

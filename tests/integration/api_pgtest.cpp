@@ -12,6 +12,7 @@
 #include "tests/support/fixtures.h"
 #include "tests/support/http_client.h"
 #include "tests/support/stripe_mock.h"
+#include "sync/object_fetcher.h"
 #include "tests/support/sync_database.h"
 
 #include <thread>
@@ -647,4 +648,171 @@ TEST_CASE("configure-portal creates the configuration once and then updates it",
     INFO(answer);
     CHECK(status / 100 == 2);
   }
+}
+
+namespace {
+
+// Gives Oskar's subscription a metered item next to the plan item (a usage product, not a plan), in Stripe and here.
+std::string addMeteredItem(Api& api) {
+  pg::Connection db(api.url);
+  auto price = nlohmann::json::parse(scalar(db, "SELECT raw::text FROM prices WHERE id = $1", {kStarterMonthly}));
+  price["id"] = "price_api_calls";
+  price["product"] = "prod_api_calls";
+  price["unit_amount"] = 2;
+  price["recurring"]["usage_type"] = "metered";
+  price["recurring"]["meter"] = "mtr_api_calls";
+  auto product = nlohmann::json::parse(scalar(db, "SELECT raw::text FROM products LIMIT 1"));
+  product["id"] = "prod_api_calls";
+  product["name"] = "API calls";
+  product["metadata"] = {{"meter_event_name", "api_calls"}};
+  auto sub = nlohmann::json::parse(scalar(db, "SELECT raw::text FROM subscriptions WHERE id = $1", {kSubscription}));
+  auto item = sub["items"]["data"][0];
+  item["id"] = "si_api_calls";
+  item["price"] = price;
+  item.erase("quantity");
+  sub["items"]["data"].push_back(item);
+  auto now = static_cast<std::int64_t>(std::time(nullptr));
+  testing::applyPayloads(db, {testing::makeEvent("product.created", now - 50, product),
+                              testing::makeEvent("price.created", now - 50, price),
+                              testing::makeEvent("customer.subscription.updated", now - 50, sub)});
+  api.fake.put(product);
+  api.fake.put(price);
+  api.fake.put(sub);
+  return "si_api_calls";
+}
+
+std::vector<std::string> pricesOf(const nlohmann::json& items) {
+  std::vector<std::string> out;
+  for (const auto& i : items) out.push_back(i["price"].is_object() ? i["price"]["id"].get<std::string>() : i["price"].get<std::string>());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a plan change of a plan + metered subscription moves the plan item and keeps the metered one", "[integration][postgres][api]") {
+  Api api;
+  currentPeriod(api);
+  auto metered = addMeteredItem(api);
+  auto read = json(api.call("GET", "/v1/accounts/acct_oskar/subscription", kKey))["subscription"];
+  REQUIRE(read["items"].size() == 2);
+  CHECK(read["items"][0]["role"] == "plan");
+  CHECK(read["items"][1]["role"] == "metered");
+  // Upgrade: only the plan item is sent; Stripe keeps the metered item, so usage stays billed.
+  auto up = json(api.call("POST", "/v1/accounts/acct_oskar/subscription/preview", kKey,
+                          nlohmann::json{{"price_id", kProYearly}}.dump()));
+  REQUIRE(api.call("POST", "/v1/accounts/acct_oskar/subscription/change", kKey,
+                   nlohmann::json{{"preview_token", up["preview_token"]}}.dump()).status == 200);
+  auto at_stripe = api.fake.object("subscription", kSubscription)["items"]["data"];
+  CHECK(pricesOf(at_stripe) == std::vector<std::string>{kProYearly, "price_api_calls"});
+  CHECK(at_stripe[1]["id"] == metered);
+  // Downgrade: both phases carry the metered item.
+  auto down = json(api.call("POST", "/v1/accounts/acct_oskar/subscription/preview", kKey,
+                            nlohmann::json{{"price_id", kStarterMonthly}}.dump()));
+  REQUIRE(down["kind"] == "downgrade");
+  auto change = api.call("POST", "/v1/accounts/acct_oskar/subscription/change", kKey,
+                         nlohmann::json{{"preview_token", down["preview_token"]}}.dump());
+  REQUIRE(change.status == 200);
+  auto schedule = api.fake.object("subscription_schedule", api.fake.object("subscription", kSubscription)["schedule"]);
+  REQUIRE(schedule["phases"].size() == 2);
+  CHECK(pricesOf(schedule["phases"][0]["items"]) == std::vector<std::string>{kProYearly, "price_api_calls"});
+  CHECK(pricesOf(schedule["phases"][1]["items"]) == std::vector<std::string>{kStarterMonthly, "price_api_calls"});
+  CHECK(json(change)["subscription"]["scheduled_change"]["price_id"] == kStarterMonthly);
+  CHECK(pricesOf(api.fake.object("subscription", kSubscription)["items"]["data"]) ==
+        std::vector<std::string>{kProYearly, "price_api_calls"});  // nothing changed now
+}
+
+TEST_CASE("a downgrade during a trial keeps the trial, the discount and the payment settings", "[integration][postgres][api]") {
+  Api api;
+  currentPeriod(api);
+  // A trialing subscription with a 50% coupon, made at the fake as Stripe makes it.
+  stripe::StripeClient stripe(api.config.stripe);
+  auto coupon = stripe.post("/v1/coupons", {{"percent_off", 50}, {"duration", "forever"}}, "t:coupon");
+  auto created = stripe.postWithTime("/v1/subscriptions",
+                                     {{"customer", "cus_wiBCVtOp32cN8d"},
+                                      {"items", {{{"price", kProYearly}}}},
+                                      {"trial_period_days", 14},
+                                      {"default_payment_method", "pm_trial"},
+                                      {"discounts", {{{"coupon", coupon["id"]}}}}},
+                                     "t:subscription");
+  pg::Connection db(api.url);
+  db.exec("DELETE FROM subscriptions");
+  sync::writeAnswers(db, {{sync::ObjectKind::Subscription, &created}});
+  const std::string id = created.body["id"];
+  auto down = json(api.call("POST", "/v1/accounts/acct_oskar/subscription/preview", kKey,
+                            nlohmann::json{{"price_id", kStarterMonthly}}.dump()));
+  REQUIRE(down["kind"] == "downgrade");
+  REQUIRE(api.call("POST", "/v1/accounts/acct_oskar/subscription/change", kKey,
+                   nlohmann::json{{"preview_token", down["preview_token"]}}.dump()).status == 200);
+  auto at_stripe = api.fake.object("subscription", id);
+  CHECK(at_stripe["status"] == "trialing");
+  CHECK(at_stripe["trial_end"] == created.body["trial_end"]);
+  auto schedule = api.fake.object("subscription_schedule", at_stripe["schedule"]);
+  const auto& current = schedule["phases"][0];
+  CHECK(current["trial_end"] == created.body["trial_end"]);
+  CHECK(current["discounts"][0]["coupon"] == coupon["id"]);
+  CHECK(current["default_payment_method"] == "pm_trial");
+  CHECK(schedule["phases"][1]["discounts"][0]["coupon"] == coupon["id"]);
+  CHECK(schedule["phases"][1]["trial_end"].is_null());
+  // Nothing was charged or prorated by the downgrade.
+  CHECK(api.fake.object("invoice", at_stripe["latest_invoice"])["amount_due"] == 0);
+}
+
+TEST_CASE("a schedule made in the Dashboard is left alone, with a clear refusal", "[integration][postgres][api]") {
+  Api api;
+  currentPeriod(api);
+  pg::Connection db(api.url);
+  auto sub = nlohmann::json::parse(scalar(db, "SELECT raw::text FROM subscriptions WHERE id = $1", {kSubscription}));
+  const auto& item = sub["items"]["data"][0];
+  nlohmann::json contract = {{"id", "sub_sched_contract"}, {"object", "subscription_schedule"}, {"created", 1780000000},
+                             {"livemode", false}, {"customer", sub["customer"]}, {"subscription", kSubscription},
+                             {"status", "active"}, {"end_behavior", "cancel"}, {"metadata", {{"contract", "2027"}}},
+                             {"current_phase", {{"start_date", item["current_period_start"]}, {"end_date", item["current_period_end"]}}},
+                             {"phases", {{{"start_date", item["current_period_start"]}, {"end_date", item["current_period_end"]},
+                                          {"items", {{{"price", item["price"]["id"]}, {"quantity", 1}}}}}}}};
+  sub["schedule"] = "sub_sched_contract";
+  auto now = static_cast<std::int64_t>(std::time(nullptr));
+  testing::applyPayloads(db, {testing::makeEvent("subscription_schedule.created", now - 40, contract),
+                              testing::makeEvent("customer.subscription.updated", now - 40, sub)});
+  api.fake.put(contract);
+  api.fake.put(sub);
+  auto down = api.call("POST", "/v1/accounts/acct_oskar/subscription/preview", kKey,
+                       nlohmann::json{{"price_id", kStarterMonthly}}.dump());
+  checkError(down, 409, "schedule_not_ours");
+  checkError(api.call("POST", "/v1/accounts/acct_oskar/subscription/cancel_scheduled_change", kKey, "{}"), 409, "schedule_not_ours");
+  checkError(api.call("POST", "/v1/accounts/acct_oskar/subscription/cancel", kKey, "{}"), 409, "schedule_not_ours");
+  CHECK(api.fake.object("subscription_schedule", "sub_sched_contract")["status"] == "active");
+  CHECK(api.fake.object("subscription_schedule", "sub_sched_contract")["end_behavior"] == "cancel");
+  for (const auto& r : api.fake.requests()) CHECK(r.method != "POST");  // nothing written at Stripe
+}
+
+TEST_CASE("once a downgrade has taken effect, upgrade and cancel work at once", "[integration][postgres][api]") {
+  Api api;
+  currentPeriod(api);
+  pg::Connection db(api.url);
+  auto sub = nlohmann::json::parse(scalar(db, "SELECT raw::text FROM subscriptions WHERE id = $1", {kSubscription}));
+  const auto& item = sub["items"]["data"][0];
+  std::int64_t start = item["current_period_start"], end = item["current_period_end"];
+  // Our schedule, its last phase running: nothing is left to come.
+  nlohmann::json ours = {{"id", "sub_sched_ours"}, {"object", "subscription_schedule"}, {"created", start - 86400 * 30},
+                         {"livemode", false}, {"customer", sub["customer"]}, {"subscription", kSubscription},
+                         {"status", "active"}, {"end_behavior", "release"}, {"metadata", {{"managed_by", "stripe-billing"}}},
+                         {"current_phase", {{"start_date", start}, {"end_date", end}}},
+                         {"phases", {{{"start_date", start - 86400 * 30}, {"end_date", start}, {"items", {{{"price", kProYearly}, {"quantity", 1}}}}},
+                                     {{"start_date", start}, {"end_date", end}, {"items", {{{"price", item["price"]["id"]}, {"quantity", 1}}}}}}}};
+  sub["schedule"] = "sub_sched_ours";
+  auto now = static_cast<std::int64_t>(std::time(nullptr));
+  testing::applyPayloads(db, {testing::makeEvent("subscription_schedule.updated", now - 40, ours),
+                              testing::makeEvent("customer.subscription.updated", now - 40, sub)});
+  api.fake.put(ours);
+  api.fake.put(sub);
+  CHECK(json(api.call("GET", "/v1/accounts/acct_oskar/subscription", kKey))["subscription"]["scheduled_change"].is_null());
+  auto up = api.call("POST", "/v1/accounts/acct_oskar/subscription/preview", kKey, nlohmann::json{{"price_id", kProYearly}}.dump());
+  REQUIRE(up.status == 200);
+  auto change = api.call("POST", "/v1/accounts/acct_oskar/subscription/change", kKey,
+                         nlohmann::json{{"preview_token", json(up)["preview_token"]}}.dump());
+  REQUIRE(change.status == 200);
+  CHECK(api.fake.object("subscription_schedule", "sub_sched_ours")["status"] == "released");
+  CHECK(api.fake.object("subscription", kSubscription)["items"]["data"][0]["price"]["id"] == kProYearly);
+  REQUIRE(api.call("POST", "/v1/accounts/acct_oskar/subscription/cancel", kKey, "{}").status == 200);
+  CHECK(api.fake.object("subscription", kSubscription)["cancel_at_period_end"] == true);
 }
