@@ -4,13 +4,6 @@
 
 #include <Poco/DateTimeFormat.h>
 #include <Poco/DateTimeFormatter.h>
-#include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServerParams.h>
-#include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/Net/HTTPServerResponse.h>
-#include <Poco/Net/ServerSocket.h>
-#include <Poco/StreamCopier.h>
 #include <Poco/Timestamp.h>
 #include <Poco/URI.h>
 
@@ -282,96 +275,64 @@ Answer handleLocked(State& s, const RecordedRequest& request) {
   return answer;
 }
 
-class Handler : public Poco::Net::HTTPRequestHandler {
- public:
-  explicit Handler(State& state) : state_(state) {}
-  void handleRequest(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) override {
-    RecordedRequest recorded;
-    recorded.method = request.getMethod();
-    recorded.uri = request.getURI();
-    for (const auto& [k, v] : request) recorded.headers[k] = v;
-    Poco::StreamCopier::copyToString(request.stream(), recorded.body);
-    Answer answer;
-    std::int64_t date = 0;
-    {
-      std::lock_guard lock(state_.mutex);
-      state_.requests.push_back(recorded);
-      if (state_.fail_count > 0) {
-        --state_.fail_count;
-        answer = scriptedFailure(recorded);
-      } else {
-        try {
-          answer = handleLocked(state_, recorded);
-        } catch (const fake::Refusal& refusal) {
-          answer = refusal.answer;
-        } catch (const std::exception& e) {
-          // A bug in the fake, not Stripe behaviour: loud, with what went wrong.
-          answer = {500, {{"error", {{"type", "api_error"}, {"message", std::string("fake_stripe bug: ") + e.what()}}}}, {}};
-        }
-      }
-      // Stripe stamps Date when the answer leaves, after it read the object.
-      date = state_.now() + state_.latency_seconds;
-    }
-    auto body = answer.body.dump();
-    response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(answer.status));
-    response.set("Date", Poco::DateTimeFormatter::format(Poco::Timestamp::fromEpochTime(static_cast<std::time_t>(date)),
-                                                         Poco::DateTimeFormat::HTTP_FORMAT));
-    response.set("Request-Id", "req_fake" + std::to_string(date));
-    for (const auto& [k, v] : answer.headers) response.set(k, v);
-    response.setContentType("application/json");
-    response.setContentLength(static_cast<std::streamsize>(body.size()));
-    response.send() << body;
-  }
-
- private:
-  // A 429 comes from the rate limiter, before execution: nothing is saved. A 5xx happened during execution: saved for
-  // the request's Idempotency-Key (a retry with it gets the same 500) and marked `Stripe-Should-Retry: false`, as
-  // Stripe's libraries expect when the idempotency layer would replay it anyway.
-  Answer scriptedFailure(const RecordedRequest& request) {
-    bool rate = state_.fail_status == 429;
-    Answer a{state_.fail_status,
-             {{"error", {{"type", rate ? "invalid_request_error" : "api_error"}, {"message", "scripted failure"}}}},
-             {}};
-    if (rate) {
-      a.body["error"]["code"] = "rate_limit";
-      return a;
-    }
-    a.headers["Stripe-Should-Retry"] = "false";
-    auto key = request.headers.find("Idempotency-Key");
-    if (request.method == "POST" && key != request.headers.end() && !state_.idempotent.count(key->second)) {
-      state_.idempotent[key->second] = {request.method + " " + request.uri.substr(0, request.uri.find('?')), request.body, a};
-    }
+// A 429 comes from the rate limiter, before execution: nothing is saved. A 5xx happened during execution: saved for
+// the request's Idempotency-Key (a retry with it gets the same 500) and marked `Stripe-Should-Retry: false`, as
+// Stripe's libraries expect when the idempotency layer would replay it anyway.
+Answer scriptedFailure(State& s, const RecordedRequest& request) {
+  bool rate = s.fail_status == 429;
+  Answer a{s.fail_status,
+           {{"error", {{"type", rate ? "invalid_request_error" : "api_error"}, {"message", "scripted failure"}}}},
+           {}};
+  if (rate) {
+    a.body["error"]["code"] = "rate_limit";
     return a;
   }
-
-  State& state_;
-};
-
-class Factory : public Poco::Net::HTTPRequestHandlerFactory {
- public:
-  explicit Factory(State& state) : state_(state) {}
-  Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
-    return new Handler(state_);
+  a.headers["Stripe-Should-Retry"] = "false";
+  auto key = request.headers.find("Idempotency-Key");
+  if (request.method == "POST" && key != request.headers.end() && !s.idempotent.count(key->second)) {
+    s.idempotent[key->second] = {request.method + " " + request.uri.substr(0, request.uri.find('?')), request.body, a};
   }
+  return a;
+}
 
- private:
-  State& state_;
-};
+ScriptedResponse answer(State& state, const RecordedRequest& recorded) {
+  Answer answer;
+  std::int64_t date = 0;
+  {
+    std::lock_guard lock(state.mutex);
+    state.requests.push_back(recorded);
+    if (state.fail_count > 0) {
+      --state.fail_count;
+      answer = scriptedFailure(state, recorded);
+    } else {
+      try {
+        answer = handleLocked(state, recorded);
+      } catch (const fake::Refusal& refusal) {
+        answer = refusal.answer;
+      } catch (const std::exception& e) {
+        // A bug in the fake, not Stripe behaviour: loud, with what went wrong.
+        answer = {500, {{"error", {{"type", "api_error"}, {"message", std::string("fake_stripe bug: ") + e.what()}}}}, {}};
+      }
+    }
+    // Stripe stamps Date when the answer leaves, after it read the object.
+    date = state.now() + state.latency_seconds;
+  }
+  ScriptedResponse out{answer.status, answer.body.dump(), answer.headers};
+  out.headers["Date"] = Poco::DateTimeFormatter::format(Poco::Timestamp::fromEpochTime(static_cast<std::time_t>(date)),
+                                                        Poco::DateTimeFormat::HTTP_FORMAT);
+  out.headers["Request-Id"] = "req_fake" + std::to_string(date);
+  return out;
+}
 
 }  // namespace
 
 FakeStripe::FakeStripe(int port) : state_(std::make_unique<fake::State>()) {
-  Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(port)));
-  auto params = new Poco::Net::HTTPServerParams;
-  params->setKeepAlive(true);
-  server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(*state_), pool_, socket, params);
-  server_->start();
+  server_ = std::make_unique<LocalHttpServer>(port, [state = state_.get()](RecordedRequest request) {
+    return answer(*state, request);
+  });
 }
 
-FakeStripe::~FakeStripe() {
-  server_->stopAll(true);
-  pool_.joinAll();
-}
+FakeStripe::~FakeStripe() { server_.reset(); }
 
 std::string FakeStripe::baseUrl() const { return "http://127.0.0.1:" + std::to_string(server_->port()); }
 

@@ -1,14 +1,11 @@
 #pragma once
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/ThreadPool.h>
-
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include "tests/support/scripted_http_server.h"
+#include "tests/support/local_http_server.h"
 
 namespace billing::testing {
 namespace fake {
@@ -76,8 +73,7 @@ class FakeStripe {
 
  private:
   std::unique_ptr<fake::State> state_;
-  Poco::ThreadPool pool_{2, 16};
-  std::unique_ptr<Poco::Net::HTTPServer> server_;
+  std::unique_ptr<LocalHttpServer> server_;  // last: stopped (handlers joined) before the state goes away
 };
 
 }  // namespace billing::testing

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/support/scripted_http_server.h"
+#include "tests/support/local_http_server.h"
 
 namespace billing::testing::fake {
 
