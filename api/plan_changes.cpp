@@ -5,8 +5,12 @@
 #include "api/schedule_phases.h"
 
 #include <limits>
+#include <optional>
+#include <vector>
 #include <stdexcept>
 #include "common/digest.h"
+#include "common/json_log.h"
+#include "common/metrics.h"
 #include "common/utc_time.h"
 #include "sync/object_fetcher.h"
 #include "sync/snapshot_writer.h"
@@ -52,6 +56,42 @@ bool appliesNow(const PriceRow& from, std::int64_t from_quantity, const PriceRow
   return perYear(to, to_quantity) > perYear(from, from_quantity);
 }
 
+// Which of the pinned facts differ ("period", "trial", ...), if any.
+std::optional<std::string> stateChange(const nlohmann::json& pinned, const nlohmann::json& now) {
+  static const std::vector<std::pair<const char*, const char*>> facts = {
+      {"period_start", "billing period"}, {"period_end", "billing period"}, {"trial_end", "trial"},
+      {"cancel_at_period_end", "cancellation"}, {"cancel_at", "cancellation"}, {"discounts", "discounts"},
+      {"latest_invoice", "latest invoice"}, {"status", "status"}};
+  for (const auto& [key, name] : facts) {
+    if (pinned.value(key, nlohmann::json()) != now.value(key, nlohmann::json())) return std::string(name);
+  }
+  return std::nullopt;
+}
+
+// A session-level advisory lock per subscription, held across the Stripe call, released on every path.
+class ChangeLock {
+ public:
+  ChangeLock(pg::Connection& db, const std::string& subscription_id) : db_(db), key_("plan-change:" + subscription_id) {
+    held_ = db_.query("SELECT pg_try_advisory_lock(hashtext($1))", {key_}).at(0)[0] == "t";
+  }
+  ~ChangeLock() {
+    if (!held_) return;
+    try {
+      db_.query("SELECT pg_advisory_unlock(hashtext($1))", {key_});
+    } catch (const std::exception&) {
+      // The connection broke: the session ended, and the lock with it.
+    }
+  }
+  ChangeLock(const ChangeLock&) = delete;
+  ChangeLock& operator=(const ChangeLock&) = delete;
+  bool held() const { return held_; }
+
+ private:
+  pg::Connection& db_;
+  std::string key_;
+  bool held_ = false;
+};
+
 }  // namespace
 
 struct PlanChanges::Current {
@@ -59,6 +99,8 @@ struct PlanChanges::Current {
   std::int64_t quantity = 1, period_end = 0;
   bool schedule_ours = false;
   bool cancel_at_period_end = false;
+  // What the charge of a change depends on besides price and quantity; pinned in the preview token.
+  nlohmann::json billing_state;
   nlohmann::json schedule;  // as synced, null if none
   /// A change is still to come in the schedule (a phase after the current one).
   bool changeScheduled(std::int64_t now) const { return !schedule_id.empty() && (schedule.is_null() || hasPhaseAfter(schedule, now)); }
@@ -69,7 +111,12 @@ PlanChanges::Current PlanChanges::current(const std::string& customer_id) {
   auto rows = db_.query(
       "SELECT s.id, s.status, coalesce(s.currency, ''), i.id, i.price_id, coalesce(i.quantity, 1),\n"
       "       extract(epoch FROM i.current_period_end)::bigint, coalesce(s.schedule_id, ''),\n"
-      "       coalesce(sc.metadata ->> 'managed_by', ''), sc.raw::text, s.cancel_at_period_end\n"
+      "       coalesce(sc.metadata ->> 'managed_by', ''), sc.raw::text, s.cancel_at_period_end,\n"
+      "       jsonb_build_object('period_start', extract(epoch FROM i.current_period_start)::bigint,\n"
+      "         'period_end', extract(epoch FROM i.current_period_end)::bigint, 'trial_end', s.raw -> 'trial_end',\n"
+      "         'cancel_at_period_end', s.cancel_at_period_end, 'cancel_at', s.raw -> 'cancel_at',\n"
+      "         'discounts', coalesce(s.raw -> 'discounts', '[]'::jsonb), 'latest_invoice', s.raw -> 'latest_invoice',\n"
+      "         'status', s.status)::text\n"
       "FROM subscriptions s\n"
       "LEFT JOIN LATERAL (SELECT si.* FROM subscription_items si JOIN subscription_item_roles r ON r.id = si.id\n"
       "                   WHERE si.subscription_id = s.id AND r.role = 'plan') i ON true\n"
@@ -95,6 +142,7 @@ PlanChanges::Current PlanChanges::current(const std::string& customer_id) {
   c.schedule_ours = r[8] == kScheduleManagedBy;
   if (r[9]) c.schedule = nlohmann::json::parse(*r[9]);
   c.cancel_at_period_end = r[10] == "t";
+  c.billing_state = nlohmann::json::parse(r[11].value_or("{}"));
   return c;
 }
 
@@ -126,7 +174,8 @@ nlohmann::json PlanChanges::preview(const std::string& account_id, const std::st
                            {"next_invoice_total", to->unit_amount * quantity}};
   nlohmann::json claims = {{"sub", account_id}, {"subscription_id", sub.subscription_id}, {"item_id", sub.item_id},
                            {"from_price", sub.price_id}, {"from_quantity", sub.quantity}, {"price_id", price_id},
-                           {"quantity", quantity}, {"kind", upgrade ? "upgrade" : "downgrade"}};
+                           {"quantity", quantity}, {"kind", upgrade ? "upgrade" : "downgrade"},
+                           {"state", sub.billing_state.dump()}};
   requireOurSchedule(sub);
   if (!upgrade && sub.cancel_at_period_end) throw cancellationPending();
   if (upgrade && sub.changeScheduled(now)) {
@@ -195,6 +244,13 @@ nlohmann::json PlanChanges::apply(const std::string& account_id, const std::stri
     throw ApiError(409, "invalid_request_error", "preview_stale",
                    "the subscription changed since this preview: preview the change again");
   }
+  // A renewal, a discount, a trial end, a cancellation toggle or a new invoice since the preview changes what the
+  // change would charge: never charged differently from what was shown.
+  auto pinned = nlohmann::json::parse(claims->value("state", std::string("{}")), nullptr, false);
+  if (auto changed = stateChange(pinned.is_object() ? pinned : nlohmann::json::object(), sub.billing_state)) {
+    throw ApiError(409, "invalid_request_error", "preview_stale",
+                   "the subscription's " + *changed + " changed since this preview: preview the change again");
+  }
   requireOurSchedule(sub);
   if (claims->value("kind", "") == "upgrade" && sub.changeScheduled(now)) {
     throw ApiError(409, "invalid_request_error", "scheduled_change_pending",
@@ -204,6 +260,24 @@ nlohmann::json PlanChanges::apply(const std::string& account_id, const std::stri
     if (sub.cancel_at_period_end) throw cancellationPending();
     return scheduleDowngrade(account_id, customer_id, sub, *claims, idempotency_key);
   }
+  // One change of a subscription at a time: a second confirmation while the first is at Stripe would pass every
+  // check above and charge twice.
+  ChangeLock lock(db_, sub.subscription_id);
+  if (!lock.held()) {
+    throw ApiError(409, "invalid_request_error", "change_in_progress",
+                   "another change of this subscription is in progress: reload and try again");
+  }
+  {
+    // Re-read under the lock: the other change may have landed meanwhile.
+    auto again = current(customer_id);
+    if (again.price_id == claims->value("price_id", "") && again.quantity == claims->value("quantity", 0LL)) {
+      return {{"account_id", account_id}, {"subscription", BillingReads(db_).subscription(customer_id)}};
+    }
+    if (again.price_id != sub.price_id || again.quantity != sub.quantity || again.billing_state != sub.billing_state) {
+      throw ApiError(409, "invalid_request_error", "preview_stale",
+                     "the subscription changed since this preview: preview the change again");
+    }
+  }
   // Our schedule whose last phase has begun changes nothing any more: released, the subscription is free again.
   releaseFinishedSchedule(sub, now);
   nlohmann::json params = {
@@ -212,15 +286,42 @@ nlohmann::json PlanChanges::apply(const std::string& account_id, const std::stri
       {"proration_date", claims->value("proration_date", now)},
       // The update is refused as a whole when the payment fails: never a new plan without its payment.
       {"payment_behavior", "error_if_incomplete"}};
-  std::string key = "change:" + account_id + ":" + (idempotency_key.empty() ? common::sha256Hex(preview_token) : common::sha256Hex(idempotency_key));
+  // The caller's key names one attempt (a network retry of it keeps it, and Stripe replays that attempt's answer);
+  // without one each request is its own attempt: after a declined card is fixed, the next try is not answered with
+  // the saved decline. The lock and the already-applied check keep a retry from charging twice.
+  std::string key = "change:" + account_id + ":" +
+                    (idempotency_key.empty() ? stripe::newIdempotencyKey() : common::sha256Hex(idempotency_key));
   stripe::StripeClient::Response updated;
+  nlohmann::json charge;
   try {
     updated = stripe_.postWithTime("/v1/subscriptions/" + sub.subscription_id, params, key);
+    charge = checkCharge(updated.body, claims->value("amount_due", 0LL), sub.subscription_id);
   } catch (const stripe::StripeError& e) {
     throw fromStripe(e);
   }
   sync(updated);
-  return {{"account_id", account_id}, {"subscription", BillingReads(db_).subscription(customer_id)}};
+  return {{"account_id", account_id}, {"subscription", BillingReads(db_).subscription(customer_id)}, {"charge", charge}};
+}
+
+nlohmann::json PlanChanges::checkCharge(const nlohmann::json& subscription, std::int64_t previewed,
+                                        const std::string& subscription_id) {
+  nlohmann::json charge = {{"previewed", previewed}, {"charged", nullptr}, {"matches", nullptr}};
+  auto invoice_id = subscription.value("latest_invoice", nlohmann::json());
+  if (!invoice_id.is_string()) return charge;
+  auto invoice = stripe_.get("/v1/invoices/" + invoice_id.get<std::string>());
+  auto charged = invoice.value("amount_due", 0LL);
+  charge["charged"] = charged;
+  charge["invoice_id"] = invoice_id;
+  charge["matches"] = charged == previewed;
+  if (charged != previewed) {
+    metrics::defaultRegistry()
+        .counter("billing_api_charge_mismatch_total", "Plan changes Stripe charged differently from their preview")
+        .inc();
+    log::error("plan change charged differently from its preview",
+               {{"subscription_id", subscription_id}, {"invoice_id", invoice_id}, {"previewed", previewed},
+                {"charged", charged}});
+  }
+  return charge;
 }
 
 void PlanChanges::syncSchedule(const stripe::StripeClient::Response& schedule, const std::string& subscription_id) {

@@ -27,8 +27,9 @@ class PlanChanges {
   nlohmann::json preview(const std::string& account_id, const std::string& customer_id, const std::string& price_id,
                          std::int64_t quantity, std::int64_t now);
 
-  /// Applies a preview. `idempotency_key` (the caller's, optional) makes a retried request safe; without one the
-  /// preview token itself is the key, so the same preview is applied at most once.
+  /// Applies a preview. `idempotency_key` (the caller's, optional) names one attempt: the same key is the same
+  /// Stripe attempt (a network retry); without one each call is a new attempt. Either way a preview is applied at
+  /// most once (a per-subscription lock and the already-applied check).
   nlohmann::json apply(const std::string& account_id, const std::string& customer_id, const std::string& preview_token,
                        const std::string& idempotency_key, std::int64_t now);
 
@@ -48,6 +49,9 @@ class PlanChanges {
   void sync(const stripe::StripeClient::Response& subscription);
   void syncSchedule(const stripe::StripeClient::Response& schedule, const std::string& subscription_id);
   void requireOurSchedule(const Current& sub) const;
+  /// What Stripe invoiced for an applied upgrade against its preview: {previewed, charged, matches, invoice_id}; a
+  /// mismatch is counted (billing_api_charge_mismatch_total) and logged. Throws StripeError.
+  nlohmann::json checkCharge(const nlohmann::json& subscription, std::int64_t previewed, const std::string& subscription_id);
   static ApiError scheduleNotOurs(const std::string& schedule_id);
   static ApiError cancellationPending();
   /// Releases our schedule once no phase is left to come (at `now`), so the subscription is free again.

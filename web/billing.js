@@ -303,6 +303,12 @@ function changeError(e) {
   } else if (e.code === 'preview_invalid' || e.code === 'preview_stale') {
     message = e.code === 'preview_invalid' ? 'This preview has expired.' : 'Your subscription changed since this preview.';
     action = el('button', { type: 'button', class: 'secondary', onclick: () => { const { plan, price, opener } = pending; closeDialog(); previewChange(plan, price, opener); } }, 'Preview again');
+  } else if (e.code === 'change_in_progress') {
+    message = 'Another change of your plan is being applied. Reload the page to see it.';
+  } else if (e.code === 'schedule_not_ours') {
+    message = 'Your subscription follows a contract set up by our team; contact us to change it.';
+  } else if (e.code === 'cancellation_pending') {
+    message = 'Your subscription is set to end. Resume it first, then change your plan.';
   } else if (e.code === 'scheduled_change_pending') {
     message = 'A plan change is already scheduled. Keep your current plan first (the banner above), then try again.';
   }
@@ -315,7 +321,7 @@ async function confirmChange(event) {
   if (!pending) return;
   const confirm = document.getElementById('change-confirm');
   confirm.disabled = true;
-  // One key per confirmation: a retried request (a lost answer) is applied once.
+  // One key per attempt: a retried request (a lost answer) is applied once.
   const key = pending.key || (pending.key = crypto.randomUUID());
   try {
     await api('POST', `${account()}/subscription/change`, { preview_token: pending.preview.preview_token }, { 'Idempotency-Key': key });
@@ -325,6 +331,10 @@ async function confirmChange(event) {
     say(preview.kind === 'upgrade' ? `You're now on ${plan.name}.`
       : `Your plan will change to ${plan.name} on ${formatDate(preview.effective_at)}.`);
   } catch (e) {
+    // A definite answer (a declined card, a stale preview) ends this attempt: the next click is a new one, with a
+    // new key (else Stripe would replay the saved decline for 24 hours). Without an answer (network, 5xx) the
+    // outcome is unknown: the same key again, so the change happens at most once.
+    if (e.status && e.status < 500) pending.key = null;
     changeError(e);
     confirm.disabled = false;
   }

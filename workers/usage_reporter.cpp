@@ -116,9 +116,9 @@ bool UsageReporter::recordBatch(const std::vector<ConsumedMessage>& batch, const
 void UsageReporter::reportRound(std::int64_t now) {
   usage::UsageLedger ledger(db());
   ledger.sealClosedWindows(now, config_.window_seconds, config_.grace_seconds);
-  // Leased for 5 minutes: if this process dies mid-send, another reporter (or this one, restarted) resends them
-  // then, under the same identifiers.
-  auto due = ledger.claimDue(config_.send_per_round, 300);
+  // Leased (BILLING_USAGE_LEASE_SECONDS, 5 minutes): if this process dies mid-send, another reporter (or this one,
+  // restarted) resends them then, under the same identifiers.
+  auto due = ledger.claimDue(config_.send_per_round, config_.lease_seconds);
   if (!due.empty()) {
     std::string via;
     auto outcomes = reporter_.send(due, now, via);

@@ -22,6 +22,7 @@ LoadedUsageReporterConfig loadUsageReporterConfig(const common::Environment& env
   c.window_seconds = reader.integer("BILLING_USAGE_WINDOW_SECONDS", c.window_seconds, 1, 86400);
   c.grace_seconds = reader.integer("BILLING_USAGE_GRACE_SECONDS", c.grace_seconds, 0, 3600);
   c.send_per_round = static_cast<std::size_t>(reader.integer("BILLING_USAGE_SEND_PER_ROUND", 1000, 1, 100000));
+  c.lease_seconds = reader.integer("BILLING_USAGE_LEASE_SECONDS", c.lease_seconds, 10, 3600);
   c.stream_threshold = static_cast<std::size_t>(reader.integer("BILLING_USAGE_STREAM_THRESHOLD", 100, 1, 1000000));
   c.retry_horizon_seconds = reader.integer("BILLING_USAGE_RETRY_HORIZON_SECONDS", c.retry_horizon_seconds, 60, 23 * 3600);
   c.host = reader.string("BILLING_USAGE_HOST", c.host);

@@ -22,6 +22,7 @@ struct UsageReporterConfig {
   std::int64_t window_seconds = 300;     // usage is summed per customer, meter and window: one Stripe event each
   std::int64_t grace_seconds = 10;       // a window is sealed this long after it ends (late events open a new sum)
   std::size_t send_per_round = 1000;     // aggregates sent per round at most
+  std::int64_t lease_seconds = 300;      // a claimed aggregate waits this long before another reporter resends it
   std::size_t stream_threshold = 100;    // from this many due aggregates on, the v2 meter event stream is used
   std::int64_t retry_horizon_seconds = 23 * 3600;  // Stripe dedupes identifiers for 24 h: never resend past it
   std::string host = "0.0.0.0";          // ops endpoints: /healthz /readyz /metrics

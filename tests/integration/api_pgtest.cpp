@@ -816,3 +816,74 @@ TEST_CASE("once a downgrade has taken effect, upgrade and cancel work at once", 
   REQUIRE(api.call("POST", "/v1/accounts/acct_oskar/subscription/cancel", kKey, "{}").status == 200);
   CHECK(api.fake.object("subscription", kSubscription)["cancel_at_period_end"] == true);
 }
+
+TEST_CASE("a renewal between preview and confirm is refused as stale, not charged differently", "[integration][postgres][api]") {
+  Api api;
+  currentPeriod(api);
+  auto up = json(api.call("POST", "/v1/accounts/acct_oskar/subscription/preview", kKey, nlohmann::json{{"price_id", kProYearly}}.dump()));
+  REQUIRE(up["kind"] == "upgrade");
+  // The subscription renews meanwhile: a new period and a new invoice, in Stripe and here.
+  pg::Connection db(api.url);
+  auto sub = nlohmann::json::parse(scalar(db, "SELECT raw::text FROM subscriptions WHERE id = $1", {kSubscription}));
+  auto& item = sub["items"]["data"][0];
+  item["current_period_start"] = item["current_period_end"];
+  item["current_period_end"] = item["current_period_end"].get<std::int64_t>() + 30 * 86400;
+  sub["latest_invoice"] = "in_renewal";
+  auto renewed = testing::applyPayloads(db, {testing::makeEvent("customer.subscription.updated", static_cast<std::int64_t>(std::time(nullptr)) - 5, sub)});
+  REQUIRE(renewed[0] == sync::EventOutcome::Applied);
+  INFO(scalar(db, "SELECT current_period_start::text FROM subscription_items WHERE subscription_id = $1", {kSubscription}));
+  api.fake.put(sub);
+  auto change = api.call("POST", "/v1/accounts/acct_oskar/subscription/change", kKey,
+                         nlohmann::json{{"preview_token", up["preview_token"]}}.dump());
+  checkError(change, 409, "preview_stale");
+  CHECK(json(change)["error"]["message"].get<std::string>().find("billing period") != std::string::npos);
+  for (const auto& r : api.fake.requests()) CHECK(r.uri.rfind("/v1/subscriptions/", 0) != 0);  // never sent
+}
+
+TEST_CASE("two confirmations of one preview at once charge once", "[integration][postgres][api]") {
+  Api api;
+  currentPeriod(api);
+  api.fake.setLatency(0);
+  auto up = json(api.call("POST", "/v1/accounts/acct_oskar/subscription/preview", kKey, nlohmann::json{{"price_id", kProYearly}}.dump()));
+  std::vector<int> statuses(4);
+  std::vector<std::string> codes(4);
+  std::vector<std::thread> confirmations;
+  for (int i = 0; i < 4; ++i) {
+    confirmations.emplace_back([&, i] {
+      auto reply = api.call("POST", "/v1/accounts/acct_oskar/subscription/change", kKey,
+                            nlohmann::json{{"preview_token", up["preview_token"]}}.dump());
+      statuses[i] = reply.status;
+      auto body = nlohmann::json::parse(reply.body, nullptr, false);
+      if (reply.status != 200) codes[i] = body["error"].value("code", "");
+    });
+  }
+  for (auto& t : confirmations) t.join();
+  int updates = 0;
+  for (const auto& r : api.fake.requests()) {
+    if (r.method == "POST" && r.uri == "/v1/subscriptions/" + kSubscription) ++updates;
+  }
+  CHECK(updates == 1);
+  for (int i = 0; i < 4; ++i) {
+    INFO("confirmation " << i << ": " << statuses[i] << " " << codes[i]);
+    CHECK((statuses[i] == 200 || (statuses[i] == 409 && codes[i] == "change_in_progress")));
+  }
+  CHECK(api.fake.object("subscription", kSubscription)["items"]["data"][0]["price"]["id"] == kProYearly);
+}
+
+TEST_CASE("a card fixed after a decline succeeds on the next attempt, charged as previewed", "[integration][postgres][api]") {
+  Api api;
+  currentPeriod(api);
+  api.fake.declineCustomer("cus_wiBCVtOp32cN8d");
+  auto up = json(api.call("POST", "/v1/accounts/acct_oskar/subscription/preview", kKey, nlohmann::json{{"price_id", kProYearly}}.dump()));
+  auto confirm = [&] {
+    return api.call("POST", "/v1/accounts/acct_oskar/subscription/change", kKey,
+                    nlohmann::json{{"preview_token", up["preview_token"]}}.dump());
+  };
+  checkError(confirm(), 402, "card_declined");
+  api.fake.approveCustomer("cus_wiBCVtOp32cN8d");  // the customer updated the card in the portal
+  auto second = confirm();
+  REQUIRE(second.status == 200);
+  CHECK(json(second)["charge"]["matches"] == true);
+  CHECK(json(second)["charge"]["charged"] == up["amount_due_now"]);
+  CHECK(api.fake.object("subscription", kSubscription)["items"]["data"][0]["price"]["id"] == kProYearly);
+}

@@ -102,7 +102,10 @@ struct Usage {
         {"BILLING_STRIPE_METER_EVENTS_BASE", fake.baseUrl()}, {"BILLING_STRIPE_MAX_RETRIES", "0"},
         {"BILLING_USAGE_WINDOW_SECONDS", "2"},  {"BILLING_USAGE_GRACE_SECONDS", "1"},
         {"BILLING_USAGE_PORT", std::to_string(reporter_port)}, {"BILLING_USAGE_HOST", "127.0.0.1"},
-        {"BILLING_USAGE_SESSION_TIMEOUT_MS", "6000"}};
+        {"BILLING_USAGE_SESSION_TIMEOUT_MS", "6000"},
+        // A SIGKILLed reporter's claimed aggregates are resent after the lease: short here, so the tests wait
+        // seconds for them, not the default 5 minutes.
+        {"BILLING_USAGE_LEASE_SECONDS", "15"}};
     for (const auto& [k, v] : extra) env[k] = v;
     return std::make_unique<testing::ChildProcess>(std::vector<std::string>{BILLING_EXECUTABLE, "usage-reporter"}, env,
                                                    "usage-reporter.log");

@@ -378,6 +378,11 @@ void FakeStripe::declineCustomer(const std::string& customer_id) {
   state_->customer_cards[customer_id] = fake::CardBehaviour::Declines;
 }
 
+void FakeStripe::approveCustomer(const std::string& customer_id) {
+  std::lock_guard lock(state_->mutex);
+  state_->customer_cards[customer_id] = fake::CardBehaviour::Succeeds;
+}
+
 void FakeStripe::requireAuthentication(const std::string& customer_id) {
   std::lock_guard lock(state_->mutex);
   state_->customer_cards[customer_id] = fake::CardBehaviour::RequiresAction;
