@@ -404,6 +404,10 @@ nlohmann::json PlanChanges::cancelScheduledChange(const std::string& account_id,
   }
   requireOurSchedule(sub);
   try {
+    // Not synced yet: ask Stripe whose it is before releasing it.
+    if (sub.schedule.is_null() && !scheduleIsOurs(stripe_.get("/v1/subscription_schedules/" + sub.schedule_id))) {
+      throw scheduleNotOurs(sub.schedule_id);
+    }
     auto released = stripe_.postWithTime("/v1/subscription_schedules/" + sub.schedule_id + "/release", nlohmann::json::object(),
                                          "schedule:release:" + sub.schedule_id + ":" +
                                              (idempotency_key.empty() ? stripe::newIdempotencyKey() : common::sha256Hex(idempotency_key)));

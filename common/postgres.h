@@ -29,7 +29,13 @@ bool isTransient(const PgError& error);
 /// about the database, not the row.
 bool isDataError(const PgError& error);
 
-using Row = std::vector<std::optional<std::string>>;
+/// One result row, NULL as nullopt. Indexing is checked: a query that returns fewer columns than its reader expects
+/// throws std::out_of_range instead of reading past the row.
+struct Row : std::vector<std::optional<std::string>> {
+  using std::vector<std::optional<std::string>>::vector;
+  const std::optional<std::string>& operator[](std::size_t i) const { return at(i); }
+  std::optional<std::string>& operator[](std::size_t i) { return at(i); }
+};
 
 /// One libpq connection (not thread-safe). Used where SQL must run as a script (migrations: several statements in
 /// one string, which prepared statements refuse). Connection URLs carry passwords: never log them.
