@@ -14,6 +14,7 @@
 #include "api/api_error.h"
 #include "api/billing_reads.h"
 #include "api/plan_changes.h"
+#include "api/checkout.h"
 #include "api/portal.h"
 #include "api/usage_ingest.h"
 #include "common/http_util.h"
@@ -217,6 +218,14 @@ nlohmann::json postPortalSession(Call& call, const std::string& account_id) {
       .createSession(account_id, customer, call.body);
 }
 
+// POST /v1/accounts/{account_id}/checkout_session
+nlohmann::json postCheckoutSession(Call& call, const std::string& account_id) {
+  requireAccess(call, account_id);
+  auto db = call.context.db.acquire();
+  auto customer = customerOfAccount(*db, account_id);
+  return Checkout(*db, call.context.stripe, call.context.config.allowed_origins).createSession(account_id, customer, call.body);
+}
+
 // POST /v1/usage (product backends only: a browser must not report its own usage)
 nlohmann::json postUsage(Call& call) {
   requireBackend(call);
@@ -340,6 +349,11 @@ void ApiHandler::handleRequest(Poco::Net::HTTPServerRequest& request, Poco::Net:
       if (method != "POST") throw ApiError(405, "invalid_request_error", "method_not_allowed", "use POST");
       std::string account = parts[2];
       handler = [account](Call& call) { return postPortalSession(call, account); };
+    } else if (parts.size() == 4 && parts[0] == "v1" && parts[1] == "accounts" && parts[3] == "checkout_session") {
+      route = "checkout_session";
+      if (method != "POST") throw ApiError(405, "invalid_request_error", "method_not_allowed", "use POST");
+      std::string account = parts[2];
+      handler = [account](Call& call) { return postCheckoutSession(call, account); };
     } else if (parts.size() == 4 && parts[0] == "v1" && parts[1] == "accounts" && parts[3] == "invoices") {
       route = parts[3];
       if (method != "GET") throw ApiError(405, "invalid_request_error", "method_not_allowed", "use GET");

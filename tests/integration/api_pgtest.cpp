@@ -291,7 +291,7 @@ TEST_CASE("bad input gets a clear error for every endpoint", "[integration][post
                            "/v1/accounts/{account_id}/subscription/change:", "/v1/accounts/{account_id}/subscription/cancel:",
                            "/v1/accounts/{account_id}/subscription/resume:",
                            "/v1/accounts/{account_id}/subscription/cancel_scheduled_change:",
-                           "/v1/accounts/{account_id}/portal_session:", "/v1/usage:",
+                           "/v1/accounts/{account_id}/portal_session:", "/v1/accounts/{account_id}/checkout_session:", "/v1/usage:",
                            "/v1/accounts/{account_id}/usage:"}) {
     INFO(path);
     CHECK(doc.body.find(std::string("  ") + path) != std::string::npos);  // every route is documented
@@ -523,6 +523,8 @@ TEST_CASE("every request the API sends to the Stripe fake is valid for stripe-mo
   Api api;
   currentPeriod(api);
   REQUIRE(api.call("POST", "/v1/accounts", kKey, R"({"account_id":"acct_conf","email":"c@example.com","name":"C"})").status == 200);
+  REQUIRE(api.call("POST", "/v1/accounts/acct_conf/checkout_session", kKey,
+                   R"({"price_id":")" + kStarterMonthly + R"(","success_url":"https://app.example.com/a","cancel_url":"https://app.example.com/b","trial_days":7,"allow_promotion_codes":true})").status == 200);
   api.fake.put({{"id", "cus_adopted"}, {"object", "customer"}, {"created", 1780000000}, {"livemode", false}});
   REQUIRE(api.call("POST", "/v1/accounts", kKey, R"({"account_id":"acct_adopted","customer_id":"cus_adopted"})").status == 200);
   auto p = json(api.call("POST", "/v1/accounts/acct_oskar/subscription/preview", kKey,
@@ -886,4 +888,54 @@ TEST_CASE("a card fixed after a decline succeeds on the next attempt, charged as
   CHECK(json(second)["charge"]["matches"] == true);
   CHECK(json(second)["charge"]["charged"] == up["amount_due_now"]);
   CHECK(api.fake.object("subscription", kSubscription)["items"]["data"][0]["price"]["id"] == kProYearly);
+}
+
+TEST_CASE("a new account subscribes through Checkout and sees its plan, with the usage price next to it", "[integration][postgres][api]") {
+  Api api;
+  currentPeriod(api);
+  addMeteredItem(api);
+  REQUIRE(api.call("POST", "/v1/accounts", kKey, R"({"account_id":"acct_new","email":"n@example.com"})").status == 200);
+  pg::Connection db(api.url);
+  auto customer = scalar(db, "SELECT customer_id FROM accounts WHERE account_id = 'acct_new'");
+  const std::string ok = R"({"price_id":")" + kStarterMonthly +
+                         R"(","success_url":"https://app.example.com/billing?done=1","cancel_url":"https://app.example.com/billing","trial_days":14})";
+  // Bad input first: every field checked, nothing sent to Stripe.
+  auto before = api.fake.count("/v1/checkout/sessions");
+  checkError(api.call("POST", "/v1/accounts/acct_new/checkout_session", kKey, R"({"success_url":"https://app.example.com/a","cancel_url":"https://app.example.com/b"})"), 400, "parameter_missing");
+  checkError(api.call("POST", "/v1/accounts/acct_new/checkout_session", kKey,
+                      R"({"price_id":")" + kStarterMonthly + R"(","success_url":"https://evil.example/x","cancel_url":"https://app.example.com/b"})"),
+             400, "return_url_not_allowed");
+  checkError(api.call("POST", "/v1/accounts/acct_new/checkout_session", kKey,
+                      R"({"price_id":"price_nope","success_url":"https://app.example.com/a","cancel_url":"https://app.example.com/b"})"),
+             400, "price_not_available");
+  checkError(api.call("POST", "/v1/accounts/acct_new/checkout_session", kKey,
+                      R"({"price_id":")" + kStarterMonthly + R"(","success_url":"https://app.example.com/a","cancel_url":"https://app.example.com/b","trial_days":0})"),
+             400, "parameter_invalid");
+  checkError(api.call("POST", "/v1/accounts/acct_new/checkout_session", kKey,
+                      R"({"price_id":")" + kStarterMonthly + R"(","success_url":"https://app.example.com/a","cancel_url":"https://app.example.com/b","colour":1})"),
+             400, "parameter_unknown");
+  CHECK(api.fake.count("/v1/checkout/sessions") == before);
+  // An account that already subscribes changes its plan instead.
+  checkError(api.call("POST", "/v1/accounts/acct_oskar/checkout_session", kKey, ok), 409, "subscription_exists");
+
+  auto session = api.call("POST", "/v1/accounts/acct_new/checkout_session", api.tokenFor("acct_new"), ok);
+  REQUIRE(session.status == 200);
+  CHECK(json(session)["url"].get<std::string>().rfind("https://checkout.stripe.com/", 0) == 0);
+  auto request = api.fake.requests().back();
+  CHECK(request.body.find("mode=subscription") != std::string::npos);
+  CHECK(request.body.find("line_items%5B1%5D%5Bprice%5D=price_api_calls") != std::string::npos);  // usage billed too
+  CHECK(request.body.find("subscription_data%5Btrial_period_days%5D=14") != std::string::npos);
+  // The customer pays at Stripe; the subscription arrives like any other, through its event.
+  auto created = api.fake.completeCheckout(json(session)["id"]);
+  for (const auto& e : api.fake.events()) {
+    if (e["type"] == "customer.subscription.created" && e["data"]["object"]["id"] == created["id"]) {
+      testing::applyPayloads(db, {e.dump()});
+    }
+  }
+  auto sub = json(api.call("GET", "/v1/accounts/acct_new/subscription", kKey))["subscription"];
+  REQUIRE(sub.is_object());
+  CHECK(sub["status"] == "trialing");
+  CHECK(sub["items"][0]["role"] == "plan");
+  CHECK(sub["items"][0]["price_id"] == kStarterMonthly);
+  CHECK(sub["items"][1]["role"] == "metered");
 }

@@ -218,6 +218,7 @@ Answer write(State& s, const std::string& method, const std::vector<std::string>
     return fake::meters(s, method, parts, p, query);
   }
   if (what == "billing_portal") return fake::portal(s, parts, p);
+  if (what == "checkout" && method == "POST") return fake::checkout(s, parts, p);
   return notFound(method, path);
 }
 
@@ -376,6 +377,25 @@ void FakeStripe::failNext(int count, int status) {
 void FakeStripe::declineCustomer(const std::string& customer_id) {
   std::lock_guard lock(state_->mutex);
   state_->customer_cards[customer_id] = fake::CardBehaviour::Declines;
+}
+
+nlohmann::json FakeStripe::completeCheckout(const std::string& session_id) {
+  std::lock_guard lock(state_->mutex);
+  auto& session = state_->get("checkout.session", session_id, "checkout session");
+  const auto& extra = state_->objects["checkout_lines"][session_id];
+  nlohmann::json params = {{"customer", session["customer"]}, {"items", nlohmann::json::array()},
+                           {"metadata", extra["metadata"]}};
+  for (const auto& line : extra["lines"]) {
+    nlohmann::json item = {{"price", line["price"]}};
+    if (line.contains("quantity")) item["quantity"] = std::to_string(line["quantity"].get<std::int64_t>());
+    params["items"].push_back(item);
+  }
+  if (extra["trial_period_days"].is_number()) params["trial_period_days"] = std::to_string(extra["trial_period_days"].get<std::int64_t>());
+  auto created = fake::subscriptions(*state_, "POST", {"v1", "subscriptions"}, fake::Params(params)).body;
+  session["status"] = "complete";
+  session["subscription"] = created["id"];
+  state_->emit("checkout.session.completed", session, created["created"]);
+  return created;
 }
 
 void FakeStripe::approveCustomer(const std::string& customer_id) {

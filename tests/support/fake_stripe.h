@@ -48,6 +48,9 @@ class FakeStripe {
   void failNext(int count, int status);
   /// Charges to this customer are declined (card_error, card_declined), as with pm_card_chargeCustomerFail.
   void declineCustomer(const std::string& customer_id);
+  /// What the customer does on Checkout's hosted page: pays, and the session's subscription is made (with its
+  /// events). Returns the subscription.
+  nlohmann::json completeCheckout(const std::string& session_id);
   /// The customer's card works again (a fixed payment method, as with pm_card_visa).
   void approveCustomer(const std::string& customer_id);
   /// Payments of this customer need 3-D Secure, as with pm_card_authenticationRequired.

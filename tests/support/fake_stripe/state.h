@@ -144,6 +144,7 @@ Answer schedules(State& s, const std::string& method, const std::vector<std::str
 Answer testClocks(State& s, const std::string& method, const std::vector<std::string>& parts, const Params& p);
 Answer meters(State& s, const std::string& method, const std::vector<std::string>& parts, const Params& p,
               const std::multimap<std::string, std::string>& query);
+Answer checkout(State& s, const std::vector<std::string>& parts, const Params& p);
 Answer portal(State& s, const std::vector<std::string>& parts, const Params& p);
 Answer meterEventStream(State& s, const RecordedRequest& request);
 Answer meterEventSession(State& s);

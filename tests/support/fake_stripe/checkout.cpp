@@ -1,0 +1,47 @@
+// Checkout Sessions in subscription mode (https://docs.stripe.com/api/checkout/sessions/create): the session is a
+// hosted page; completing it (FakeStripe::completeCheckout, what the customer does at Stripe) makes the subscription.
+#include "tests/support/fake_stripe/state.h"
+
+namespace billing::testing::fake {
+
+Answer checkout(State& s, const std::vector<std::string>& parts, const Params& p) {
+  if (parts.size() != 3 || parts[2] != "sessions") throw invalidRequest(404, "", "Unrecognized request URL");
+  p.allow({"mode", "customer", "client_reference_id", "line_items", "success_url", "cancel_url", "metadata",
+           "subscription_data", "allow_promotion_codes", "expand"});
+  auto mode = p.required("mode");
+  if (mode != "subscription" && mode != "payment" && mode != "setup") throw invalidRequest(400, "", "Invalid mode", "mode", true);
+  auto success = p.required("success_url");
+  auto customer = p.str("customer");
+  if (customer) s.get("customer", *customer, "customer", "customer");
+  auto items = p.list("line_items");
+  if (items.empty()) throw missingParameter("line_items");
+  json lines = json::array();
+  for (const auto& i : items) {
+    i.allow({"price", "quantity"});
+    auto& pr = price(s, i.required("price"), i.path("price"));
+    // A metered price is billed from its meter: its line takes no quantity (stricter reading: refused if given).
+    bool metered = pr["recurring"].is_object() && pr["recurring"].value("usage_type", "") == "metered";
+    if (metered && i.has("quantity")) throw invalidRequest(400, "", "Quantity is not allowed for metered prices", i.path("quantity"), true);
+    json line = {{"price", pr["id"]}};
+    if (!metered) line["quantity"] = i.integer("quantity").value_or(1);
+    lines.push_back(line);
+  }
+  auto data = p.object("subscription_data");
+  data.allow({"trial_period_days", "metadata"});
+  const auto now = customer ? s.nowFor(*customer) : s.now();
+  auto id = s.newId("cs");
+  json session = {{"id", id}, {"object", "checkout.session"}, {"created", now}, {"livemode", false}, {"mode", mode},
+                  {"status", "open"}, {"customer", customer ? json(*customer) : json()},
+                  {"client_reference_id", p.str("client_reference_id") ? json(*p.str("client_reference_id")) : json()},
+                  {"success_url", success}, {"cancel_url", p.str("cancel_url") ? json(*p.str("cancel_url")) : json()},
+                  {"metadata", p.strings("metadata")}, {"expires_at", now + 24 * 3600}, {"subscription", nullptr},
+                  {"allow_promotion_codes", p.boolean("allow_promotion_codes").value_or(false)},
+                  {"url", "https://checkout.stripe.com/c/pay/" + id}};
+  s.objects["checkout.session"][id] = session;
+  s.objects["checkout_lines"][id] = {{"lines", lines},
+                                     {"trial_period_days", data.integer("trial_period_days") ? json(*data.integer("trial_period_days")) : json()},
+                                     {"metadata", data.strings("metadata")}};
+  return {200, session, {}};
+}
+
+}  // namespace billing::testing::fake
