@@ -374,6 +374,11 @@ void FakeStripe::failNext(int count, int status) {
   state_->fail_status = status;
 }
 
+int FakeStripe::scriptedFailuresLeft() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->fail_count;
+}
+
 void FakeStripe::declineCustomer(const std::string& customer_id) {
   std::lock_guard lock(state_->mutex);
   state_->customer_cards[customer_id] = fake::CardBehaviour::Declines;

@@ -46,6 +46,8 @@ class FakeStripe {
   /// saved for its Idempotency-Key); a 5xx happened during execution and is saved, with `Stripe-Should-Retry: false`,
   /// as Stripe does (https://docs.stripe.com/api/idempotent_requests: "including 500 errors").
   void failNext(int count, int status);
+  /// Scripted failures not yet answered.
+  int scriptedFailuresLeft() const;
   /// Charges to this customer are declined (card_error, card_declined), as with pm_card_chargeCustomerFail.
   void declineCustomer(const std::string& customer_id);
   /// What the customer does on Checkout's hosted page: pays, and the session's subscription is made (with its
