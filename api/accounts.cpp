@@ -34,35 +34,31 @@ Account Accounts::ensure(const std::string& account_id, const std::string& email
   }
 
   std::string customer_id;
-  try {
-    if (!adopt_customer_id.empty()) {
-      auto found = stripe_.fetch("/v1/customers/" + adopt_customer_id);
-      if (found.body.value("deleted", false)) {
-        throw ApiError(400, "invalid_request_error", "customer_deleted", "customer " + adopt_customer_id + " is deleted");
-      }
-      syncCustomer(found);
-      customer_id = adopt_customer_id;
-    } else {
-      // A customer made for this account earlier (e.g. before a crash, beyond the 24 h idempotency window).
-      auto search = stripe_.fetch("/v1/customers/search",
-                                  {{"query", "metadata['account_id']:'" + account_id + "'"}, {"limit", "2"}});
-      const auto& data = search.body.at("data");
-      if (!data.empty() && data[0].value("id", "").rfind("cus_", 0) == 0 &&
-          data[0].contains("metadata") && data[0]["metadata"].value("account_id", "") == account_id) {
-        customer_id = data[0]["id"].get<std::string>();
-        // Search is eventually consistent (a hit can be up to a minute old): the customer's state comes from a GET.
-        syncCustomer(stripe_.fetch("/v1/customers/" + customer_id));
-      } else {
-        nlohmann::json params = {{"metadata", {{"account_id", account_id}}}};
-        if (!email.empty()) params["email"] = email;
-        if (!name.empty()) params["name"] = name;
-        auto created = stripe_.postWithTime("/v1/customers", params, "account:" + account_id + ":create-customer");
-        customer_id = created.body.at("id").get<std::string>();
-        syncCustomer(created);
-      }
+  if (!adopt_customer_id.empty()) {
+    auto found = stripe_.fetch("/v1/customers/" + adopt_customer_id);
+    if (found.body.value("deleted", false)) {
+      throw ApiError(400, "invalid_request_error", "customer_deleted", "customer " + adopt_customer_id + " is deleted");
     }
-  } catch (const stripe::StripeError& e) {
-    throw fromStripe(e);
+    syncCustomer(found);
+    customer_id = adopt_customer_id;
+  } else {
+    // A customer made for this account earlier (e.g. before a crash, beyond the 24 h idempotency window).
+    auto search = stripe_.fetch("/v1/customers/search",
+                                {{"query", "metadata['account_id']:'" + account_id + "'"}, {"limit", "2"}});
+    const auto& data = search.body.at("data");
+    if (!data.empty() && data[0].value("id", "").rfind("cus_", 0) == 0 &&
+        data[0].contains("metadata") && data[0]["metadata"].value("account_id", "") == account_id) {
+      customer_id = data[0]["id"].get<std::string>();
+      // Search is eventually consistent (a hit can be up to a minute old): the customer's state comes from a GET.
+      syncCustomer(stripe_.fetch("/v1/customers/" + customer_id));
+    } else {
+      nlohmann::json params = {{"metadata", {{"account_id", account_id}}}};
+      if (!email.empty()) params["email"] = email;
+      if (!name.empty()) params["name"] = name;
+      auto created = stripe_.postWithTime("/v1/customers", params, "account:" + account_id + ":create-customer");
+      customer_id = created.body.at("id").get<std::string>();
+      syncCustomer(created);
+    }
   }
   auto inserted = db_.query(
       "INSERT INTO accounts (account_id, customer_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING customer_id",

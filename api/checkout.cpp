@@ -87,17 +87,13 @@ nlohmann::json Checkout::createSession(const std::string& account_id, const std:
                            {"subscription_data", {{"metadata", {{"account_id", account_id}}}}}};
   if (trial_days > 0) params["subscription_data"]["trial_period_days"] = trial_days;
   if (request.value("allow_promotion_codes", false)) params["allow_promotion_codes"] = true;
-  try {
-    // Each session is a new object: a random key guards only the transport retries of this call.
-    auto session = stripe_.post("/v1/checkout/sessions", params, "checkout:" + account_id + ":" + stripe::newIdempotencyKey());
-    nlohmann::json answer = {{"account_id", account_id}, {"id", session.value("id", "")}, {"url", session.value("url", "")}};
-    if (session.contains("expires_at") && session["expires_at"].is_number()) {
-      answer["expires_at"] = common::formatIso8601Utc(session["expires_at"].get<std::int64_t>());
-    }
-    return answer;
-  } catch (const stripe::StripeError& e) {
-    throw fromStripe(e);
+  // Each session is a new object: a random key guards only the transport retries of this call.
+  auto session = stripe_.post("/v1/checkout/sessions", params, "checkout:" + account_id + ":" + stripe::newIdempotencyKey());
+  nlohmann::json answer = {{"account_id", account_id}, {"id", session.value("id", "")}, {"url", session.value("url", "")}};
+  if (session.contains("expires_at") && session["expires_at"].is_number()) {
+    answer["expires_at"] = common::formatIso8601Utc(session["expires_at"].get<std::int64_t>());
   }
+  return answer;
 }
 
 }  // namespace billing::api

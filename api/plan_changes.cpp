@@ -193,13 +193,9 @@ nlohmann::json PlanChanges::preview(const std::string& account_id, const std::st
                                   {"proration_date", proration_date},
                                   {"proration_behavior", "always_invoice"}}}};
     nlohmann::json invoice;
-    try {
-      invoice = stripe_.post("/v1/invoices/create_preview", params,
-                             "preview:" + account_id + ":" + price_id + ":" + std::to_string(quantity) + ":" +
-                                 std::to_string(proration_date));
-    } catch (const stripe::StripeError& e) {
-      throw fromStripe(e);
-    }
+    invoice = stripe_.post("/v1/invoices/create_preview", params,
+                           "preview:" + account_id + ":" + price_id + ":" + std::to_string(quantity) + ":" +
+                               std::to_string(proration_date));
     std::int64_t credit = 0, charge = 0;
     for (const auto& line : invoice["lines"]["data"]) {
       auto amount = line.value("amount", 0LL);
@@ -293,12 +289,8 @@ nlohmann::json PlanChanges::apply(const std::string& account_id, const std::stri
                     (idempotency_key.empty() ? stripe::newIdempotencyKey() : common::sha256Hex(idempotency_key));
   stripe::StripeClient::Response updated;
   nlohmann::json charge;
-  try {
-    updated = stripe_.postWithTime("/v1/subscriptions/" + sub.subscription_id, params, key);
-    charge = checkCharge(updated.body, claims->value("amount_due", 0LL), sub.subscription_id);
-  } catch (const stripe::StripeError& e) {
-    throw fromStripe(e);
-  }
+  updated = stripe_.postWithTime("/v1/subscriptions/" + sub.subscription_id, params, key);
+  charge = checkCharge(updated.body, claims->value("amount_due", 0LL), sub.subscription_id);
   sync(updated);
   return {{"account_id", account_id}, {"subscription", BillingReads(db_).subscription(customer_id)}, {"charge", charge}};
 }
@@ -342,29 +334,25 @@ nlohmann::json PlanChanges::scheduleDowngrade(const std::string& account_id, con
   auto to = loadPrice(db_, claims.value("price_id", ""));
   if (!to || !to->usable) throw badRequest("price_not_available", "the target price is no longer available");
   std::string key = common::sha256Hex(idempotency_key.empty() ? claims.dump() : idempotency_key);
-  try {
-    stripe::StripeClient::Response schedule;
-    if (sub.schedule_id.empty()) {
-      schedule = stripe_.postWithTime("/v1/subscription_schedules", {{"from_subscription", sub.subscription_id}},
-                                      "schedule:create:" + sub.subscription_id + ":" + key);
-    } else {
-      schedule = stripe_.fetch("/v1/subscription_schedules/" + sub.schedule_id);
-      if (!scheduleIsOurs(schedule.body)) throw scheduleNotOurs(sub.schedule_id);
-    }
-    nlohmann::json params;
-    try {
-      params = downgradeParams(schedule.body, {sub.price_id, to->id, claims.value("quantity", 1LL), to->interval,
-                                               to->interval_count});
-    } catch (const std::invalid_argument& e) {
-      throw ApiError(409, "invalid_request_error", "schedule_unexpected",
-                     std::string("the subscription's schedule can't take a downgrade: ") + e.what());
-    }
-    auto updated = stripe_.postWithTime("/v1/subscription_schedules/" + schedule.body.at("id").get<std::string>(), params,
-                                        "schedule:update:" + sub.subscription_id + ":" + key);
-    syncSchedule(updated, sub.subscription_id);
-  } catch (const stripe::StripeError& e) {
-    throw fromStripe(e);
+  stripe::StripeClient::Response schedule;
+  if (sub.schedule_id.empty()) {
+    schedule = stripe_.postWithTime("/v1/subscription_schedules", {{"from_subscription", sub.subscription_id}},
+                                    "schedule:create:" + sub.subscription_id + ":" + key);
+  } else {
+    schedule = stripe_.fetch("/v1/subscription_schedules/" + sub.schedule_id);
+    if (!scheduleIsOurs(schedule.body)) throw scheduleNotOurs(sub.schedule_id);
   }
+  nlohmann::json params;
+  try {
+    params = downgradeParams(schedule.body, {sub.price_id, to->id, claims.value("quantity", 1LL), to->interval,
+                                             to->interval_count});
+  } catch (const std::invalid_argument& e) {
+    throw ApiError(409, "invalid_request_error", "schedule_unexpected",
+                   std::string("the subscription's schedule can't take a downgrade: ") + e.what());
+  }
+  auto updated = stripe_.postWithTime("/v1/subscription_schedules/" + schedule.body.at("id").get<std::string>(), params,
+                                      "schedule:update:" + sub.subscription_id + ":" + key);
+  syncSchedule(updated, sub.subscription_id);
   return {{"account_id", account_id}, {"subscription", BillingReads(db_).subscription(customer_id)}};
 }
 
@@ -392,7 +380,7 @@ void PlanChanges::releaseFinishedSchedule(const Current& sub, std::int64_t now) 
     syncSchedule(released, sub.subscription_id);
   } catch (const stripe::StripeError& e) {
     // Released meanwhile (by another request, or the worker saw it end): the subscription is free either way.
-    if (e.status() != 400) throw fromStripe(e);
+    if (e.status() != 400) throw;
   }
 }
 
@@ -403,18 +391,14 @@ nlohmann::json PlanChanges::cancelScheduledChange(const std::string& account_id,
     throw ApiError(409, "invalid_request_error", "no_scheduled_change", "the subscription has no scheduled change");
   }
   requireOurSchedule(sub);
-  try {
-    // Not synced yet: ask Stripe whose it is before releasing it.
-    if (sub.schedule.is_null() && !scheduleIsOurs(stripe_.get("/v1/subscription_schedules/" + sub.schedule_id))) {
-      throw scheduleNotOurs(sub.schedule_id);
-    }
-    auto released = stripe_.postWithTime("/v1/subscription_schedules/" + sub.schedule_id + "/release", nlohmann::json::object(),
-                                         "schedule:release:" + sub.schedule_id + ":" +
-                                             (idempotency_key.empty() ? stripe::newIdempotencyKey() : common::sha256Hex(idempotency_key)));
-    syncSchedule(released, sub.subscription_id);
-  } catch (const stripe::StripeError& e) {
-    throw fromStripe(e);
+  // Not synced yet: ask Stripe whose it is before releasing it.
+  if (sub.schedule.is_null() && !scheduleIsOurs(stripe_.get("/v1/subscription_schedules/" + sub.schedule_id))) {
+    throw scheduleNotOurs(sub.schedule_id);
   }
+  auto released = stripe_.postWithTime("/v1/subscription_schedules/" + sub.schedule_id + "/release", nlohmann::json::object(),
+                                       "schedule:release:" + sub.schedule_id + ":" +
+                                           (idempotency_key.empty() ? stripe::newIdempotencyKey() : common::sha256Hex(idempotency_key)));
+  syncSchedule(released, sub.subscription_id);
   return {{"account_id", account_id}, {"subscription", BillingReads(db_).subscription(customer_id)}};
 }
 
@@ -430,11 +414,7 @@ nlohmann::json PlanChanges::setCancelAtPeriodEnd(const std::string& account_id, 
   std::string key = "cancel:" + sub.subscription_id + ":" + (cancel ? "1" : "0") + ":" +
                     (idempotency_key.empty() ? stripe::newIdempotencyKey() : common::sha256Hex(idempotency_key));
   stripe::StripeClient::Response updated;
-  try {
-    updated = stripe_.postWithTime("/v1/subscriptions/" + sub.subscription_id, {{"cancel_at_period_end", cancel}}, key);
-  } catch (const stripe::StripeError& e) {
-    throw fromStripe(e);
-  }
+  updated = stripe_.postWithTime("/v1/subscriptions/" + sub.subscription_id, {{"cancel_at_period_end", cancel}}, key);
   sync(updated);
   return {{"account_id", account_id}, {"subscription", BillingReads(db_).subscription(customer_id)}};
 }

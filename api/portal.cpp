@@ -91,15 +91,11 @@ nlohmann::json Portal::createSession(const std::string& account_id, const std::s
     }
     params["flow_data"] = flow_data;
   }
-  try {
-    if (auto configuration = sessionConfiguration(stripe_, configuration_)) params["configuration"] = *configuration;
-    // Every session is new: a random key only guards the transport retries of this one call.
-    auto session = stripe_.post("/v1/billing_portal/sessions", params, "portal:" + account_id + ":" + stripe::newIdempotencyKey());
-    return {{"account_id", account_id}, {"id", session.value("id", "")}, {"url", session.value("url", "")},
-            {"return_url", return_url}};
-  } catch (const stripe::StripeError& e) {
-    throw fromStripe(e);
-  }
+  if (auto configuration = sessionConfiguration(stripe_, configuration_)) params["configuration"] = *configuration;
+  // Every session is new: a random key only guards the transport retries of this one call.
+  auto session = stripe_.post("/v1/billing_portal/sessions", params, "portal:" + account_id + ":" + stripe::newIdempotencyKey());
+  return {{"account_id", account_id}, {"id", session.value("id", "")}, {"url", session.value("url", "")},
+          {"return_url", return_url}};
 }
 
 }  // namespace billing::api
