@@ -41,7 +41,7 @@ nlohmann::json BillingReads::plans(const std::string& customer_id) {
   std::set<std::string> current_prices;
   if (!customer_id.empty()) {
     auto sub = subscription(customer_id);
-    if (sub.is_object() && sub.value("status", "") != "canceled" && sub.value("status", "") != "incomplete_expired") {
+    if (sub.is_object() && sub.value("current", false)) {
       for (const auto& item : sub["items"]) current_prices.insert(item.value("price_id", ""));
     }
   }
@@ -62,11 +62,21 @@ nlohmann::json BillingReads::plans(const std::string& customer_id) {
 nlohmann::json BillingReads::subscription(const std::string& customer_id) {
   auto rows = db_.query(
       "SELECT jsonb_build_object(\n"
-      "  'id', s.id, 'status', s.status, 'past_due', s.status IN ('past_due', 'unpaid'), 'currency', s.currency,\n"
+      "  'id', s.id, 'status', s.status, 'current', c.id IS NOT NULL, 'past_due', s.status IN ('past_due', 'unpaid'), 'currency', s.currency,\n"
       "  'cancel_at_period_end', s.cancel_at_period_end, 'cancel_at', iso_utc(s.cancel_at),\n"
       "  'canceled_at', iso_utc(s.canceled_at), 'ended_at', iso_utc(s.ended_at), 'trial_start', iso_utc(s.trial_start),\n"
       "  'trial_end', iso_utc(s.trial_end), 'paused', s.paused, 'created', iso_utc(s.created),\n"
       "  'latest_invoice_id', s.latest_invoice_id,\n"
+      "  -- a change waiting for its payment (Stripe's pending update): what to pay, where, and until when\n"
+      "  'pending_change', (SELECT jsonb_build_object('price_id', coalesce(e #>> '{price,id}', e ->> 'price'),\n"
+      "       'quantity', (e ->> 'quantity')::bigint,\n"
+      "       'expires_at', iso_utc(to_timestamp((s.raw #>> '{pending_update,expires_at}')::bigint)),\n"
+      "       'invoice_id', s.latest_invoice_id, 'amount_due', inv.amount_due, 'currency', inv.currency,\n"
+      "       'hosted_invoice_url', inv.hosted_invoice_url)\n"
+      "     FROM jsonb_array_elements(CASE WHEN jsonb_typeof(s.raw -> 'pending_update') = 'object'\n"
+      "            THEN coalesce(s.raw #> '{pending_update,subscription_items}', '[]'::jsonb) ELSE '[]'::jsonb END) e\n"
+      "     JOIN subscription_item_roles r ON r.id = e ->> 'id' AND r.role = 'plan'\n"
+      "     LEFT JOIN invoices inv ON inv.id = s.latest_invoice_id LIMIT 1),\n"
       "  'items', (SELECT coalesce(jsonb_agg(jsonb_build_object('id', i.id, 'role', r.role, 'price_id', i.price_id,\n"
       "             'product_id', i.product_id, 'product_name', prod.name, 'quantity', i.quantity, 'unit_amount', pr.unit_amount,\n"
       "             'currency', pr.currency, 'interval', pr.recurring_interval, 'interval_count', pr.recurring_interval_count,\n"
@@ -93,8 +103,9 @@ nlohmann::json BillingReads::subscription(const std::string& customer_id) {
       "               AND (ph ->> 'start_date')::bigint > extract(epoch FROM now())\n"
       "             ORDER BY (ph ->> 'start_date')::bigint LIMIT 1)\n"
       ")::text\n"
-      "FROM subscriptions s WHERE s.customer_id = $1 AND NOT s.deleted\n"
-      "ORDER BY s.status IN ('active', 'trialing', 'past_due', 'unpaid', 'paused', 'incomplete') DESC, s.created DESC, s.id DESC\n"
+      "FROM subscriptions s LEFT JOIN current_subscriptions c ON c.id = s.id\n"
+      "WHERE s.customer_id = $1 AND NOT s.deleted\n"
+      "ORDER BY c.id IS NOT NULL DESC, s.created DESC, s.id DESC\n"
       "LIMIT 1",
       {customer_id});
   if (rows.empty()) return nullptr;
@@ -106,8 +117,7 @@ nlohmann::json BillingReads::entitlements(const std::string& customer_id) {
       "SELECT s.id, s.status, i.product_id, prod.name, coalesce(prod.metadata, '{}'::jsonb)::text, i.quantity\n"
       "FROM subscriptions s JOIN subscription_items i ON i.subscription_id = s.id\n"
       "LEFT JOIN products prod ON prod.id = i.product_id\n"
-      "WHERE s.id = (SELECT id FROM subscriptions WHERE customer_id = $1 AND NOT deleted\n"
-      "              AND status IN ('active', 'trialing', 'past_due') ORDER BY created DESC, id DESC LIMIT 1)\n"
+      "WHERE s.id = (SELECT id FROM current_subscriptions WHERE customer_id = $1 AND in_use)\n"
       "ORDER BY i.created, i.id",
       {customer_id});
   nlohmann::json out = {{"active", !rows.empty()}, {"status", nullptr}, {"subscription_id", nullptr},

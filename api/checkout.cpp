@@ -57,8 +57,7 @@ nlohmann::json Checkout::createSession(const std::string& account_id, const std:
   const auto cancel_url = allowedUrl(request, "cancel_url", allowed_origins_);
 
   auto live = db_.query(
-      "SELECT id FROM subscriptions WHERE customer_id = $1 AND NOT deleted\n"
-      "  AND status IN ('active', 'trialing', 'past_due', 'unpaid', 'paused', 'incomplete') LIMIT 1",
+      "SELECT id FROM current_subscriptions WHERE customer_id = $1",
       {customer_id});
   if (!live.empty()) {
     throw ApiError(409, "invalid_request_error", "subscription_exists",

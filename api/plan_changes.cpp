@@ -4,7 +4,10 @@
 #include "api/billing_reads.h"
 #include "api/schedule_phases.h"
 
+#include <algorithm>
 #include <limits>
+#include <map>
+#include <set>
 #include <optional>
 #include <vector>
 #include <stdexcept>
@@ -17,24 +20,6 @@
 
 namespace billing::api {
 namespace {
-
-struct PriceRow {
-  std::string id, product_id, currency, interval;
-  std::int64_t unit_amount = 0, interval_count = 1;
-  bool usable = false;  // active, recurring, licensed, not deleted
-};
-
-std::optional<PriceRow> loadPrice(pg::Connection& db, const std::string& price_id) {
-  auto rows = db.query(
-      "SELECT id, coalesce(product_id, ''), coalesce(currency, ''), coalesce(recurring_interval, ''),\n"
-      "       coalesce(unit_amount, 0), coalesce(recurring_interval_count, 1),\n"
-      "       active AND NOT deleted AND type = 'recurring' AND coalesce(usage_type, 'licensed') = 'licensed'\n"
-      "FROM prices WHERE id = $1",
-      {price_id});
-  if (rows.empty()) return std::nullopt;
-  const auto& r = rows[0];
-  return PriceRow{*r[0], *r[1], *r[2], *r[3], std::stoll(*r[4]), std::stoll(*r[5]), r[6] == "t"};
-}
 
 // Price per month in minor units × 12 (exact for month and year intervals), to compare plans across intervals.
 std::int64_t perYear(const PriceRow& p, std::int64_t quantity) {
@@ -92,58 +77,94 @@ class ChangeLock {
   bool held_ = false;
 };
 
-}  // namespace
 
-struct PlanChanges::Current {
-  std::string subscription_id, status, item_id, price_id, currency, schedule_id;
-  std::int64_t quantity = 1, period_end = 0;
-  bool schedule_ours = false;
-  bool cancel_at_period_end = false;
-  // What the charge of a change depends on besides price and quantity; pinned in the preview token.
-  nlohmann::json billing_state;
-  nlohmann::json schedule;  // as synced, null if none
-  /// A change is still to come in the schedule (a phase after the current one).
-  bool changeScheduled(std::int64_t now) const { return !schedule_id.empty() && (schedule.is_null() || hasPhaseAfter(schedule, now)); }
+// The items a change moves: the plan item to the new price, and the old plan's own metered prices to the new
+// plan's on the same meter, so usage keeps being billed on the new plan; the new plan's metered prices on meters
+// the subscription doesn't bill yet are added. Shared metered prices (of a product that isn't the plan) and
+// add-ons stay as they are.
+struct ItemMoves {
+  nlohmann::json update_items = nlohmann::json::array();  // items[] of the subscription update
+  std::map<std::string, std::string> metered_swaps;        // old metered price -> new one, "" when dropped
+  std::vector<std::string> metered_added;
+  bool dropsMetered() const {
+    for (const auto& [from, to] : metered_swaps) {
+      if (to.empty()) return true;
+    }
+    return false;
+  }
+  bool movesMetered() const { return !metered_swaps.empty() || !metered_added.empty(); }
 };
 
+ItemMoves itemMoves(pg::Connection& db, const CurrentSubscription& sub, const PriceRow& from, const PriceRow& to,
+                    std::int64_t quantity) {
+  ItemMoves moves;
+  moves.update_items.push_back({{"id", sub.plan->id}, {"price", to.id}, {"quantity", quantity}});
+  auto target = meteredPricesOfPlan(db, to.product_id, to.currency, to.interval, to.interval_count);
+  std::set<std::string> billed_meters;
+  for (const auto& item : sub.items) {
+    if (item.role != "metered") continue;
+    auto price = loadPrice(db, item.price_id);
+    if (!price) continue;
+    billed_meters.insert(price->meter);
+    if (item.product_id != from.product_id) continue;  // a shared metered price: not the plan's
+    auto same_meter = std::find_if(target.begin(), target.end(), [&](const PriceRow& p) { return p.meter == price->meter; });
+    if (same_meter == target.end()) {
+      moves.metered_swaps[item.price_id] = "";
+    } else if (same_meter->id != item.price_id) {
+      moves.metered_swaps[item.price_id] = same_meter->id;
+      moves.update_items.push_back({{"id", item.id}, {"price", same_meter->id}});
+    }
+  }
+  for (const auto& p : target) {
+    if (billed_meters.count(p.meter)) continue;
+    moves.metered_added.push_back(p.id);
+    moves.update_items.push_back({{"price", p.id}});
+  }
+  return moves;
+}
+
+// An upgrade applies now and waits for its payment as a pending update, which can't remove an item
+// (https://docs.stripe.com/billing/subscriptions/pending-updates-reference); in Stripe's classic billing mode a
+// metered price replaced mid-period loses the usage recorded so far
+// (https://docs.stripe.com/billing/subscriptions/usage-based/manage-billing-setup#update-prices-mid-cycle).
+void requireUpgradableItems(const CurrentSubscription& sub, const ItemMoves& moves) {
+  if (moves.dropsMetered()) {
+    throw ApiError(409, "invalid_request_error", "plans_incompatible",
+                   "the new plan bills no usage on a meter the current plan bills: Stripe can't remove that item in a "
+                   "change that applies now; change to this plan at the period end instead");
+  }
+  if (!moves.metered_swaps.empty() && sub.billing_mode != "flexible") {
+    throw ApiError(409, "invalid_request_error", "usage_would_be_lost",
+                   "the subscription uses Stripe's classic billing mode, where replacing a metered price mid-period "
+                   "drops the usage recorded so far: migrate it to flexible billing mode, or change at the period end");
+  }
+}
+
+// A change waiting for its payment must be paid or expire first: a second one would replace it unpaid.
+void requireNoPendingPayment(const CurrentSubscription& sub) {
+  if (!sub.pending_update.is_object()) return;
+  std::string expires = sub.pending_update.value("expires_at", nlohmann::json()).is_number()
+                            ? common::formatIso8601Utc(sub.pending_update["expires_at"].get<std::int64_t>())
+                            : "soon";
+  throw ApiError(409, "invalid_request_error", "payment_pending",
+                 "a plan change waits for the payment of invoice " + sub.latest_invoice_id +
+                     ": pay it, or preview again after it expires at " + expires);
+}
+
+}  // namespace
+
 PlanChanges::Current PlanChanges::current(const std::string& customer_id) {
-  // The plan item (subscription_item_roles, migration 0006): other items (metered prices, add-ons) are left alone.
-  auto rows = db_.query(
-      "SELECT s.id, s.status, coalesce(s.currency, ''), i.id, i.price_id, coalesce(i.quantity, 1),\n"
-      "       extract(epoch FROM i.current_period_end)::bigint, coalesce(s.schedule_id, ''),\n"
-      "       coalesce(sc.metadata ->> 'managed_by', ''), sc.raw::text, s.cancel_at_period_end,\n"
-      "       jsonb_build_object('period_start', extract(epoch FROM i.current_period_start)::bigint,\n"
-      "         'period_end', extract(epoch FROM i.current_period_end)::bigint, 'trial_end', s.raw -> 'trial_end',\n"
-      "         'cancel_at_period_end', s.cancel_at_period_end, 'cancel_at', s.raw -> 'cancel_at',\n"
-      "         'discounts', coalesce(s.raw -> 'discounts', '[]'::jsonb), 'latest_invoice', s.raw -> 'latest_invoice',\n"
-      "         'status', s.status)::text\n"
-      "FROM subscriptions s\n"
-      "LEFT JOIN LATERAL (SELECT si.* FROM subscription_items si JOIN subscription_item_roles r ON r.id = si.id\n"
-      "                   WHERE si.subscription_id = s.id AND r.role = 'plan') i ON true\n"
-      "LEFT JOIN subscription_schedules sc ON sc.id = s.schedule_id AND NOT sc.deleted\n"
-      "WHERE s.customer_id = $1 AND NOT s.deleted AND s.status IN ('active', 'trialing', 'past_due')\n"
-      "ORDER BY s.created DESC, s.id DESC LIMIT 1",
-      {customer_id});
-  if (rows.empty()) throw ApiError(404, "invalid_request_error", "no_subscription", "the account has no active subscription");
-  const auto& r = rows[0];
-  if (!r[3]) {
+  auto found = currentSubscription(db_, customer_id);
+  if (!found) throw ApiError(404, "invalid_request_error", "no_subscription", "the account has no subscription");
+  if (!found->in_use) {
+    throw ApiError(409, "invalid_request_error", "subscription_not_changeable",
+                   "the subscription is " + found->status + ": its plan can't be changed until it is active again");
+  }
+  if (!found->plan) {
     throw ApiError(409, "invalid_request_error", "no_plan_item",
                    "no item of the subscription is a plan (product metadata plan_key): change it in the Customer Portal");
   }
-  Current c;
-  c.subscription_id = *r[0];
-  c.status = *r[1];
-  c.item_id = *r[3];
-  c.price_id = *r[4];
-  c.currency = *r[2];
-  c.schedule_id = *r[7];
-  c.quantity = std::stoll(*r[5]);
-  c.period_end = std::stoll(r[6].value_or("0"));
-  c.schedule_ours = r[8] == kScheduleManagedBy;
-  if (r[9]) c.schedule = nlohmann::json::parse(*r[9]);
-  c.cancel_at_period_end = r[10] == "t";
-  c.billing_state = nlohmann::json::parse(r[11].value_or("{}"));
-  return c;
+  return *found;
 }
 
 void PlanChanges::sync(const stripe::StripeClient::Response& response) {
@@ -153,7 +174,7 @@ void PlanChanges::sync(const stripe::StripeClient::Response& response) {
 nlohmann::json PlanChanges::preview(const std::string& account_id, const std::string& customer_id,
                                     const std::string& price_id, std::int64_t quantity, std::int64_t now) {
   auto sub = current(customer_id);
-  auto from = loadPrice(db_, sub.price_id);
+  auto from = loadPrice(db_, sub.plan->price_id);
   auto to = loadPrice(db_, price_id);
   if (!to) throw ApiError(400, "invalid_request_error", "price_not_found", "no such price: " + price_id);
   if (!to->usable) throw badRequest("price_not_available", "price " + price_id + " is not an active recurring price");
@@ -161,23 +182,27 @@ nlohmann::json PlanChanges::preview(const std::string& account_id, const std::st
   if (to->currency != sub.currency) {
     throw badRequest("currency_mismatch", "price " + price_id + " is in " + to->currency + ", the subscription in " + sub.currency);
   }
-  if (price_id == sub.price_id && quantity == sub.quantity) throw badRequest("no_change", "that is the current plan");
-  bool upgrade = appliesNow(*from, sub.quantity, *to, quantity);
+  if (price_id == sub.plan->price_id && quantity == sub.plan->quantity) throw badRequest("no_change", "that is the current plan");
+  bool upgrade = appliesNow(*from, sub.plan->quantity, *to, quantity);
 
   nlohmann::json answer = {{"kind", upgrade ? "upgrade" : "downgrade"},
                            {"subscription_id", sub.subscription_id},
-                           {"from", {{"price_id", sub.price_id}, {"quantity", sub.quantity}}},
+                           {"from", {{"price_id", sub.plan->price_id}, {"quantity", sub.plan->quantity}}},
                            {"to", {{"price_id", price_id}, {"product_id", to->product_id}, {"quantity", quantity},
                                    {"unit_amount", to->unit_amount}, {"interval", to->interval}}},
                            {"currency", sub.currency},
                            {"period_end", common::formatIso8601Utc(sub.period_end)},
                            {"next_invoice_total", to->unit_amount * quantity}};
-  nlohmann::json claims = {{"sub", account_id}, {"subscription_id", sub.subscription_id}, {"item_id", sub.item_id},
-                           {"from_price", sub.price_id}, {"from_quantity", sub.quantity}, {"price_id", price_id},
+  nlohmann::json claims = {{"sub", account_id}, {"subscription_id", sub.subscription_id}, {"item_id", sub.plan->id},
+                           {"from_price", sub.plan->price_id}, {"from_quantity", sub.plan->quantity}, {"price_id", price_id},
                            {"quantity", quantity}, {"kind", upgrade ? "upgrade" : "downgrade"},
                            {"state", sub.billing_state.dump()}};
   requireOurSchedule(sub);
+  requireNoPendingPayment(sub);
   if (!upgrade && sub.cancel_at_period_end) throw cancellationPending();
+  auto moves = itemMoves(db_, sub, *from, *to, quantity);
+  if (upgrade) requireUpgradableItems(sub, moves);
+  answer["metered"] = {{"swapped", moves.metered_swaps}, {"added", moves.metered_added}};
   if (upgrade && sub.changeScheduled(now)) {
     // A change now would race the scheduled one (the schedule's next phase would still replace it at period end).
     throw ApiError(409, "invalid_request_error", "scheduled_change_pending",
@@ -189,7 +214,7 @@ nlohmann::json PlanChanges::preview(const std::string& account_id, const std::st
     nlohmann::json params = {
         {"customer", customer_id},
         {"subscription", sub.subscription_id},
-        {"subscription_details", {{"items", {{{"id", sub.item_id}, {"price", price_id}, {"quantity", quantity}}}},
+        {"subscription_details", {{"items", moves.update_items},
                                   {"proration_date", proration_date},
                                   {"proration_behavior", "always_invoice"}}}};
     nlohmann::json invoice;
@@ -230,15 +255,28 @@ nlohmann::json PlanChanges::apply(const std::string& account_id, const std::stri
     throw ApiError(403, "permission_error", "account_forbidden", "this preview is for another account");
   }
   auto sub = current(customer_id);
-  if (claims->value("subscription_id", "") == sub.subscription_id && claims->value("price_id", "") == sub.price_id &&
-      claims->value("quantity", 0LL) == sub.quantity) {
+  if (claims->value("subscription_id", "") == sub.subscription_id && claims->value("price_id", "") == sub.plan->price_id &&
+      claims->value("quantity", 0LL) == sub.plan->quantity) {
     // Already applied (a retried request whose first answer was lost): the same success again.
     return {{"account_id", account_id}, {"subscription", BillingReads(db_).subscription(customer_id)}};
   }
-  if (claims->value("subscription_id", "") != sub.subscription_id || claims->value("item_id", "") != sub.item_id ||
-      claims->value("from_price", "") != sub.price_id || claims->value("from_quantity", 0LL) != sub.quantity) {
+  if (claims->value("subscription_id", "") != sub.subscription_id || claims->value("item_id", "") != sub.plan->id ||
+      claims->value("from_price", "") != sub.plan->price_id || claims->value("from_quantity", 0LL) != sub.plan->quantity) {
     throw ApiError(409, "invalid_request_error", "preview_stale",
                    "the subscription changed since this preview: preview the change again");
+  }
+  if (sub.pending_update.is_object()) {
+    // This change waits for its payment (a confirmation sent again, or the page reloaded): the same answer again.
+    for (const auto& item : sub.pending_update.value("subscription_items", nlohmann::json::array())) {
+      if (item.value("id", "") == sub.plan->id && item["price"].value("id", "") == claims->value("price_id", "") &&
+          item.value("quantity", 0LL) == claims->value("quantity", 0LL)) {
+        auto invoice = stripe_.get("/v1/invoices/" + sub.latest_invoice_id, {{"expand[]", "confirmation_secret"}});
+        return {{"account_id", account_id}, {"outcome", "payment_required"},
+                {"payment", paymentRequired(invoice, sub.pending_update)},
+                {"subscription", BillingReads(db_).subscription(customer_id)}};
+      }
+    }
+    requireNoPendingPayment(sub);
   }
   // A renewal, a discount, a trial end, a cancellation toggle or a new invoice since the preview changes what the
   // change would charge: never charged differently from what was shown.
@@ -266,41 +304,80 @@ nlohmann::json PlanChanges::apply(const std::string& account_id, const std::stri
   {
     // Re-read under the lock: the other change may have landed meanwhile.
     auto again = current(customer_id);
-    if (again.price_id == claims->value("price_id", "") && again.quantity == claims->value("quantity", 0LL)) {
+    if (again.plan->price_id == claims->value("price_id", "") && again.plan->quantity == claims->value("quantity", 0LL)) {
       return {{"account_id", account_id}, {"subscription", BillingReads(db_).subscription(customer_id)}};
     }
-    if (again.price_id != sub.price_id || again.quantity != sub.quantity || again.billing_state != sub.billing_state) {
+    if (again.plan->price_id != sub.plan->price_id || again.plan->quantity != sub.plan->quantity || again.billing_state != sub.billing_state) {
       throw ApiError(409, "invalid_request_error", "preview_stale",
                      "the subscription changed since this preview: preview the change again");
     }
   }
+  auto from = loadPrice(db_, sub.plan->price_id);
+  auto to = loadPrice(db_, claims->value("price_id", ""));
+  if (!from || !to || !to->usable) throw badRequest("price_not_available", "the target price is no longer available");
+  auto moves = itemMoves(db_, sub, *from, *to, claims->value("quantity", 1LL));
+  requireUpgradableItems(sub, moves);
   // Our schedule whose last phase has begun changes nothing any more: released, the subscription is free again.
   releaseFinishedSchedule(sub, now);
   nlohmann::json params = {
-      {"items", {{{"id", sub.item_id}, {"price", claims->value("price_id", "")}, {"quantity", claims->value("quantity", 1LL)}}}},
+      {"items", moves.update_items},
       {"proration_behavior", "always_invoice"},
       {"proration_date", claims->value("proration_date", now)},
-      // The update is refused as a whole when the payment fails: never a new plan without its payment.
-      {"payment_behavior", "error_if_incomplete"}};
+      // Never a new plan without its payment: when the payment fails or needs the customer (3-D Secure), Stripe
+      // keeps the change as a pending update, applied once the invoice is paid, discarded (invoice voided) at
+      // expiry (https://docs.stripe.com/billing/subscriptions/pending-updates).
+      {"payment_behavior", "pending_if_incomplete"}};
   // The caller's key names one attempt (a network retry of it keeps it, and Stripe replays that attempt's answer);
   // without one each request is its own attempt: after a declined card is fixed, the next try is not answered with
   // the saved decline. The lock and the already-applied check keep a retry from charging twice.
   std::string key = "change:" + account_id + ":" +
                     (idempotency_key.empty() ? stripe::newIdempotencyKey() : common::sha256Hex(idempotency_key));
-  stripe::StripeClient::Response updated;
-  nlohmann::json charge;
-  updated = stripe_.postWithTime("/v1/subscriptions/" + sub.subscription_id, params, key);
-  charge = checkCharge(updated.body, claims->value("amount_due", 0LL), sub.subscription_id);
+  auto updated = stripe_.postWithTime("/v1/subscriptions/" + sub.subscription_id, params, key);
   sync(updated);
-  return {{"account_id", account_id}, {"subscription", BillingReads(db_).subscription(customer_id)}, {"charge", charge}};
+  // What Stripe invoiced, against the preview. The change is made: a failure to read the invoice is logged, not
+  // answered as a failure of the change.
+  nlohmann::json invoice;
+  const auto invoice_id = updated.body.value("latest_invoice", nlohmann::json());
+  try {
+    if (invoice_id.is_string()) {
+      invoice = stripe_.get("/v1/invoices/" + invoice_id.get<std::string>(), {{"expand[]", "confirmation_secret"}});
+    }
+  } catch (const stripe::StripeError& e) {
+    log::warn("plan change made; its invoice could not be read",
+              {{"subscription_id", sub.subscription_id}, {"invoice_id", invoice_id}, {"error", e.what()}});
+  }
+  nlohmann::json answer = {{"account_id", account_id},
+                           {"charge", checkCharge(invoice, claims->value("amount_due", 0LL), sub.subscription_id)}};
+  const auto pending = updated.body.value("pending_update", nlohmann::json());
+  if (pending.is_object()) {
+    answer["outcome"] = "payment_required";
+    answer["payment"] = paymentRequired(invoice, pending);
+  } else {
+    answer["outcome"] = "applied";
+  }
+  answer["subscription"] = BillingReads(db_).subscription(customer_id);
+  return answer;
 }
 
-nlohmann::json PlanChanges::checkCharge(const nlohmann::json& subscription, std::int64_t previewed,
+nlohmann::json PlanChanges::paymentRequired(const nlohmann::json& invoice, const nlohmann::json& pending_update) {
+  const auto secret = invoice.value("confirmation_secret", nlohmann::json());
+  return {{"invoice_id", invoice.value("id", nlohmann::json())},
+          {"amount_due", invoice.value("amount_due", nlohmann::json())},
+          {"currency", invoice.value("currency", nlohmann::json())},
+          // Stripe's hosted invoice page handles both: 3-D Secure, or another card after a decline.
+          {"hosted_invoice_url", invoice.value("hosted_invoice_url", nlohmann::json())},
+          // For Stripe.js (confirmPayment) in the product's own page.
+          {"client_secret", secret.is_object() ? secret.value("client_secret", nlohmann::json()) : nlohmann::json()},
+          {"expires_at", pending_update.value("expires_at", nlohmann::json()).is_number()
+                             ? nlohmann::json(common::formatIso8601Utc(pending_update["expires_at"].get<std::int64_t>()))
+                             : nlohmann::json()}};
+}
+
+nlohmann::json PlanChanges::checkCharge(const nlohmann::json& invoice, std::int64_t previewed,
                                         const std::string& subscription_id) {
   nlohmann::json charge = {{"previewed", previewed}, {"charged", nullptr}, {"matches", nullptr}};
-  auto invoice_id = subscription.value("latest_invoice", nlohmann::json());
-  if (!invoice_id.is_string()) return charge;
-  auto invoice = stripe_.get("/v1/invoices/" + invoice_id.get<std::string>());
+  if (!invoice.is_object() || !invoice.contains("id")) return charge;
+  const auto invoice_id = invoice["id"];
   auto charged = invoice.value("amount_due", 0LL);
   charge["charged"] = charged;
   charge["invoice_id"] = invoice_id;
@@ -344,8 +421,11 @@ nlohmann::json PlanChanges::scheduleDowngrade(const std::string& account_id, con
   }
   nlohmann::json params;
   try {
-    params = downgradeParams(schedule.body, {sub.price_id, to->id, claims.value("quantity", 1LL), to->interval,
-                                             to->interval_count});
+    auto from = loadPrice(db_, sub.plan->price_id);
+    if (!from) throw ApiError(409, "invalid_request_error", "current_price_unknown", "the current price is not synced yet");
+    auto moves = itemMoves(db_, sub, *from, *to, claims.value("quantity", 1LL));
+    params = downgradeParams(schedule.body, {sub.plan->price_id, to->id, claims.value("quantity", 1LL), to->interval,
+                                             to->interval_count, moves.metered_swaps, moves.metered_added});
   } catch (const std::invalid_argument& e) {
     throw ApiError(409, "invalid_request_error", "schedule_unexpected",
                    std::string("the subscription's schedule can't take a downgrade: ") + e.what());
@@ -404,7 +484,10 @@ nlohmann::json PlanChanges::cancelScheduledChange(const std::string& account_id,
 
 nlohmann::json PlanChanges::setCancelAtPeriodEnd(const std::string& account_id, const std::string& customer_id,
                                                  bool cancel, const std::string& idempotency_key) {
-  auto sub = current(customer_id);
+  // Cancelling (or resuming) needs no plan item and works in any status a subscription can still end from.
+  auto found = currentSubscription(db_, customer_id);
+  if (!found) throw ApiError(404, "invalid_request_error", "no_subscription", "the account has no subscription");
+  const auto& sub = *found;
   // Stripe refuses cancellation changes on a subscription a schedule manages. Ours is released first: cancelling
   // drops a scheduled downgrade (the subscription ends anyway); a finished one changes nothing. Another's is left
   // alone.

@@ -7,12 +7,14 @@
 #include "api/api_config.h"
 #include "api/api_error.h"
 #include "api/authenticator.h"
+#include "api/subscription_state.h"
 #include "common/postgres.h"
 #include "stripe/stripe_client.h"
 
 namespace billing::api {
 
-/// Plan changes for an account's current subscription: its plan item changes, every other item (metered prices,
+/// Plan changes for an account's current subscription: its plan item changes, and with it the plan's own metered
+/// prices (paired by meter, so usage keeps being billed on the new plan); every other item (shared metered prices,
 /// add-ons) stays as it is. An upgrade (a higher price per month,
 /// or a longer interval) applies at once with proration invoiced now; its preview fixes the proration date so the
 /// charge equals what the preview showed. A downgrade takes effect at the period end through a subscription
@@ -27,7 +29,10 @@ class PlanChanges {
   nlohmann::json preview(const std::string& account_id, const std::string& customer_id, const std::string& price_id,
                          std::int64_t quantity, std::int64_t now);
 
-  /// Applies a preview. `idempotency_key` (the caller's, optional) names one attempt: the same key is the same
+  /// Applies a preview. An upgrade whose payment fails or needs the customer (3-D Secure) is not applied: it waits
+  /// as Stripe's pending update, and the answer's `outcome` is `payment_required` with what the customer must do
+  /// (`payment`: the invoice's hosted page and its PaymentIntent's client secret, and when the change expires).
+  /// `idempotency_key` (the caller's, optional) names one attempt: the same key is the same
   /// Stripe attempt (a network retry); without one each call is a new attempt. Either way a preview is applied at
   /// most once (a per-subscription lock and the already-applied check).
   nlohmann::json apply(const std::string& account_id, const std::string& customer_id, const std::string& preview_token,
@@ -44,14 +49,19 @@ class PlanChanges {
   static constexpr int kPreviewTtlSeconds = 600;
 
  private:
-  struct Current;
+  using Current = CurrentSubscription;
+  /// The current subscription a plan change applies to. Throws ApiError (404 no_subscription, 409 when its status
+  /// allows no change, it has no plan item, or a change waits for its payment).
   Current current(const std::string& customer_id);
   void sync(const stripe::StripeClient::Response& subscription);
   void syncSchedule(const stripe::StripeClient::Response& schedule, const std::string& subscription_id);
   void requireOurSchedule(const Current& sub) const;
   /// What Stripe invoiced for an applied upgrade against its preview: {previewed, charged, matches, invoice_id}; a
   /// mismatch is counted (billing_api_charge_mismatch_total) and logged. Throws StripeError.
-  nlohmann::json checkCharge(const nlohmann::json& subscription, std::int64_t previewed, const std::string& subscription_id);
+  nlohmann::json checkCharge(const nlohmann::json& invoice, std::int64_t previewed, const std::string& subscription_id);
+  /// What the customer must do to pay a change's invoice: {invoice_id, amount_due, currency, hosted_invoice_url,
+  /// client_secret, expires_at}.
+  nlohmann::json paymentRequired(const nlohmann::json& invoice, const nlohmann::json& pending_update);
   static ApiError scheduleNotOurs(const std::string& schedule_id);
   static ApiError cancellationPending();
   /// Releases our schedule once no phase is left to come (at `now`), so the subscription is free again.

@@ -1,5 +1,7 @@
 #include "api/portal.h"
 
+#include "api/subscription_state.h"
+
 #include <Poco/Exception.h>
 #include <Poco/URI.h>
 
@@ -64,27 +66,32 @@ nlohmann::json Portal::createSession(const std::string& account_id, const std::s
         throw badRequest("parameter_invalid", "flow must be payment_method_update, subscription_cancel, "
                                               "subscription_update or subscription_update_confirm");
       }
-      auto rows = db_.query(
-          "SELECT s.id, (SELECT id FROM subscription_items WHERE subscription_id = s.id ORDER BY created, id LIMIT 1)\n"
-          "FROM subscriptions s WHERE s.customer_id = $1 AND NOT s.deleted\n"
-          "  AND s.status IN ('active', 'trialing', 'past_due', 'unpaid', 'paused')\n"
-          "ORDER BY s.created DESC, s.id DESC LIMIT 1",
-          {customer_id});
-      if (rows.empty()) throw ApiError(404, "invalid_request_error", "no_subscription", "the account has no active subscription");
-      const auto subscription = rows[0][0].value_or("");
+      auto sub = currentSubscription(db_, customer_id);
+      if (!sub) throw ApiError(404, "invalid_request_error", "no_subscription", "the account has no subscription");
+      const auto& subscription = sub->subscription_id;
       if (flow == "subscription_update_confirm") {
         if (!request.contains("price_id") || !request["price_id"].is_string()) {
           throw badRequest("parameter_missing", "price_id is required for subscription_update_confirm");
         }
-        std::int64_t quantity = 1;
+        // "subscriptions with multiple items are not updatable" in this flow
+        // (https://docs.stripe.com/api/customer_portal/sessions/create#create_portal_session-flow_data-subscription_update_confirm-items):
+        // a plan with a metered item next to it changes through POST .../subscription/preview instead.
+        if (!sub->plan || sub->items.size() != 1) {
+          throw ApiError(409, "invalid_request_error", "portal_flow_unsupported",
+                         "the Customer Portal can't confirm a change of a subscription with several items: use "
+                         "POST /v1/accounts/{account_id}/subscription/preview and /change");
+        }
+        // The plan item, prefilled with its current quantity unless another is asked for.
+        std::int64_t quantity = sub->plan->quantity;
         if (request.contains("quantity")) {
-          if (!request["quantity"].is_number_integer() || request["quantity"].get<long long>() < 1) {
-            throw badRequest("parameter_invalid", "quantity must be a positive integer");
+          if (!request["quantity"].is_number_integer() || request["quantity"].get<long long>() < 1 ||
+              request["quantity"].get<long long>() > 1000000) {
+            throw badRequest("parameter_invalid", "quantity must be an integer from 1 to 1000000");
           }
           quantity = request["quantity"].get<std::int64_t>();
         }
         flow_data[flow] = {{"subscription", subscription},
-                           {"items", {{{"id", rows[0][1].value_or("")}, {"price", request["price_id"]}, {"quantity", quantity}}}}};
+                           {"items", {{{"id", sub->plan->id}, {"price", request["price_id"]}, {"quantity", quantity}}}}};
       } else {
         flow_data[flow] = {{"subscription", subscription}};
       }

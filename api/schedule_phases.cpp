@@ -125,9 +125,14 @@ json downgradeParams(const json& schedule, const PlanSwap& swap) {
       moved["quantity"] = swap.quantity;
       moved.erase("discounts");  // item-level discounts belonged to the old price
       swapped = true;
+    } else if (auto metered = swap.metered_swaps.find(item.value("price", "")); metered != swap.metered_swaps.end()) {
+      if (metered->second.empty()) continue;  // the new plan bills no usage on that meter
+      moved["price"] = metered->second;
+      moved.erase("discounts");
     }
     next["items"].push_back(moved);
   }
+  for (const auto& price : swap.metered_added) next["items"].push_back({{"price", price}});  // metered: no quantity
   if (!swapped) throw std::invalid_argument("the plan price " + swap.from_price + " is not in the schedule's current phase");
   carrySettings(*phase, next);
   return {{"end_behavior", "release"},

@@ -1,7 +1,9 @@
 #pragma once
 #include <cstdint>
 #include <optional>
+#include <map>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -30,11 +32,13 @@ struct PlanSwap {
   std::int64_t quantity = 1;
   std::string interval = "month";
   std::int64_t interval_count = 1;
+  std::map<std::string, std::string> metered_swaps;  // the plan's metered prices: old -> new, "" when dropped
+  std::vector<std::string> metered_added;            // the new plan's metered prices added next to it
 };
 
 /// The schedule update that keeps the current phase exactly as Stripe has it and appends, where it ends, one phase
-/// in which the plan item moves to the new price (every other item, the discounts and payment settings carried
-/// over; no trial), lasting one interval of the new price; then released. No prorations: nothing changes now.
+/// in which the plan item moves to the new price and the plan's metered prices with it (every other item, the
+/// discounts and payment settings carried over; no trial), lasting one interval of the new price; then released. No prorations: nothing changes now.
 /// Throws std::invalid_argument when the schedule has no current phase or the plan price isn't in it.
 nlohmann::json downgradeParams(const nlohmann::json& schedule, const PlanSwap& swap);
 

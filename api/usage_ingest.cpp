@@ -197,9 +197,7 @@ nlohmann::json usageForAccount(pg::Connection& db, const ApiConfig& config, cons
       "       extract(epoch FROM coalesce(p.end_at, (date_trunc('month', now() AT TIME ZONE 'UTC') + interval '1 month') AT TIME ZONE 'UTC'))::bigint\n"
       "FROM (SELECT min(i.current_period_start) AS start_at, max(i.current_period_end) AS end_at\n"
       "      FROM subscriptions s JOIN subscription_items i ON i.subscription_id = s.id\n"
-      "      WHERE s.id = (SELECT id FROM subscriptions WHERE customer_id = $1 AND NOT deleted\n"
-      "                    AND status IN ('active', 'trialing', 'past_due', 'unpaid')\n"
-      "                    ORDER BY created DESC, id DESC LIMIT 1)) p",
+      "      WHERE s.id = (SELECT id FROM current_subscriptions WHERE customer_id = $1 AND billable)) p",
       {customer_id});
   const std::string start = *period[0][0], end = *period[0][1];
   auto totals = db.query(

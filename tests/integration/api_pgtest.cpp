@@ -13,6 +13,7 @@
 #include "tests/support/http_client.h"
 #include "tests/support/stripe_mock.h"
 #include "sync/object_fetcher.h"
+#include "sync/refetcher.h"
 #include "tests/support/sync_database.h"
 
 #include <thread>
@@ -36,6 +37,7 @@ struct Api {
   api::ApiConfig config;
   std::unique_ptr<stripe::StripeClient> stripe;
   std::unique_ptr<api::ApiServer> server;
+  std::size_t fake_events_applied = 0;  // syncFromFake's place in the fake's events
 
   Api() {
     pg::Connection db(url);
@@ -100,6 +102,25 @@ struct Api {
 };
 
 nlohmann::json json(const testing::HttpReply& reply) { return nlohmann::json::parse(reply.body); }
+
+// What the workers do with the fake's events since the last call: applied in order, then the refetches they queued
+// (made due at once: the test doesn't wait out their delay).
+void syncFromFake(Api& api) {
+  pg::Connection db(api.url);
+  auto events = api.fake.events();
+  std::vector<std::string> payloads;
+  for (std::size_t i = api.fake_events_applied; i < events.size(); ++i) payloads.push_back(events[i].dump());
+  api.fake_events_applied = events.size();
+  if (!payloads.empty()) testing::applyPayloads(db, payloads);
+  db.exec("UPDATE refetch_queue SET not_before = now()");
+  sync::Refetcher(db, *api.stripe).runDue(1000);
+}
+
+int postsTo(Api& api, const std::string& uri) {
+  int n = 0;
+  for (const auto& r : api.fake.requests()) n += r.method == "POST" && r.uri == uri;
+  return n;
+}
 
 void checkError(const testing::HttpReply& reply, int status, const std::string& code) {
   INFO(reply.body);
@@ -355,7 +376,7 @@ TEST_CASE("preview then upgrade charges exactly the preview, and a retry changes
   for (const auto& r : api.fake.requests()) {
     if (r.method == "POST" && r.uri == "/v1/subscriptions/" + kSubscription) {
       ++updates;
-      CHECK(r.body.find("payment_behavior=error_if_incomplete") != std::string::npos);
+      CHECK(r.body.find("payment_behavior=pending_if_incomplete") != std::string::npos);
       CHECK(r.body.find("proration_date=" + std::to_string(
                             common::parseIso8601Utc(p["proration_date"].get<std::string>()).value())) != std::string::npos);
     }
@@ -363,7 +384,7 @@ TEST_CASE("preview then upgrade charges exactly the preview, and a retry changes
   CHECK(updates == 1);
 }
 
-TEST_CASE("a declined payment leaves the plan unchanged", "[integration][postgres][api]") {
+TEST_CASE("a declined upgrade is not applied: it waits for its payment, with the invoice to pay", "[integration][postgres][api]") {
   Api api;
   currentPeriod(api);
   api.fake.declineCustomer("cus_wiBCVtOp32cN8d");
@@ -371,12 +392,30 @@ TEST_CASE("a declined payment leaves the plan unchanged", "[integration][postgre
                          nlohmann::json{{"price_id", kProYearly}}.dump()));
   auto change = api.call("POST", "/v1/accounts/acct_oskar/subscription/change", kKey,
                          nlohmann::json{{"preview_token", p["preview_token"]}}.dump());
-  checkError(change, 402, "card_declined");
-  CHECK(json(change)["error"]["type"] == "payment_error");
+  REQUIRE(change.status == 200);
+  auto answer = json(change);
+  CHECK(answer["outcome"] == "payment_required");
+  CHECK(answer["payment"]["hosted_invoice_url"].get<std::string>().rfind("https://invoice.stripe.com/", 0) == 0);
+  CHECK(answer["payment"]["client_secret"].is_string());
+  CHECK(answer["payment"]["amount_due"] == p["amount_due_now"]);
+  CHECK(answer["payment"]["expires_at"].is_string());
+  // Not applied, here or at Stripe; the read shows what waits.
   pg::Connection db(api.url);
   CHECK(scalar(db, "SELECT price_id FROM subscription_items WHERE subscription_id = $1", {kSubscription}) ==
         "price_1wTq6ibRqfAWGcrTGiWUa6mg");
   CHECK(api.fake.object("subscription", kSubscription)["items"]["data"][0]["price"]["id"] == "price_1wTq6ibRqfAWGcrTGiWUa6mg");
+  auto pending = answer["subscription"]["pending_change"];
+  CHECK(pending["price_id"] == kProYearly);
+  CHECK(pending["invoice_id"] == answer["payment"]["invoice_id"]);
+  // Confirming again answers the same, without a second update; another change waits for this one.
+  auto again = api.call("POST", "/v1/accounts/acct_oskar/subscription/change", kKey,
+                        nlohmann::json{{"preview_token", p["preview_token"]}}.dump());
+  REQUIRE(again.status == 200);
+  CHECK(json(again)["payment"]["invoice_id"] == answer["payment"]["invoice_id"]);
+  CHECK(postsTo(api, "/v1/subscriptions/" + kSubscription) == 1);
+  checkError(api.call("POST", "/v1/accounts/acct_oskar/subscription/preview", kKey,
+                      nlohmann::json{{"price_id", kProYearly}, {"quantity", 2}}.dump()),
+             409, "payment_pending");
 }
 
 TEST_CASE("cancel at period end and undo, downgrades and bad changes are refused clearly", "[integration][postgres][api]") {
@@ -877,17 +916,24 @@ TEST_CASE("a card fixed after a decline succeeds on the next attempt, charged as
   currentPeriod(api);
   api.fake.declineCustomer("cus_wiBCVtOp32cN8d");
   auto up = json(api.call("POST", "/v1/accounts/acct_oskar/subscription/preview", kKey, nlohmann::json{{"price_id", kProYearly}}.dump()));
-  auto confirm = [&] {
-    return api.call("POST", "/v1/accounts/acct_oskar/subscription/change", kKey,
-                    nlohmann::json{{"preview_token", up["preview_token"]}}.dump());
-  };
-  checkError(confirm(), 402, "card_declined");
-  api.fake.approveCustomer("cus_wiBCVtOp32cN8d");  // the customer updated the card in the portal
-  auto second = confirm();
-  REQUIRE(second.status == 200);
-  CHECK(json(second)["charge"]["matches"] == true);
-  CHECK(json(second)["charge"]["charged"] == up["amount_due_now"]);
+  auto first = json(api.call("POST", "/v1/accounts/acct_oskar/subscription/change", kKey,
+                             nlohmann::json{{"preview_token", up["preview_token"]}}.dump()));
+  REQUIRE(first["outcome"] == "payment_required");
+  // The customer fixes the card and pays the invoice on Stripe's page: the change applies, charged as previewed.
+  api.fake.approveCustomer("cus_wiBCVtOp32cN8d");
+  const std::string invoice = first["payment"]["invoice_id"];
+  REQUIRE(api.fake.completePayment(invoice));
   CHECK(api.fake.object("subscription", kSubscription)["items"]["data"][0]["price"]["id"] == kProYearly);
+  CHECK(api.fake.object("invoice", invoice)["amount_paid"] == up["amount_due_now"]);
+  syncFromFake(api);
+  auto read = json(api.call("GET", "/v1/accounts/acct_oskar/subscription", kKey))["subscription"];
+  CHECK(read["items"][0]["price_id"] == kProYearly);
+  CHECK(read["pending_change"].is_null());
+  // The answer to the same confirmation is now the success.
+  auto after = api.call("POST", "/v1/accounts/acct_oskar/subscription/change", kKey,
+                        nlohmann::json{{"preview_token", up["preview_token"]}}.dump());
+  CHECK(after.status == 200);
+  CHECK(postsTo(api, "/v1/subscriptions/" + kSubscription) == 1);
 }
 
 TEST_CASE("a new account subscribes through Checkout and sees its plan, with the usage price next to it", "[integration][postgres][api]") {

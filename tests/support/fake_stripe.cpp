@@ -186,6 +186,17 @@ Answer read(State& s, const std::vector<std::string>& parts, const std::multimap
       if (type == "customer") return {200, {{"id", id}, {"object", "customer"}, {"deleted", true}}, {}};
       throw fake::noSuch(type, id);
     }
+    if (type == "invoice") {
+      // Includable fields come only when asked for: expand[]=confirmation_secret
+      // (https://docs.stripe.com/api/invoices/object#invoice_object-confirmation_secret).
+      json invoice = *found;
+      for (auto [it, end] = query.equal_range("expand[]"); it != end; ++it) {
+        if (it->second != "confirmation_secret") continue;
+        auto secret = s.objects["confirmation_secret"].find(id);
+        invoice["confirmation_secret"] = secret == s.objects["confirmation_secret"].end() ? json() : secret->second;
+      }
+      return {200, invoice, {}};
+    }
     return {200, *found, {}};
   }
   if (parts.size() == 4 && type == "invoice" && parts[3] == "lines") {
@@ -411,6 +422,11 @@ void FakeStripe::approveCustomer(const std::string& customer_id) {
 void FakeStripe::requireAuthentication(const std::string& customer_id) {
   std::lock_guard lock(state_->mutex);
   state_->customer_cards[customer_id] = fake::CardBehaviour::RequiresAction;
+}
+
+bool FakeStripe::completePayment(const std::string& invoice_id) {
+  std::lock_guard lock(state_->mutex);
+  return fake::payOpenInvoice(*state_, invoice_id);
 }
 
 nlohmann::json FakeStripe::object(const std::string& object_type, const std::string& id) const {

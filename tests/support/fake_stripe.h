@@ -57,6 +57,9 @@ class FakeStripe {
   void approveCustomer(const std::string& customer_id);
   /// Payments of this customer need 3-D Secure, as with pm_card_authenticationRequired.
   void requireAuthentication(const std::string& customer_id);
+  /// The customer pays an open invoice on its hosted page (authenticates, or uses a working card): the invoice is
+  /// paid and the subscription's pending update, if that invoice carries one, applied. False if it isn't open.
+  bool completePayment(const std::string& invoice_id);
   /// A stored object (null if none).
   nlohmann::json object(const std::string& object_type, const std::string& id) const;
   /// Events the fake emitted for its own changes (and those added), oldest first.

@@ -39,7 +39,7 @@ TEST_CASE("the current phase is found by its dates, not its position", "[unit][s
 }
 
 TEST_CASE("a downgrade keeps the current phase whole and swaps only the plan item in the next", "[unit][schedules]") {
-  auto params = downgradeParams(schedule(), {"price_pro", "price_basic", 2, "month", 1});
+  auto params = downgradeParams(schedule(), {"price_pro", "price_basic", 2, "month", 1, {}, {}});
   CHECK(params["proration_behavior"] == "none");
   CHECK(params["end_behavior"] == "release");
   CHECK(params["metadata"]["managed_by"] == "stripe-billing");
@@ -65,6 +65,24 @@ TEST_CASE("a downgrade keeps the current phase whole and swaps only the plan ite
 TEST_CASE("a downgrade refuses a schedule without a current phase or without the plan price", "[unit][schedules]") {
   auto none = schedule();
   none["current_phase"] = nullptr;
-  CHECK_THROWS_AS(downgradeParams(none, {"price_pro", "price_basic", 1, "month", 1}), std::invalid_argument);
-  CHECK_THROWS_AS(downgradeParams(schedule(), {"price_other", "price_basic", 1, "month", 1}), std::invalid_argument);
+  CHECK_THROWS_AS(downgradeParams(none, {"price_pro", "price_basic", 1, "month", 1, {}, {}}), std::invalid_argument);
+  CHECK_THROWS_AS(downgradeParams(schedule(), {"price_other", "price_basic", 1, "month", 1, {}, {}}), std::invalid_argument);
+}
+
+TEST_CASE("a downgrade's next phase moves the plan's metered prices with the plan, by meter", "[unit][schedules]") {
+  // The old plan's metered price swapped for the new plan's on the same meter; another meter added; kept otherwise.
+  auto swapped = downgradeParams(schedule(), {"price_pro", "price_basic", 1, "month", 1,
+                                              {{"price_metered", "price_basic_metered"}}, {"price_basic_storage"}});
+  const auto& next = swapped["phases"][1]["items"];
+  REQUIRE(next.size() == 3);
+  CHECK(next[0]["price"] == "price_basic");
+  CHECK(next[1]["price"] == "price_basic_metered");
+  CHECK_FALSE(next[1].contains("quantity"));
+  CHECK(next[2] == json{{"price", "price_basic_storage"}});
+  // The current phase is untouched either way.
+  CHECK(swapped["phases"][0]["items"][1]["price"] == "price_metered");
+  // A meter the new plan doesn't bill: its item is left out of the next phase.
+  auto dropped = downgradeParams(schedule(), {"price_pro", "price_basic", 1, "month", 1, {{"price_metered", ""}}, {}});
+  REQUIRE(dropped["phases"][1]["items"].size() == 1);
+  CHECK(dropped["phases"][1]["items"][0]["price"] == "price_basic");
 }

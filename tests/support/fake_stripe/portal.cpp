@@ -25,7 +25,7 @@ const json& defaultConfiguration(State& s) {
 
 // Flows must be allowed by the session's configuration (stricter reading of
 // https://docs.stripe.com/customer-management/portal-deep-links: a flow needs its feature enabled).
-void checkFlow(const json& configuration, const Params& flow) {
+void checkFlow(State& s, const std::string& customer, const json& configuration, const Params& flow) {
   auto type = flow.required("type");
   static const std::map<std::string, std::string> feature = {{"subscription_cancel", "subscription_cancel"},
                                                              {"subscription_update", "subscription_update"},
@@ -37,6 +37,35 @@ void checkFlow(const json& configuration, const Params& flow) {
   if (!features.contains(f->second) || !features[f->second].value("enabled", false)) {
     throw invalidRequest(400, "", "The " + type + " flow needs " + f->second + " enabled in the portal configuration",
                          flow.path("type"));
+  }
+  if (type == "payment_method_update") return;
+  auto details = flow.object(type);
+  auto& sub = s.get("subscription", details.required("subscription"), "subscription", details.path("subscription"));
+  if (sub.value("customer", "") != customer) {
+    throw invalidRequest(400, "", "The subscription does not belong to the session's customer", details.path("subscription"), true);
+  }
+  if (type != "subscription_update_confirm") return;
+  // "Currently, only up to one may be specified and subscriptions with multiple items are not updatable"
+  // (https://docs.stripe.com/api/customer_portal/sessions/create#create_portal_session-flow_data-subscription_update_confirm-items).
+  auto items = details.list("items");
+  if (items.size() != 1) throw invalidRequest(400, "", "Exactly one item is required", details.path("items"), true);
+  if (sub["items"]["data"].size() != 1) {
+    throw invalidRequest(400, "", "Subscriptions with multiple items are not updatable in the portal", details.path("items"), true);
+  }
+  items[0].allow({"id", "price", "quantity"});
+  if (items[0].required("id") != sub["items"]["data"][0]["id"]) {
+    throw invalidRequest(400, "resource_missing", "No such subscription item", items[0].path("id"), true);
+  }
+  // The price "must also be included in the configuration's features.subscription_update.products".
+  if (auto price = items[0].str("price")) {
+    bool listed = false;
+    for (const auto& product : features["subscription_update"].value("products", json::array())) {
+      for (const auto& p : product.value("prices", json::array())) listed = listed || p == *price;
+    }
+    if (!listed) {
+      throw invalidRequest(400, "", "The price " + *price + " is not in the configuration's subscription_update products",
+                           items[0].path("price"), true);
+    }
   }
 }
 
@@ -77,7 +106,7 @@ Answer portal(State& s, const std::vector<std::string>& parts, const Params& p) 
                                    ? s.get("billing_portal.configuration", *p.str("configuration"), "configuration", "configuration")
                                    : defaultConfiguration(s);
     if (!configuration.value("active", true)) throw invalidRequest(400, "", "The configuration is not active", "configuration");
-    if (p.has("flow_data")) checkFlow(configuration, p.object("flow_data"));
+    if (p.has("flow_data")) checkFlow(s, customer, configuration, p.object("flow_data"));
     auto id = s.newId("bps");
     json session = {{"id", id}, {"object", "billing_portal.session"}, {"created", now}, {"livemode", false},
                     {"customer", customer}, {"return_url", p.str("return_url") ? json(*p.str("return_url")) : json()},

@@ -157,6 +157,9 @@ void advanceSubscription(State& s, json& subscription, std::int64_t until);
 void advanceInvoices(State& s, const std::string& customer_id, std::int64_t until);
 /// Cancels a subscription now (DELETE, customer deletion, schedule end_behavior=cancel).
 void cancelNow(State& s, json& subscription, std::int64_t now);
+/// The customer completes the payment of an open invoice on Stripe's hosted page (3-D Secure done, or a working
+/// card): paid, and a pending update waiting for it applied. False when the invoice isn't open (voided on expiry).
+bool payOpenInvoice(State& s, const std::string& invoice_id);
 /// Moves a schedule to its next phase at `at` (subscription_schedules.cpp): the subscription takes the phase's
 /// items; after the last phase, end_behavior release or cancel.
 void advanceSchedulePhase(State& s, json& schedule, json& subscription, std::int64_t at);

@@ -75,7 +75,7 @@ json newInvoice(State& s, const json& sub, const std::string& reason, std::int64
                   {"amount_remaining", 0}, {"starting_balance", 0}, {"ending_balance", nullptr},
                   {"period_start", now}, {"period_end", now}, {"attempt_count", 0}, {"attempted", false},
                   {"number", nullptr}, {"hosted_invoice_url", nullptr}, {"invoice_pdf", nullptr},
-                  {"confirmation_secret", nullptr}, {"discounts", json::array()},
+                  {"discounts", json::array()},
                   {"lines", {{"object", "list"}, {"data", lines}, {"has_more", false}, {"url", "/v1/invoices/" + id + "/lines"}}},
                   {"parent", {{"type", "subscription_details"}, {"quote_details", nullptr},
                               {"subscription_details", {{"metadata", sub.value("metadata", json::object())}, {"subscription", sub["id"]}}}}},
@@ -120,10 +120,14 @@ Paid collect(State& s, json& invoice, const json& sub, std::int64_t now) {
     if (card != CardBehaviour::Succeeds) {
       // The invoice's PaymentIntent waits for the customer: requires_action (3-D Secure) or requires_payment_method.
       auto pi = s.newId("pi");
-      invoice["confirmation_secret"] = {{"type", "payment_intent"}, {"client_secret", pi + "_secret_fake"}};
+      // confirmation_secret is includable: returned only when expanded (fake_stripe.cpp's invoice read).
+      s.objects["confirmation_secret"][invoice["id"].get<std::string>()] = {{"type", "payment_intent"},
+                                                                            {"client_secret", pi + "_secret_fake"}};
       s.objects["payment_intent_status"][invoice["id"].get<std::string>()] = {
           {"status", card == CardBehaviour::RequiresAction ? "requires_action" : "requires_payment_method"}};
-      s.emit("invoice.payment_failed", invoice, now);
+      // 3-D Secure: invoice.payment_action_required; a decline: invoice.payment_failed
+      // (https://docs.stripe.com/billing/subscriptions/overview#requires-action).
+      s.emit(card == CardBehaviour::RequiresAction ? "invoice.payment_action_required" : "invoice.payment_failed", invoice, now);
       return card == CardBehaviour::RequiresAction ? Paid::NeedsAction : Paid::Declined;
     }
   }
@@ -151,6 +155,23 @@ json makeItem(State& s, const json& sub, const json& price_object, std::int64_t 
                {"tax_rates", json::array()}};
   if (!isMetered(price_object)) item["quantity"] = quantity;
   return item;
+}
+
+// Where a metered item's usage starts counting in its period: the period start, or the moment its price was
+// changed or the item was added mid-period ("the invoice includes usage from January 16 to January 31 at price C",
+// https://docs.stripe.com/billing/subscriptions/usage-based/manage-billing-setup#update-prices-mid-cycle).
+std::int64_t meteredStart(State& s, const json& item) {
+  std::int64_t start = item["current_period_start"];
+  auto since = s.objects["metered_since"].find(item["id"].get<std::string>());
+  if (since != s.objects["metered_since"].end()) start = std::max<std::int64_t>(start, since->second["at"]);
+  return start;
+}
+
+// The subscription's items after a change at `t`; items whose metered price changed (or that were added) count
+// usage from `t` on.
+void applyItems(State& s, json& sub, const json& items, const std::vector<std::string>& metered_restarted, std::int64_t t) {
+  sub["items"]["data"] = items;
+  for (const auto& id : metered_restarted) s.objects["metered_since"][id] = {{"at", t}};
 }
 
 // The usage of a metered item over [start, end): meter events of the customer with the meter's event name, dated in
@@ -220,6 +241,7 @@ struct Plan {
   json proration_lines = json::array();
   bool interval_changed = false;
   std::int64_t new_period_end = 0;
+  std::vector<std::string> metered_restarted;  // items whose metered usage counts from the change on
 };
 
 // What an item change does at `t`: prorations credit the unused time of the old price and charge the remaining time
@@ -245,6 +267,7 @@ Plan planChange(State& s, const json& sub, const std::vector<ItemChange>& change
         auto amount = percentOff(s, sub, std::llround(fraction * static_cast<double>(item["price"].value("unit_amount", 0LL) * item.value("quantity", 1LL))));
         plan.proration_lines.push_back(line(s, sub, item, item["price"], amount, item.value("quantity", 1LL), t, end, true, "Remaining time"));
       }
+      if (isMetered(item["price"]) && t > start) plan.metered_restarted.push_back(item["id"]);
       plan.items.push_back(item);
       continue;
     }
@@ -259,6 +282,20 @@ Plan planChange(State& s, const json& sub, const std::vector<ItemChange>& change
     const auto& rn = recurringOf(new_price);
     bool interval_changed = !c.deleted && (ro.value("interval", "") != rn.value("interval", "") ||
                                            ro.value("interval_count", 1LL) != rn.value("interval_count", 1LL));
+    if (isMetered(old_price) && (c.deleted || new_price["id"] != old_price["id"]) && end > t) {
+      // A metered price removed or replaced mid-period: in flexible billing mode "we create an invoice item that
+      // bills for previously reported metered usage", and proration_behavior decides whether it is billed (none:
+      // not billed); in classic mode that usage isn't billed at all
+      // (https://docs.stripe.com/billing/subscriptions/usage-based/manage-billing-setup#update-prices-mid-cycle).
+      // Stricter reading: only events received by now count, and always_invoice bills it on the invoice of now.
+      bool flexible = sub.value("billing_mode", json::object()).value("type", "flexible") == "flexible";
+      if (flexible && proration_behavior != "none") {
+        auto used = usageOf(s, sub["customer"], old_price, meteredStart(s, item), t, s.nowFor(sub["customer"]));
+        plan.proration_lines.push_back(line(s, sub, item, old_price, percentOff(s, sub, used * old_price.value("unit_amount", 0LL)),
+                                            used, meteredStart(s, item), t, true, "Usage until the change"));
+      }
+      if (!c.deleted) plan.metered_restarted.push_back(c.id);
+    }
     if (prorate && !isMetered(old_price) && end > t) {
       double fraction = static_cast<double>(end - t) / static_cast<double>(end - start);
       auto credit = -percentOff(s, sub, std::llround(fraction * static_cast<double>(old_price.value("unit_amount", 0LL) * old_quantity)));
@@ -301,9 +338,9 @@ json renewalLines(State& s, const json& sub, const json& items, std::int64_t at)
     std::int64_t end = item["current_period_end"];
     const auto& r = recurringOf(p);
     if (isMetered(p)) {
-      auto used = usageOf(s, sub["customer"], p, item["current_period_start"], end, at);
+      auto used = usageOf(s, sub["customer"], p, meteredStart(s, item), end, at);
       lines.push_back(line(s, sub, item, p, percentOff(s, sub, used * p.value("unit_amount", 0LL)), used,
-                           item["current_period_start"], end, false, "Usage"));
+                           meteredStart(s, item), end, false, "Usage"));
     } else {
       auto next_end = addIntervals(end, r.value("interval", "month"), r.value("interval_count", 1LL), 1);
       auto q = item.value("quantity", 1LL);
@@ -337,6 +374,37 @@ void cancelNow(State& s, json& sub, std::int64_t now) {
     }
   }
   s.emit("customer.subscription.deleted", sub, now);
+}
+
+bool payOpenInvoice(State& s, const std::string& invoice_id) {
+  auto* invoice = s.find("invoice", invoice_id);
+  if (!invoice || (*invoice)["status"] != "open") return false;
+  const auto now = s.nowFor((*invoice)["customer"]);
+  (*invoice)["status"] = "paid";
+  (*invoice)["amount_paid"] = (*invoice)["amount_due"];
+  (*invoice)["amount_remaining"] = 0;
+  (*invoice)["status_transitions"]["paid_at"] = now;
+  s.objects["payment_intent_status"].erase(invoice_id);
+  s.emit("invoice.paid", *invoice, now);
+  auto pending = s.objects["pending_invoice"].find(invoice_id);
+  if (pending == s.objects["pending_invoice"].end()) return true;
+  const json waiting = pending->second;
+  s.objects["pending_invoice"].erase(pending);
+  auto* sub = s.find("subscription", waiting["subscription"].get<std::string>());
+  if (!sub || !(*sub)["pending_update"].is_object()) return true;
+  // "If payment succeeds, the changes are applied and pending_update is cleared"
+  // (https://docs.stripe.com/billing/subscriptions/pending-updates).
+  const json update = (*sub)["pending_update"];
+  applyItems(s, *sub, update["subscription_items"], waiting["metered_restarted"].get<std::vector<std::string>>(),
+             waiting["at"].get<std::int64_t>());
+  if (waiting.value("interval_changed", false)) (*sub)["billing_cycle_anchor"] = waiting["at"];
+  if (update.value("metadata", json()).is_object()) {
+    for (const auto& [k, v] : update["metadata"].items()) (*sub)["metadata"][k] = v;
+  }
+  (*sub)["pending_update"] = nullptr;
+  s.emit("customer.subscription.pending_update_applied", *sub, now);
+  s.emit("customer.subscription.updated", *sub, now);
+  return true;
 }
 
 void advanceInvoices(State& s, const std::string& customer_id, std::int64_t until) {
@@ -380,8 +448,18 @@ void advanceSubscription(State& s, json& sub, std::int64_t until) {
     // A pending update expires unpaid (https://docs.stripe.com/billing/subscriptions/pending-updates-reference).
     if (sub.value("pending_update", json()).is_object() && sub["pending_update"]["expires_at"].get<std::int64_t>() <= until &&
         sub["pending_update"]["expires_at"].get<std::int64_t>() <= boundary) {
+      // "the invoice is voided and the pending update is discarded".
+      const std::int64_t at = sub["pending_update"]["expires_at"];
       sub["pending_update"] = nullptr;
-      s.emit("customer.subscription.pending_update_expired", sub, sub.value("pending_update_expired_at", until));
+      if (auto* invoice = s.find("invoice", sub.value("latest_invoice", ""))) {
+        if ((*invoice)["status"] == "open" && s.objects["pending_invoice"].count((*invoice)["id"].get<std::string>())) {
+          (*invoice)["status"] = "void";
+          (*invoice)["status_transitions"]["voided_at"] = at;
+          s.objects["pending_invoice"].erase((*invoice)["id"].get<std::string>());
+          s.emit("invoice.voided", *invoice, at);
+        }
+      }
+      s.emit("customer.subscription.pending_update_expired", sub, at);
     }
     // Schedule phases change at their boundaries (subscription_schedules.cpp moves the phases).
     if (sub.value("schedule", json()).is_string()) {
@@ -397,7 +475,7 @@ void advanceSubscription(State& s, json& sub, std::int64_t until) {
       json lines = json::array();
       for (const auto& item : sub["items"]["data"]) {
         if (isMetered(item["price"])) {
-          lines.push_back(line(s, sub, item, item["price"], 0, 0, item["current_period_start"], period_end, false, "Usage"));
+          lines.push_back(line(s, sub, item, item["price"], 0, 0, meteredStart(s, item), period_end, false, "Usage"));
         }
       }
       if (!lines.empty()) {
@@ -433,7 +511,7 @@ void advanceSubscription(State& s, json& sub, std::int64_t until) {
         std::int64_t start = item["current_period_end"];
         if (trial_boundary || phase_change) start = boundary;
         if (isMetered(item["price"]) && !trial_boundary) {
-          lines.push_back(line(s, sub, item, item["price"], 0, 0, item["current_period_start"], boundary, false, "Usage"));
+          lines.push_back(line(s, sub, item, item["price"], 0, 0, meteredStart(s, item), boundary, false, "Usage"));
         }
         auto anchor = sub.value("billing_cycle_anchor", start);
         if (trial_boundary || phase_change) anchor = start;
@@ -462,11 +540,23 @@ void advanceSubscription(State& s, json& sub, std::int64_t until) {
   }
 }
 
+// "Subscriptions you create through the API now default to flexible billing mode" (2025-09-30.clover and later,
+// https://docs.stripe.com/changelog/clover/2025-09-30/billing-mode-default-flexible); billing_mode[type]=classic asks
+// for the old one.
+std::string billingMode(const Params& p) {
+  if (!p.has("billing_mode")) return "flexible";
+  auto mode = p.object("billing_mode");
+  mode.allow({"type", "flexible"});
+  auto type = mode.required("type");
+  if (type != "classic" && type != "flexible") throw invalidRequest(400, "", "Invalid billing_mode[type]", "billing_mode[type]", true);
+  return type;
+}
+
 Answer subscriptions(State& s, const std::string& method, const std::vector<std::string>& parts, const Params& p) {
   if (parts.size() == 2 && method == "POST") {
     p.allow({"customer", "items", "trial_period_days", "trial_end", "discounts", "payment_behavior",
              "proration_behavior", "metadata", "default_payment_method", "collection_method", "expand",
-             "cancel_at_period_end", "currency", "off_session"});
+             "cancel_at_period_end", "currency", "off_session", "billing_mode"});
     auto customer_id = p.required("customer");
     s.get("customer", customer_id, "customer", "customer");
     auto items = p.list("items");
@@ -478,7 +568,7 @@ Answer subscriptions(State& s, const std::string& method, const std::vector<std:
                 {"trial_start", nullptr}, {"trial_end", nullptr}, {"pending_update", nullptr}, {"latest_invoice", nullptr},
                 {"default_payment_method", nullptr}, {"collection_method", p.str("collection_method").value_or("charge_automatically")},
                 {"discounts", json::array()}, {"metadata", p.strings("metadata")}, {"billing_cycle_anchor", now},
-                {"billing_mode", {{"type", "classic"}}}, {"test_clock", s.get("customer", customer_id, "customer")["test_clock"]},
+                {"billing_mode", {{"type", billingMode(p)}}}, {"test_clock", s.get("customer", customer_id, "customer")["test_clock"]},
                 {"items", {{"object", "list"}, {"data", json::array()}, {"has_more", false}}}};
     sub["items"]["url"] = "/v1/subscription_items?subscription=" + sub["id"].get<std::string>();
     if (auto pm = p.str("default_payment_method")) sub["default_payment_method"] = *pm;
@@ -562,15 +652,23 @@ Answer subscriptions(State& s, const std::string& method, const std::vector<std:
     sub["cancel_at_period_end"] = *v;
     sub["cancel_at"] = *v ? sub["items"]["data"][0]["current_period_end"] : json();
   }
-  if (p.has("metadata")) sub["metadata"] = p.strings("metadata");
+  if (behaviour == "pending_if_incomplete") {
+    // "When you use pending_if_incomplete you can only pass the parameters supported by pending updates"
+    // (https://docs.stripe.com/billing/subscriptions/pending-updates-reference): items with price and quantity,
+    // proration settings, trial_end, billing_cycle_anchor; metadata and discounts since 2026-05-27.dahlia;
+    // cancel_at_period_end only from 2026-09-30.endive. Stricter reading: an item's `deleted` isn't listed, refused.
+    bool deleting = false;
+    for (const auto& c : changes) deleting = deleting || c.deleted;
+    if (p.has("cancel_at_period_end") || p.has("default_payment_method") || deleting) {
+      throw invalidRequest(400, "", "When you use pending_if_incomplete you can only pass the parameters supported by pending updates.",
+                           "payment_behavior", true);
+    }
+  }
+  if (p.has("metadata") && (behaviour != "pending_if_incomplete" || changes.empty())) sub["metadata"] = p.strings("metadata");
   if (auto pm = p.str("default_payment_method")) sub["default_payment_method"] = *pm;
   if (changes.empty()) {
     s.emit("customer.subscription.updated", sub, now);
     return {200, sub, {}};
-  }
-  if (behaviour == "pending_if_incomplete" && (p.has("metadata") || p.has("cancel_at_period_end"))) {
-    // "When you use pending_if_incomplete you can only pass the parameters supported by pending updates."
-    throw invalidRequest(400, "", "pending_if_incomplete supports only items, proration_behavior, proration_date and trial_end", "payment_behavior", true);
   }
   auto plan = planChange(s, sub, changes, t, proration_behavior);
   bool invoice_now = proration_behavior == "always_invoice" || plan.interval_changed;
@@ -579,7 +677,7 @@ Answer subscriptions(State& s, const std::string& method, const std::vector<std:
     auto& pending = s.objects["pending_line"][sub["id"].get<std::string>()];
     if (!pending.contains("lines")) pending["lines"] = json::array();
     for (const auto& l : plan.proration_lines) pending["lines"].push_back(l);
-    sub["items"]["data"] = plan.items;
+    applyItems(s, sub, plan.items, plan.metered_restarted, t);
     s.emit("customer.subscription.updated", sub, now);
     return {200, sub, {}};
   }
@@ -597,16 +695,22 @@ Answer subscriptions(State& s, const std::string& method, const std::vector<std:
       // The change waits for the payment, expiring at the period end, the trial end or after 23 hours, whichever
       // is first (https://docs.stripe.com/billing/subscriptions/pending-updates-reference).
       std::int64_t expires = std::min<std::int64_t>(sub["items"]["data"][0]["current_period_end"].get<std::int64_t>(), now + kPendingUpdateSeconds);
+      if (sub.value("trial_end", json()).is_number() && sub["status"] == "trialing") {
+        expires = std::min<std::int64_t>(expires, sub["trial_end"].get<std::int64_t>());
+      }
       sub["pending_update"] = {{"expires_at", expires}, {"subscription_items", plan.items},
-                               {"billing_cycle_anchor", nullptr}, {"trial_end", nullptr}, {"trial_from_plan", nullptr}};
+                               {"billing_cycle_anchor", nullptr}, {"trial_end", nullptr}, {"trial_from_plan", nullptr},
+                               {"metadata", p.has("metadata") ? json(p.strings("metadata")) : json()}};
       sub["latest_invoice"] = invoice["id"];
-      s.objects["pending_invoice"][invoice["id"].get<std::string>()] = {{"subscription", sub["id"]}};
+      s.objects["pending_invoice"][invoice["id"].get<std::string>()] = {
+          {"subscription", sub["id"]}, {"metered_restarted", plan.metered_restarted}, {"at", t},
+          {"interval_changed", plan.interval_changed}};
       s.emit("customer.subscription.updated", sub, now);
       return {200, sub, {}};
     }
     sub["status"] = "past_due";  // allow_incomplete: applied, the invoice stays open
   }
-  sub["items"]["data"] = plan.items;
+  applyItems(s, sub, plan.items, plan.metered_restarted, t);
   if (plan.interval_changed) sub["billing_cycle_anchor"] = t;
   sub["latest_invoice"] = invoice["id"];
   s.emit("customer.subscription.updated", sub, now);
