@@ -17,7 +17,8 @@ bool scheduleIsOurs(const nlohmann::json& schedule);
 /// The phase Stripe is in (`current_phase` names it by its dates; past phases stay in `phases`), or nullopt.
 std::optional<nlohmann::json> currentPhase(const nlohmann::json& schedule);
 
-/// Whether a phase after the current one is still to come (a scheduled change), at `now`.
+/// Whether a phase after the current one is still to come (a scheduled change): one starting after Stripe's
+/// `current_phase` (the schedule's own clock, which for a test clock isn't ours), or after `now` without one.
 bool hasPhaseAfter(const nlohmann::json& schedule, std::int64_t now);
 
 /// A phase as Stripe returned it, as the parameters that send it back unchanged: items (price, quantity, metadata,

@@ -16,6 +16,7 @@
 #include "sync/refetcher.h"
 #include "tests/support/sync_database.h"
 
+#include <set>
 #include <thread>
 
 #include "common/utc_time.h"
@@ -984,4 +985,243 @@ TEST_CASE("a new account subscribes through Checkout and sees its plan, with the
   CHECK(sub["items"][0]["role"] == "plan");
   CHECK(sub["items"][0]["price_id"] == kStarterMonthly);
   CHECK(sub["items"][1]["role"] == "metered");
+}
+
+namespace {
+
+// A catalog of two plans (Starter 10.00 and Pro 30.00 a month), each with its own metered price on one meter
+// (0.02 and 0.01 a call), and acct_clock subscribed to Starter (and its metered price, if asked) on a test clock
+// started at `start`: made at the fake through Stripe's API and synced from the fake's events, as the workers would.
+struct ClockWorld {
+  std::string clock, customer, subscription, starter, starter_calls, pro, pro_calls;
+  std::int64_t start = 0, period_end = 0;
+};
+
+ClockWorld clockWorld(Api& api, std::int64_t start, bool metered, std::int64_t seats = 1) {
+  api.fake.setLatency(0);
+  stripe::StripeClient& stripe = *api.stripe;
+  ClockWorld w;
+  w.start = start;
+  auto key = [](const std::string& what) { return "world:" + what + ":" + stripe::newIdempotencyKey(); };
+  auto meter = stripe.post("/v1/billing/meters", {{"display_name", "API calls"}, {"event_name", "clock_calls"},
+                                                  {"default_aggregation", {{"formula", "sum"}}}}, key("meter"));
+  auto product = [&](const std::string& name, const std::string& plan_key) {
+    return stripe.post("/v1/products", {{"name", name}, {"metadata", {{"plan_key", plan_key}}}}, key(name))["id"].get<std::string>();
+  };
+  auto price = [&](const std::string& product_id, std::int64_t amount, bool usage) {
+    nlohmann::json recurring = {{"interval", "month"}};
+    if (usage) recurring = {{"interval", "month"}, {"usage_type", "metered"}, {"meter", meter["id"]}};
+    return stripe.post("/v1/prices", {{"product", product_id}, {"currency", "usd"}, {"unit_amount", amount}, {"recurring", recurring}},
+                       key("price"))["id"].get<std::string>();
+  };
+  auto starter = product("Starter", "starter"), pro = product("Pro", "pro");
+  w.starter = price(starter, 1000, false);
+  w.starter_calls = price(starter, 2, true);
+  w.pro = price(pro, 3000, false);
+  w.pro_calls = price(pro, 1, true);
+  w.clock = stripe.post("/v1/test_helpers/test_clocks", {{"frozen_time", start}}, key("clock"))["id"];
+  w.customer = stripe.post("/v1/customers", {{"email", "clock@example.com"}, {"test_clock", w.clock}, {"payment_method", "pm_card_visa"},
+                                             {"invoice_settings", {{"default_payment_method", "pm_card_visa"}}}}, key("customer"))["id"];
+  nlohmann::json items = {{{"price", w.starter}, {"quantity", seats}}};
+  if (metered) items.push_back({{"price", w.starter_calls}});
+  auto sub = stripe.post("/v1/subscriptions", {{"customer", w.customer}, {"items", items}}, key("subscription"));
+  w.subscription = sub["id"];
+  w.period_end = sub["items"]["data"][0]["current_period_end"];
+  syncFromFake(api);
+  pg::Connection(api.url).query("INSERT INTO accounts (account_id, customer_id) VALUES ('acct_clock', $1)", {w.customer});
+  return w;
+}
+
+void advanceClock(Api& api, const ClockWorld& w, std::int64_t to) {
+  api.stripe->post("/v1/test_helpers/test_clocks/" + w.clock + "/advance", {{"frozen_time", to}}, stripe::newIdempotencyKey());
+  syncFromFake(api);
+}
+
+nlohmann::json previewChange(Api& api, const std::string& price_id) {
+  auto reply = api.call("POST", "/v1/accounts/acct_clock/subscription/preview", kKey, nlohmann::json{{"price_id", price_id}}.dump());
+  INFO(reply.body);
+  REQUIRE(reply.status == 200);
+  return json(reply);
+}
+
+testing::HttpReply confirmChange(Api& api, const nlohmann::json& preview) {
+  return api.call("POST", "/v1/accounts/acct_clock/subscription/change", kKey,
+                  nlohmann::json{{"preview_token", preview["preview_token"]}}.dump());
+}
+
+std::int64_t unixNow() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+}  // namespace
+
+TEST_CASE("a 3-D Secure upgrade completes after the customer authenticates", "[integration][postgres][api][clock]") {
+  Api api;
+  auto w = clockWorld(api, unixNow(), false);
+  api.fake.requireAuthentication(w.customer);
+  auto up = previewChange(api, w.pro);
+  REQUIRE(up["kind"] == "upgrade");
+  auto change = confirmChange(api, up);
+  REQUIRE(change.status == 200);
+  auto answer = json(change);
+  REQUIRE(answer["outcome"] == "payment_required");
+  CHECK(answer["payment"]["client_secret"].is_string());  // for Stripe.js in the product's page
+  CHECK(api.fake.object("subscription", w.subscription)["items"]["data"][0]["price"]["id"] == w.starter);
+  syncFromFake(api);
+  CHECK(json(api.call("GET", "/v1/accounts/acct_clock/subscription", kKey))["subscription"]["pending_change"]["price_id"] == w.pro);
+  // The customer authenticates on the hosted invoice page: paid, the change applies, the events bring it here.
+  REQUIRE(api.fake.completePayment(answer["payment"]["invoice_id"]));
+  syncFromFake(api);
+  auto read = json(api.call("GET", "/v1/accounts/acct_clock/subscription", kKey))["subscription"];
+  CHECK(read["items"][0]["price_id"] == w.pro);
+  CHECK(read["pending_change"].is_null());
+  CHECK(api.fake.object("invoice", answer["payment"]["invoice_id"])["amount_paid"] == up["amount_due_now"]);
+}
+
+TEST_CASE("a 3-D Secure upgrade never authenticated expires cleanly, and a new attempt is a new one", "[integration][postgres][api][clock]") {
+  Api api;
+  auto w = clockWorld(api, unixNow(), false);
+  api.fake.requireAuthentication(w.customer);
+  auto up = previewChange(api, w.pro);
+  auto first = json(confirmChange(api, up));
+  REQUIRE(first["outcome"] == "payment_required");
+  const std::string invoice = first["payment"]["invoice_id"];
+  // 23 hours pass without authentication: Stripe discards the pending update and voids its invoice.
+  advanceClock(api, w, w.start + 24 * 3600);
+  CHECK(api.fake.object("subscription", w.subscription)["pending_update"].is_null());
+  CHECK(api.fake.object("invoice", invoice)["status"] == "void");
+  CHECK_FALSE(api.fake.completePayment(invoice));
+  auto read = json(api.call("GET", "/v1/accounts/acct_clock/subscription", kKey))["subscription"];
+  CHECK(read["pending_change"].is_null());
+  CHECK(read["items"][0]["price_id"] == w.starter);
+  // The old preview is stale (its invoice is gone); a new preview and attempt, with a working card, apply.
+  checkError(confirmChange(api, up), 409, "preview_stale");
+  api.fake.approveCustomer(w.customer);
+  auto again = previewChange(api, w.pro);
+  auto second = confirmChange(api, again);
+  REQUIRE(second.status == 200);
+  CHECK(json(second)["outcome"] == "applied");
+  CHECK(json(second)["charge"]["matches"] == true);
+  std::set<std::string> keys;
+  for (const auto& r : api.fake.requests()) {
+    if (r.method == "POST" && r.uri == "/v1/subscriptions/" + w.subscription) keys.insert(r.headers.at("Idempotency-Key"));
+  }
+  CHECK(keys.size() == 2);  // two attempts, two Stripe keys
+}
+
+TEST_CASE("a second downgrade after the first took effect takes effect at the next period end", "[integration][postgres][api][clock]") {
+  Api api;
+  // Three seats; the first downgrade (to two seats) takes effect at the end of the first period.
+  auto w = clockWorld(api, unixNow(), false, 3);
+  auto seats = [&](std::int64_t quantity) {
+    auto reply = api.call("POST", "/v1/accounts/acct_clock/subscription/preview", kKey,
+                          nlohmann::json{{"price_id", w.starter}, {"quantity", quantity}}.dump());
+    INFO(reply.body);
+    REQUIRE(reply.status == 200);
+    REQUIRE(json(reply)["kind"] == "downgrade");
+    REQUIRE(confirmChange(api, json(reply)).status == 200);
+    syncFromFake(api);
+  };
+  seats(2);
+  advanceClock(api, w, w.period_end + 2 * 3600);
+  auto at_stripe = api.fake.object("subscription", w.subscription);
+  REQUIRE(at_stripe["items"]["data"][0]["quantity"] == 2);  // the first downgrade has taken effect
+  const std::int64_t period_end = at_stripe["items"]["data"][0]["current_period_end"];
+  seats(1);
+  at_stripe = api.fake.object("subscription", w.subscription);
+  CHECK(at_stripe["items"]["data"][0]["quantity"] == 2);  // nothing changed in the current period
+  auto schedule = api.fake.object("subscription_schedule", at_stripe["schedule"]);
+  const auto& last = schedule["phases"][schedule["phases"].size() - 1];
+  CHECK(last["start_date"] == period_end);
+  CHECK(last["items"][0]["quantity"] == 1);
+  auto read = json(api.call("GET", "/v1/accounts/acct_clock/subscription", kKey))["subscription"];
+  CHECK(read["items"][0]["quantity"] == 2);
+  CHECK(read["scheduled_change"]["quantity"] == 1);
+  CHECK(common::parseIso8601Utc(read["scheduled_change"]["effective_at"].get<std::string>()).value() == period_end);
+  // Past that period end, one seat.
+  advanceClock(api, w, period_end + 2 * 3600);
+  CHECK(api.fake.object("subscription", w.subscription)["items"]["data"][0]["quantity"] == 1);
+}
+
+TEST_CASE("an upgrade of a plan with its own metered price keeps usage billed, on the new plan from the change on", "[integration][postgres][api][clock]") {
+  Api api;
+  auto w = clockWorld(api, unixNow(), true);
+  auto report = [&](std::int64_t value, std::int64_t timestamp, const std::string& id) {
+    api.stripe->post("/v1/billing/meter_events", {{"event_name", "clock_calls"}, {"identifier", id}, {"timestamp", timestamp},
+                                                  {"payload", {{"stripe_customer_id", w.customer}, {"value", std::to_string(value)}}}},
+                     stripe::newIdempotencyKey());
+  };
+  report(100, w.start + 1, "calls-1");  // on Starter's metered price
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // the change comes after that usage
+  auto up = previewChange(api, w.pro);
+  REQUIRE(up["kind"] == "upgrade");
+  CHECK(up["metered"]["swapped"][w.starter_calls] == w.pro_calls);
+  auto change = json(confirmChange(api, up));
+  REQUIRE(change["outcome"] == "applied");
+  CHECK(change["charge"]["matches"] == true);
+  // The metered item stays (same id) on Pro's metered price; the usage so far billed at Starter's rate now
+  // (flexible billing mode, always_invoice).
+  auto at_stripe = api.fake.object("subscription", w.subscription);
+  REQUIRE(at_stripe["items"]["data"].size() == 2);
+  CHECK(at_stripe["items"]["data"][0]["price"]["id"] == w.pro);
+  CHECK(at_stripe["items"]["data"][1]["price"]["id"] == w.pro_calls);
+  auto upgrade_invoice = api.fake.object("invoice", at_stripe["latest_invoice"]);
+  std::int64_t usage_billed = 0;
+  for (const auto& l : upgrade_invoice["lines"]["data"]) {
+    if (l["pricing"]["price_details"]["price"] == w.starter_calls) usage_billed += l["amount"].get<std::int64_t>();
+  }
+  CHECK(usage_billed == 100 * 2);
+  syncFromFake(api);
+  auto read = json(api.call("GET", "/v1/accounts/acct_clock/subscription", kKey))["subscription"];
+  CHECK(read["items"][0]["price_id"] == w.pro);
+  CHECK(read["items"][1]["role"] == "metered");
+  CHECK(read["items"][1]["price_id"] == w.pro_calls);
+  // Later usage is billed on Pro's metered price at the renewal.
+  advanceClock(api, w, w.start + 3600);
+  report(50, w.start + 3000, "calls-2");
+  advanceClock(api, w, w.period_end + 2 * 3600);
+  std::int64_t renewal_calls = -1;
+  for (const auto& invoice : api.fake.events()) {
+    if (invoice["type"] != "invoice.finalized") continue;
+    for (const auto& l : invoice["data"]["object"]["lines"]["data"]) {
+      if (l["pricing"]["price_details"]["price"] == w.pro_calls) renewal_calls = l["quantity"];
+    }
+  }
+  CHECK(renewal_calls == 50);
+}
+
+TEST_CASE("portal deep links prefill the plan item and its quantity, and refuse what the portal can't confirm", "[integration][postgres][api]") {
+  Api api;
+  currentPeriod(api);
+  pg::Connection db(api.url);
+  auto pro_product = scalar(db, "SELECT product_id FROM prices WHERE id = $1", {kProYearly});
+  api.stripe->post("/v1/billing_portal/configurations",
+                   {{"metadata", {{"managed_by", "stripe-billing"}}},
+                    {"features", {{"subscription_update", {{"enabled", true}, {"default_allowed_updates", {"price", "quantity"}},
+                                                           {"products", {{{"product", pro_product}, {"prices", {kProYearly}}}}}}},
+                                  {"payment_method_update", {{"enabled", true}}}}}},
+                   stripe::newIdempotencyKey());
+  const std::string plan_item = scalar(db, "SELECT id FROM subscription_items WHERE subscription_id = $1", {kSubscription});
+  const std::string quantity = scalar(db, "SELECT quantity::text FROM subscription_items WHERE subscription_id = $1", {kSubscription});
+  auto session = api.call("POST", "/v1/accounts/acct_oskar/portal_session", kKey,
+                          nlohmann::json{{"return_url", "https://app.example.com/"}, {"flow", "subscription_update_confirm"},
+                                         {"price_id", kProYearly}}.dump());
+  INFO(session.body);
+  REQUIRE(session.status == 200);
+  auto stored = api.fake.object("billing_portal.session", json(session)["id"]);
+  const auto& items = stored["flow"]["subscription_update_confirm"]["items"];
+  REQUIRE(items.size() == 1);
+  CHECK(items[0]["id"] == plan_item);
+  CHECK(items[0]["price"] == kProYearly);
+  CHECK(items[0]["quantity"] == quantity);  // the current quantity (form-encoded), not 1
+  checkError(api.call("POST", "/v1/accounts/acct_oskar/portal_session", kKey,
+                      nlohmann::json{{"return_url", "https://app.example.com/"}, {"flow", "subscription_update_confirm"},
+                                     {"price_id", kProYearly}, {"quantity", 0}}.dump()),
+             400, "parameter_invalid");
+  // With a metered item next to the plan, Stripe's portal can't confirm a change: a clear refusal, nothing sent.
+  addMeteredItem(api);
+  auto before = api.fake.count("/v1/billing_portal/sessions");
+  checkError(api.call("POST", "/v1/accounts/acct_oskar/portal_session", kKey,
+                      nlohmann::json{{"return_url", "https://app.example.com/"}, {"flow", "subscription_update_confirm"},
+                                     {"price_id", kProYearly}}.dump()),
+             409, "portal_flow_unsupported");
+  CHECK(api.fake.count("/v1/billing_portal/sessions") == before);
 }

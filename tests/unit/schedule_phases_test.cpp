@@ -30,8 +30,17 @@ TEST_CASE("the current phase is found by its dates, not its position", "[unit][s
   auto phase = currentPhase(schedule());
   REQUIRE(phase);
   CHECK((*phase)["start_date"] == 2000);
-  CHECK(hasPhaseAfter(schedule(), 1500));
-  CHECK_FALSE(hasPhaseAfter(schedule(), 2000));
+  // Phases to come are those after Stripe's current phase, whatever our clock says (a test clock's isn't ours).
+  CHECK_FALSE(hasPhaseAfter(schedule(), 1500));
+  CHECK_FALSE(hasPhaseAfter(schedule(), 2500));
+  auto with_next = schedule();
+  with_next["phases"].push_back({{"start_date", 3000}, {"end_date", 4000}, {"items", json::array()}});
+  CHECK(hasPhaseAfter(with_next, 3500));
+  // Not started yet (no current phase): by our clock.
+  auto not_started = with_next;
+  not_started["current_phase"] = nullptr;
+  CHECK(hasPhaseAfter(not_started, 2500));
+  CHECK_FALSE(hasPhaseAfter(not_started, 3000));
   CHECK(scheduleIsOurs(schedule()));
   auto foreign = schedule();
   foreign["metadata"] = json::object();
