@@ -340,7 +340,12 @@ nlohmann::json PlanChanges::apply(const std::string& account_id, const std::stri
   const auto invoice_id = updated.body.value("latest_invoice", nlohmann::json());
   try {
     if (invoice_id.is_string()) {
-      invoice = stripe_.get("/v1/invoices/" + invoice_id.get<std::string>(), {{"expand[]", "confirmation_secret"}});
+      auto fetched = stripe_.fetch("/v1/invoices/" + invoice_id.get<std::string>(), {{"expand[]", "confirmation_secret"}});
+      invoice = fetched.body;
+      // Synced too (the read's pending change shows its amount and page), without the client secret: that is for
+      // this answer only, never stored.
+      fetched.body.erase("confirmation_secret");
+      sync::writeAnswers(db_, {{sync::ObjectKind::Invoice, &fetched}});
     }
   } catch (const stripe::StripeError& e) {
     log::warn("plan change made; its invoice could not be read",

@@ -11,6 +11,7 @@
 #include "common/utc_time.h"
 #include "usage/usage_batch.h"
 #include "usage/usage_ledger.h"
+#include "usage/usage_reads.h"
 
 namespace billing::api {
 namespace {
@@ -191,63 +192,7 @@ nlohmann::json UsageIngest::accept(const nlohmann::json& body, const std::string
 }
 
 nlohmann::json usageForAccount(pg::Connection& db, const ApiConfig& config, const std::string& customer_id) {
-  // The billing period: the current subscription's, else the calendar month (UTC).
-  auto period = db.query(
-      "SELECT extract(epoch FROM coalesce(p.start_at, date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'))::bigint,\n"
-      "       extract(epoch FROM coalesce(p.end_at, (date_trunc('month', now() AT TIME ZONE 'UTC') + interval '1 month') AT TIME ZONE 'UTC'))::bigint\n"
-      "FROM (SELECT min(i.current_period_start) AS start_at, max(i.current_period_end) AS end_at\n"
-      "      FROM subscriptions s JOIN subscription_items i ON i.subscription_id = s.id\n"
-      "      WHERE s.id = (SELECT id FROM current_subscriptions WHERE customer_id = $1 AND billable)) p",
-      {customer_id});
-  const std::string start = *period[0][0], end = *period[0][1];
-  auto totals = db.query(
-      "SELECT e.meter, sum(e.value)::bigint,\n"
-      "       coalesce(sum(e.value) FILTER (WHERE a.status = 'reported'), 0)::bigint,\n"
-      "       coalesce(sum(e.value) FILTER (WHERE a.status = 'failed'), 0)::bigint\n"
-      "FROM usage_events e JOIN usage_aggregates a ON a.id = e.aggregate_id\n"
-      "WHERE e.customer_id = $1 AND e.event_time >= to_timestamp($2::bigint) AND e.event_time < to_timestamp($3::bigint)\n"
-      "GROUP BY e.meter",
-      {customer_id, start, end});
-  auto daily = db.query(
-      "SELECT meter, to_char(date_trunc('day', event_time AT TIME ZONE 'UTC'), 'YYYY-MM-DD'), sum(value)::bigint\n"
-      "FROM usage_events WHERE customer_id = $1 AND event_time >= to_timestamp($2::bigint) AND event_time < to_timestamp($3::bigint)\n"
-      "GROUP BY 1, 2 ORDER BY 1, 2",
-      {customer_id, start, end});
-  std::map<std::string, nlohmann::json> meters;
-  for (const auto& m : config.usage_meters) {
-    meters[m] = {{"event_name", m}, {"total", 0}, {"reported", 0}, {"pending", 0}, {"failed", 0},
-                 {"daily", nlohmann::json::array()}};
-  }
-  for (const auto& r : totals) {
-    auto& m = meters[*r[0]];
-    auto total = std::stoll(*r[1]), reported = std::stoll(*r[2]), failed = std::stoll(*r[3]);
-    m["event_name"] = *r[0];
-    m["total"] = total;
-    m["reported"] = reported;
-    m["failed"] = failed;
-    m["pending"] = total - reported - failed;
-  }
-  for (const auto& r : daily) {
-    auto& m = meters[*r[0]];
-    if (!m.contains("daily")) m["daily"] = nlohmann::json::array();
-    m["daily"].push_back({{"date", *r[1]}, {"value", std::stoll(*r[2])}});
-  }
-  auto errors = db.query(
-      "SELECT me.code, me.message, a.meter, iso_utc(me.occurred_at), me.identifier\n"
-      "FROM meter_errors me JOIN usage_aggregates a ON a.identifier = me.identifier\n"
-      "WHERE a.customer_id = $1 ORDER BY me.occurred_at DESC LIMIT 20",
-      {customer_id});
-  nlohmann::json error_list = nlohmann::json::array();
-  for (const auto& r : errors) {
-    error_list.push_back({{"code", *r[0]}, {"message", r[1].value_or("")}, {"event_name", *r[2]},
-                          {"occurred_at", *r[3]}, {"identifier", *r[4]}});
-  }
-  nlohmann::json list = nlohmann::json::array();
-  for (auto& [name, m] : meters) list.push_back(m);
-  return {{"period_start", common::formatIso8601Utc(std::stoll(start))},
-          {"period_end", common::formatIso8601Utc(std::stoll(end))},
-          {"meters", list},
-          {"meter_errors", error_list}};
+  return usage::accountUsage(db, config.usage_meters, customer_id);
 }
 
 }  // namespace billing::api

@@ -5,7 +5,8 @@
 #
 # Stripe: with no BILLING_STRIPE_API_KEY given, the stateful Stripe fake (tests/support, `fake-stripe`) stands in for
 # the Stripe API with a demo account (Starter/Pro/Business, four customers), copied into PostgreSQL by `billing
-# backfill`; run.sh maps the accounts demo, demo_declined, demo_new and demo_past_due to them, reports some usage and
+# backfill`; run.sh maps the accounts demo, demo_declined, demo_new, demo_past_due, demo_3ds (its bank asks for 3-D
+# Secure) and demo_none (no subscription yet) to them, reports some usage and
 # prints a billing page link for each. With no BILLING_WEBHOOK_SECRETS given, a local signing secret is generated
 # into .state/ and scripts/send-event.sh signs sample events with it, standing in for Stripe's deliveries.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -41,12 +42,28 @@ export BILLING_KAFKA_BROKERS
 export BILLING_KAFKA_REPLICATION_FACTOR=1
 "$billing" create-topics
 
+if [[ -z "${BILLING_WEBHOOK_SECRETS:-}${BILLING_WEBHOOK_SECRETS_FILE:-}" ]]; then
+  if [[ ! -f "$STATE/webhook-secret" ]]; then
+    (umask 077; echo "whsec_local_$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" > "$STATE/webhook-secret")
+  fi
+  export BILLING_WEBHOOK_SECRETS_FILE="$STATE/webhook-secret"
+fi
+export BILLING_WEBHOOK_PORT="${BILLING_WEBHOOK_PORT:-8080}"
+
 stripe_note="Stripe API (from your BILLING_STRIPE_API_KEY)"
 demo=0
 if [[ -z "${BILLING_STRIPE_API_KEY:-}${BILLING_STRIPE_API_KEY_FILE:-}" ]]; then
-  # No Stripe key: the stateful Stripe fake with a demo account stands in (plan changes, portal, meters work).
+  # No Stripe key: the stateful Stripe fake with a demo account stands in (plan changes, portal, meters work). It
+  # delivers its events to the webhook receiver, signed, as Stripe would, and serves stand-ins for Stripe's hosted
+  # Checkout and invoice pages.
   [[ -x "$BUILD_DIR/tests/fake-stripe" ]] || die "no $BUILD_DIR/tests/fake-stripe (built with the tests): build with BILLING_TESTS=ON or give BILLING_STRIPE_API_KEY"
-  "$BUILD_DIR/tests/fake-stripe" > "$STATE/fake-stripe.log" 2>&1 &
+  delivery_secret="${BILLING_WEBHOOK_SECRETS_FILE:-}"
+  if [[ -z "$delivery_secret" ]]; then
+    delivery_secret="$STATE/fake-delivery-secret"
+    (umask 077; echo "${BILLING_WEBHOOK_SECRETS%%,*}" > "$delivery_secret")
+  fi
+  "$BUILD_DIR/tests/fake-stripe" --deliver-to "$BILLING_WEBHOOK_PORT/webhooks/stripe" --webhook-secret-file "$delivery_secret" \
+    > "$STATE/fake-stripe.log" 2>&1 &
   stripe_pid=$!
   for _ in $(seq 1 100); do grep -q "listening on" "$STATE/fake-stripe.log" && break; sleep 0.1; done
   stripe_base="$(sed -n 's/^fake-stripe listening on //p' "$STATE/fake-stripe.log")"
@@ -56,14 +73,6 @@ if [[ -z "${BILLING_STRIPE_API_KEY:-}${BILLING_STRIPE_API_KEY_FILE:-}" ]]; then
   stripe_note="$stripe_base (the Stripe fake with a demo account: no BILLING_STRIPE_API_KEY given)"
   demo=1
 fi
-
-if [[ -z "${BILLING_WEBHOOK_SECRETS:-}${BILLING_WEBHOOK_SECRETS_FILE:-}" ]]; then
-  if [[ ! -f "$STATE/webhook-secret" ]]; then
-    (umask 077; echo "whsec_local_$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" > "$STATE/webhook-secret")
-  fi
-  export BILLING_WEBHOOK_SECRETS_FILE="$STATE/webhook-secret"
-fi
-export BILLING_WEBHOOK_PORT="${BILLING_WEBHOOK_PORT:-8080}"
 
 "$billing" webhook --check-config
 "$billing" webhook &
@@ -118,7 +127,7 @@ if [[ $demo -eq 1 ]]; then
     [[ $day -lt 9 ]] && usage+=','
   done
   usage+=']}'
-  for account in demo demo_declined demo_new demo_past_due; do
+  for account in demo demo_declined demo_new demo_past_due demo_3ds demo_none; do
     call POST /v1/accounts "{\"account_id\":\"$account\",\"customer_id\":\"cus_$account\"}" >/dev/null
     token="$(call POST /v1/tokens "{\"account_id\":\"$account\",\"ttl_seconds\":$BILLING_API_TOKEN_TTL_SECONDS}" |
       python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')"

@@ -1,6 +1,8 @@
 // The billing page: reads the account's billing state from the billing API with the account-scoped token the
 // product minted (POST /v1/tokens) and passed in the URL fragment (#token=..., never sent to a server or a log),
-// and drives plan changes through preview -> confirm. Every value from the API is put in the DOM as text.
+// starts a subscription through Stripe Checkout, and drives plan changes through preview -> confirm (an upgrade
+// whose payment needs the customer waits as a pending change, paid on Stripe's invoice page). Every value from the
+// API is put in the DOM as text.
 
 const API = '/v1';
 const TOKEN_KEY = 'billing.token';
@@ -31,6 +33,12 @@ export function formatMoney(minor, currency, locale) {
 export function formatDate(iso, locale) {
   if (!iso) return '';
   return new Date(iso).toLocaleDateString(locale, { year: 'numeric', month: 'long', day: 'numeric', timeZone: 'UTC' });
+}
+
+export function formatDateTime(iso, locale) {
+  if (!iso) return '';
+  return new Date(iso).toLocaleString(locale, { year: 'numeric', month: 'long', day: 'numeric', hour: '2-digit',
+    minute: '2-digit', timeZone: 'UTC', timeZoneName: 'short' });
 }
 
 const intervalWords = { day: 'day', week: 'week', month: 'month', year: 'year' };
@@ -151,12 +159,23 @@ function renderSubscription() {
   banners.replaceChildren();
   const box = document.getElementById('current-plan');
   document.getElementById('current').hidden = false;
-  if (!sub) {
-    box.replaceChildren(el('p', {}, 'No active subscription.'),
-      el('p', { class: 'muted' }, 'Choose a plan in the billing portal with “Manage billing”.'));
+  if (!hasCurrent()) {
+    box.replaceChildren(el('p', { id: 'no-subscription' }, sub && sub.ended_at
+      ? `Your subscription ended on ${formatDate(sub.ended_at)}.` : 'No subscription yet.'),
+    el('p', { class: 'muted' }, 'Choose a plan below to start: you pay on Stripe’s secure checkout page.'));
     return;
   }
   const item = planItem(sub) || {};
+  if (sub.pending_change) {
+    const c = sub.pending_change;
+    const plan = planOfPrice(c.price_id);
+    banners.append(el('div', { class: 'banner warn', role: 'alert', id: 'pending-banner' },
+      el('span', {}, `Your change${plan ? ` to ${plan.name}` : ''} waits for a payment of ${formatMoney(c.amount_due, c.currency)}: `
+        + `confirm it with your bank or use another card by ${formatDateTime(c.expires_at)}, or the change is dropped.`),
+      c.hosted_invoice_url ? el('a', { class: 'button', id: 'complete-payment', href: c.hosted_invoice_url, target: '_blank',
+        rel: 'noopener noreferrer' }, 'Complete payment') : null,
+      el('button', { type: 'button', class: 'secondary', onclick: (ev) => openPortal('payment_method_update', ev.currentTarget) }, 'Update payment method')));
+  }
   if (sub.past_due) {
     banners.append(el('div', { class: 'banner error', role: 'alert', id: 'past-due-banner' },
       el('span', {}, 'Your last payment failed. Update your payment method to keep your plan.'),
@@ -208,7 +227,16 @@ function planItem(sub) {
 }
 
 function currentItem() {
-  return planItem(state.subscription);
+  return hasCurrent() ? planItem(state.subscription) : null;
+}
+
+// The account's current subscription (not ended): the server says so (`current`).
+function hasCurrent() {
+  return Boolean(state.subscription && state.subscription.current !== false);
+}
+
+function planOfPrice(priceId) {
+  return state.plans.find((p) => p.prices.some((pr) => pr.price_id === priceId));
 }
 
 function renderPlans() {
@@ -225,10 +253,15 @@ function renderPlans() {
       action = el('p', { class: 'muted' }, `Not available ${state.interval === 'year' ? 'annually' : 'monthly'}.`);
     } else if (isCurrent) {
       action = el('span', { class: 'badge current' }, 'Current plan');
+    } else if (active && current && state.subscription.pending_change) {
+      action = el('p', { class: 'muted' }, 'Waiting for the payment above.');
     } else if (active && current) {
       const label = isUpgrade(current, price) ? 'Upgrade' : 'Downgrade';
       action = el('button', { type: 'button', 'aria-label': `${label} to ${plan.name} (${price.interval === 'year' ? 'annual' : 'monthly'})`,
         onclick: (ev) => previewChange(plan, price, ev.currentTarget) }, label);
+    } else if (!hasCurrent()) {
+      action = el('button', { type: 'button', 'aria-label': `Choose ${plan.name} (${price.interval === 'year' ? 'annual' : 'monthly'})`,
+        onclick: (ev) => startPlan(plan, price, ev.currentTarget) }, 'Choose');
     }
     list.append(el('li', { class: `card plan-card${isCurrent ? ' is-current' : ''}`, 'data-plan': plan.key || plan.product_id },
       el('h3', {}, plan.name),
@@ -239,6 +272,61 @@ function renderPlans() {
       action));
   }
   if (!state.plans.length) list.append(el('li', { class: 'card' }, 'No plans are available yet.'));
+}
+
+// --- starting a subscription ---------------------------------------------------------------------------------
+
+// Stripe Checkout makes the subscription; it arrives here through the webhook, so the page comes back to
+// ?checkout=complete and waits for it.
+async function startPlan(plan, price, button) {
+  button.disabled = true;
+  const here = location.origin + location.pathname;
+  try {
+    const session = await api('POST', `${account()}/checkout_session`,
+      { price_id: price.price_id, success_url: `${here}?checkout=complete`, cancel_url: here });
+    location.assign(session.url);
+  } catch (e) {
+    showPageError(`Checkout could not be opened: ${describeFailure(e)}`);
+    button.disabled = false;
+  }
+}
+
+// Reloads the subscription every second until `done(subscription)` holds, for at most `seconds`.
+async function waitFor(done, seconds) {
+  for (let i = 0; i < seconds; i++) {
+    const sub = (await api('GET', `${account()}/subscription`)).subscription;
+    if (done(sub)) return true;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  return false;
+}
+
+async function afterCheckout() {
+  history.replaceState(null, '', location.pathname);
+  if (hasCurrent()) return;
+  say('Setting up your subscription…');
+  const started = await waitFor((sub) => sub && sub.current !== false, 60);
+  await loadSubscriptionAndPlans();
+  const item = currentItem();
+  say(started ? `Welcome to ${item && item.product_name ? item.product_name : 'your plan'}.`
+    : 'Your payment went through; your subscription will show here within a few minutes. Reload to check.');
+}
+
+// While a change waits for its payment (the customer confirms it in another tab), check for it to apply.
+let watchingPayment = false;
+async function watchPendingPayment() {
+  if (watchingPayment) return;
+  watchingPayment = true;
+  try {
+    const applied = await waitFor((sub) => !sub || !sub.pending_change, 600);
+    await loadSubscriptionAndPlans();
+    const item = currentItem();
+    if (applied && item) say(`You're now on ${item.product_name}.`);
+  } catch (e) {
+    showPageError(describeFailure(e));
+  } finally {
+    watchingPayment = false;
+  }
 }
 
 // --- preview and change --------------------------------------------------------------------------------------
@@ -311,6 +399,10 @@ function changeError(e) {
     message = 'Your subscription is set to end. Resume it first, then change your plan.';
   } else if (e.code === 'scheduled_change_pending') {
     message = 'A plan change is already scheduled. Keep your current plan first (the banner above), then try again.';
+  } else if (e.code === 'payment_pending') {
+    message = 'A plan change waits for its payment (the banner above): complete it, or wait until it expires.';
+  } else if (e.code === 'plans_incompatible' || e.code === 'usage_would_be_lost') {
+    message = `${e.message}.`;
   }
   box.replaceChildren(...[el('span', {}, message), action].filter(Boolean));
   box.hidden = false;
@@ -324,10 +416,18 @@ async function confirmChange(event) {
   // One key per attempt: a retried request (a lost answer) is applied once.
   const key = pending.key || (pending.key = crypto.randomUUID());
   try {
-    await api('POST', `${account()}/subscription/change`, { preview_token: pending.preview.preview_token }, { 'Idempotency-Key': key });
+    const answer = await api('POST', `${account()}/subscription/change`, { preview_token: pending.preview.preview_token },
+      { 'Idempotency-Key': key });
     const { plan, preview } = pending;
     closeDialog();
     await loadSubscriptionAndPlans();
+    if (answer.outcome === 'payment_required') {
+      // Not applied: Stripe keeps it until the invoice is paid (3-D Secure, or another card), then applies it.
+      say(`Your payment for ${plan.name} needs your attention: use “Complete payment” above.`);
+      document.getElementById('complete-payment')?.focus();
+      watchPendingPayment();
+      return;
+    }
     say(preview.kind === 'upgrade' ? `You're now on ${plan.name}.`
       : `Your plan will change to ${plan.name} on ${formatDate(preview.effective_at)}.`);
   } catch (e) {
@@ -431,6 +531,7 @@ async function loadSubscriptionAndPlans() {
   }
   renderSubscription();
   renderPlans();
+  if (state.subscription && state.subscription.pending_change) watchPendingPayment();
 }
 
 async function main() {
@@ -465,6 +566,7 @@ async function main() {
     showPageError(describeFailure(failures[0]));
   } else {
     say('');
+    if (new URLSearchParams(location.search).get('checkout') === 'complete') afterCheckout().catch(showSectionError);
   }
 }
 

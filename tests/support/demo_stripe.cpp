@@ -78,7 +78,9 @@ void seedDemoAccount(FakeStripe& fake, std::int64_t now) {
   const std::vector<Customer> customers = {{"cus_demo", "Ada Demo", "pro", "active", 12, false},
                                            {"cus_demo_declined", "Declined Demo", "starter", "active", 1, false},
                                            {"cus_demo_new", "New Demo", "starter", "active", 0, false},
-                                           {"cus_demo_past_due", "Late Demo", "pro", "past_due", 2, true}};
+                                           {"cus_demo_past_due", "Late Demo", "pro", "past_due", 2, true},
+                                           {"cus_demo_3ds", "Secure Demo", "starter", "active", 1, false},
+                                           {"cus_demo_none", "Prospect Demo", "", "", 0, false}};
   int invoice_number = 1;
   for (const auto& c : customers) {
     auto customer = customer_template;
@@ -90,6 +92,8 @@ void seedDemoAccount(FakeStripe& fake, std::int64_t now) {
     customer["metadata"] = nlohmann::json::object();
     fake.put(customer);
     if (c.id == "cus_demo_declined") fake.declineCustomer(c.id);
+    if (c.id == "cus_demo_3ds") fake.requireAuthentication(c.id);  // its bank asks for 3-D Secure
+    if (c.plan.empty()) continue;  // no subscription yet: it starts one through Checkout
 
     auto sub = subscription_template;
     sub["id"] = "sub_" + c.id.substr(4);

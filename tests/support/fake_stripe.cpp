@@ -312,6 +312,7 @@ ScriptedResponse answer(State& state, const RecordedRequest& recorded) {
   std::int64_t date = 0;
   {
     std::lock_guard lock(state.mutex);
+    if (auto page = fake::hostedPage(state, recorded)) return *page;
     state.requests.push_back(recorded);
     if (state.fail_count > 0) {
       --state.fail_count;
@@ -397,21 +398,12 @@ void FakeStripe::declineCustomer(const std::string& customer_id) {
 
 nlohmann::json FakeStripe::completeCheckout(const std::string& session_id) {
   std::lock_guard lock(state_->mutex);
-  auto& session = state_->get("checkout.session", session_id, "checkout session");
-  const auto& extra = state_->objects["checkout_lines"][session_id];
-  nlohmann::json params = {{"customer", session["customer"]}, {"items", nlohmann::json::array()},
-                           {"metadata", extra["metadata"]}};
-  for (const auto& line : extra["lines"]) {
-    nlohmann::json item = {{"price", line["price"]}};
-    if (line.contains("quantity")) item["quantity"] = std::to_string(line["quantity"].get<std::int64_t>());
-    params["items"].push_back(item);
-  }
-  if (extra["trial_period_days"].is_number()) params["trial_period_days"] = std::to_string(extra["trial_period_days"].get<std::int64_t>());
-  auto created = fake::subscriptions(*state_, "POST", {"v1", "subscriptions"}, fake::Params(params)).body;
-  session["status"] = "complete";
-  session["subscription"] = created["id"];
-  state_->emit("checkout.session.completed", session, created["created"]);
-  return created;
+  return fake::completeCheckoutSession(*state_, session_id);
+}
+
+void FakeStripe::setHostedPagesBase(const std::string& base_url) {
+  std::lock_guard lock(state_->mutex);
+  state_->hosted_base = base_url;
 }
 
 void FakeStripe::approveCustomer(const std::string& customer_id) {

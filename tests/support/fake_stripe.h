@@ -53,6 +53,9 @@ class FakeStripe {
   /// What the customer does on Checkout's hosted page: pays, and the session's subscription is made (with its
   /// events). Returns the subscription.
   nlohmann::json completeCheckout(const std::string& session_id);
+  /// Serve stand-ins for Stripe's hosted Checkout and invoice pages at `base_url`/_hosted/ (the demo: a browser can
+  /// pay and authenticate there); Checkout Session and invoice URLs then point at them.
+  void setHostedPagesBase(const std::string& base_url);
   /// The customer's card works again (a fixed payment method, as with pm_card_visa).
   void approveCustomer(const std::string& customer_id);
   /// Payments of this customer need 3-D Secure, as with pm_card_authenticationRequired.

@@ -32,8 +32,8 @@ class Handler : public Poco::Net::HTTPRequestHandler {
       return;
     }
     response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(answer.status));
+    response.setContentType("application/json");  // unless the answer says otherwise
     for (const auto& [k, v] : answer.headers) response.set(k, v);
-    response.setContentType("application/json");
     response.setContentLength(static_cast<std::streamsize>(answer.body.size()));
     response.send() << answer.body;
   }

@@ -36,12 +36,29 @@ Answer checkout(State& s, const std::vector<std::string>& parts, const Params& p
                   {"success_url", success}, {"cancel_url", p.str("cancel_url") ? json(*p.str("cancel_url")) : json()},
                   {"metadata", p.strings("metadata")}, {"expires_at", now + 24 * 3600}, {"subscription", nullptr},
                   {"allow_promotion_codes", p.boolean("allow_promotion_codes").value_or(false)},
-                  {"url", "https://checkout.stripe.com/c/pay/" + id}};
+                  {"url", s.hosted_base.empty() ? "https://checkout.stripe.com/c/pay/" + id : s.hosted_base + "/_hosted/checkout/" + id}};
   s.objects["checkout.session"][id] = session;
   s.objects["checkout_lines"][id] = {{"lines", lines},
                                      {"trial_period_days", data.integer("trial_period_days") ? json(*data.integer("trial_period_days")) : json()},
                                      {"metadata", data.strings("metadata")}};
   return {200, session, {}};
+}
+
+json completeCheckoutSession(State& s, const std::string& session_id) {
+  auto& session = s.get("checkout.session", session_id, "checkout session");
+  const auto& extra = s.objects["checkout_lines"][session_id];
+  json params = {{"customer", session["customer"]}, {"items", json::array()}, {"metadata", extra["metadata"]}};
+  for (const auto& line : extra["lines"]) {
+    json item = {{"price", line["price"]}};
+    if (line.contains("quantity")) item["quantity"] = std::to_string(line["quantity"].get<std::int64_t>());
+    params["items"].push_back(item);
+  }
+  if (extra["trial_period_days"].is_number()) params["trial_period_days"] = std::to_string(extra["trial_period_days"].get<std::int64_t>());
+  auto created = subscriptions(s, "POST", {"v1", "subscriptions"}, Params(params)).body;
+  session["status"] = "complete";
+  session["subscription"] = created["id"];
+  s.emit("checkout.session.completed", session, created["created"]);
+  return created;
 }
 
 }  // namespace billing::testing::fake

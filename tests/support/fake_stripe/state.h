@@ -88,6 +88,7 @@ struct State {
   std::mutex mutex;
   std::int64_t wall_clock = 0;      // 0: the real clock
   std::int64_t latency_seconds = 1;  // between reading the object and stamping Date
+  std::string hosted_base;  // where the hosted-page stand-ins are served (empty: Stripe's own URLs)
   std::int64_t search_delay_seconds = 60;
   std::map<std::string, std::map<std::string, json>> objects;  // object type -> id -> object
   std::map<std::string, std::set<std::string>> deleted;
@@ -160,6 +161,10 @@ void cancelNow(State& s, json& subscription, std::int64_t now);
 /// The customer completes the payment of an open invoice on Stripe's hosted page (3-D Secure done, or a working
 /// card): paid, and a pending update waiting for it applied. False when the invoice isn't open (voided on expiry).
 bool payOpenInvoice(State& s, const std::string& invoice_id);
+/// What the customer does on Checkout's hosted page: pays, and the session's subscription is made (checkout.cpp).
+json completeCheckoutSession(State& s, const std::string& session_id);
+/// The stand-ins for Stripe's hosted pages under /_hosted/ (hosted_pages.cpp), or nullopt for any other path.
+std::optional<ScriptedResponse> hostedPage(State& s, const RecordedRequest& request);
 /// Moves a schedule to its next phase at `at` (subscription_schedules.cpp): the subscription takes the phase's
 /// items; after the last phase, end_behavior release or cancel.
 void advanceSchedulePhase(State& s, json& schedule, json& subscription, std::int64_t at);

@@ -103,7 +103,9 @@ void finalize(State& s, json& invoice, std::int64_t now) {
   invoice["amount_remaining"] = invoice["amount_due"];
   invoice["status"] = "open";
   invoice["number"] = "FAKE-" + std::to_string(s.next_id++);
-  invoice["hosted_invoice_url"] = "https://invoice.stripe.com/i/acct_fake/test_" + invoice["id"].get<std::string>();
+  invoice["hosted_invoice_url"] = s.hosted_base.empty()
+                                      ? "https://invoice.stripe.com/i/acct_fake/test_" + invoice["id"].get<std::string>()
+                                      : s.hosted_base + "/_hosted/invoice/" + invoice["id"].get<std::string>();
   invoice["invoice_pdf"] = "https://pay.stripe.com/invoice/acct_fake/test_" + invoice["id"].get<std::string>() + "/pdf";
   invoice["status_transitions"]["finalized_at"] = now;
   s.emit("invoice.finalized", invoice, now);
