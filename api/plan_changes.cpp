@@ -2,6 +2,7 @@
 
 #include "api/api_error.h"
 #include "api/billing_reads.h"
+#include "api/change_rules.h"
 #include "api/schedule_phases.h"
 
 #include <algorithm>
@@ -20,38 +21,6 @@
 
 namespace billing::api {
 namespace {
-
-// Price per month in minor units × 12 (exact for month and year intervals), to compare plans across intervals.
-std::int64_t perYear(const PriceRow& p, std::int64_t quantity) {
-  std::int64_t periods_per_year = p.interval == "year" ? 1 : p.interval == "month" ? 12 : p.interval == "week" ? 52 : 365;
-  return p.unit_amount * quantity * periods_per_year / std::max<std::int64_t>(1, p.interval_count);
-}
-
-// Length of one billing period in days (approximate, only to order intervals).
-std::int64_t periodDays(const PriceRow& p) {
-  std::int64_t days = p.interval == "day" ? 1 : p.interval == "week" ? 7 : p.interval == "month" ? 30 : 365;
-  return days * std::max<std::int64_t>(1, p.interval_count);
-}
-
-// Whether a change applies now (charged with proration) or at the period end (nothing charged now). A longer period
-// (monthly to annual) starts now; a shorter one (annual to monthly) waits for the end of the period already paid for;
-// on the same period length, paying more applies now and paying less (cheaper plan, fewer seats) waits.
-bool appliesNow(const PriceRow& from, std::int64_t from_quantity, const PriceRow& to, std::int64_t to_quantity) {
-  if (periodDays(to) != periodDays(from)) return periodDays(to) > periodDays(from);
-  return perYear(to, to_quantity) > perYear(from, from_quantity);
-}
-
-// Which of the pinned facts differ ("period", "trial", ...), if any.
-std::optional<std::string> stateChange(const nlohmann::json& pinned, const nlohmann::json& now) {
-  static const std::vector<std::pair<const char*, const char*>> facts = {
-      {"period_start", "billing period"}, {"period_end", "billing period"}, {"trial_end", "trial"},
-      {"cancel_at_period_end", "cancellation"}, {"cancel_at", "cancellation"}, {"discounts", "discounts"},
-      {"latest_invoice", "latest invoice"}, {"status", "status"}};
-  for (const auto& [key, name] : facts) {
-    if (pinned.value(key, nlohmann::json()) != now.value(key, nlohmann::json())) return std::string(name);
-  }
-  return std::nullopt;
-}
 
 // A session-level advisory lock per subscription, held across the Stripe call, released on every path.
 class ChangeLock {
@@ -281,7 +250,7 @@ nlohmann::json PlanChanges::apply(const std::string& account_id, const std::stri
   // A renewal, a discount, a trial end, a cancellation toggle or a new invoice since the preview changes what the
   // change would charge: never charged differently from what was shown.
   auto pinned = nlohmann::json::parse(claims->value("state", std::string("{}")), nullptr, false);
-  if (auto changed = stateChange(pinned.is_object() ? pinned : nlohmann::json::object(), sub.billing_state)) {
+  if (auto changed = changedFact(pinned.is_object() ? pinned : nlohmann::json::object(), sub.billing_state)) {
     throw ApiError(409, "invalid_request_error", "preview_stale",
                    "the subscription's " + *changed + " changed since this preview: preview the change again");
   }

@@ -16,6 +16,7 @@
 #include "sync/refetcher.h"
 #include "tests/support/sync_database.h"
 
+#include <functional>
 #include <set>
 #include <thread>
 
@@ -115,6 +116,19 @@ void syncFromFake(Api& api) {
   if (!payloads.empty()) testing::applyPayloads(db, payloads);
   db.exec("UPDATE refetch_queue SET not_before = now()");
   sync::Refetcher(db, *api.stripe).runDue(1000);
+}
+
+// The subscription read once `done` holds: the read cache drops an account's entry when PostgreSQL's change
+// notification arrives, a few milliseconds after the worker's write. At most 5 s, then whatever it says.
+nlohmann::json readOnce(Api& api, const std::string& account, const std::function<bool(const nlohmann::json&)>& done) {
+  nlohmann::json sub;
+  for (int i = 0; i < 100; ++i) {
+    auto reply = api.call("GET", "/v1/accounts/" + account + "/subscription", kKey);
+    sub = nlohmann::json::parse(reply.body)["subscription"];
+    if (done(sub)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return sub;
 }
 
 int postsTo(Api& api, const std::string& uri) {
@@ -927,7 +941,7 @@ TEST_CASE("a card fixed after a decline succeeds on the next attempt, charged as
   CHECK(api.fake.object("subscription", kSubscription)["items"]["data"][0]["price"]["id"] == kProYearly);
   CHECK(api.fake.object("invoice", invoice)["amount_paid"] == up["amount_due_now"]);
   syncFromFake(api);
-  auto read = json(api.call("GET", "/v1/accounts/acct_oskar/subscription", kKey))["subscription"];
+  auto read = readOnce(api, "acct_oskar", [](const nlohmann::json& sub) { return sub["pending_change"].is_null(); });
   CHECK(read["items"][0]["price_id"] == kProYearly);
   CHECK(read["pending_change"].is_null());
   // The answer to the same confirmation is now the success.
@@ -1070,7 +1084,7 @@ TEST_CASE("a 3-D Secure upgrade completes after the customer authenticates", "[i
   // The customer authenticates on the hosted invoice page: paid, the change applies, the events bring it here.
   REQUIRE(api.fake.completePayment(answer["payment"]["invoice_id"]));
   syncFromFake(api);
-  auto read = json(api.call("GET", "/v1/accounts/acct_clock/subscription", kKey))["subscription"];
+  auto read = readOnce(api, "acct_clock", [](const nlohmann::json& sub) { return sub["pending_change"].is_null(); });
   CHECK(read["items"][0]["price_id"] == w.pro);
   CHECK(read["pending_change"].is_null());
   CHECK(api.fake.object("invoice", answer["payment"]["invoice_id"])["amount_paid"] == up["amount_due_now"]);
@@ -1089,7 +1103,7 @@ TEST_CASE("a 3-D Secure upgrade never authenticated expires cleanly, and a new a
   CHECK(api.fake.object("subscription", w.subscription)["pending_update"].is_null());
   CHECK(api.fake.object("invoice", invoice)["status"] == "void");
   CHECK_FALSE(api.fake.completePayment(invoice));
-  auto read = json(api.call("GET", "/v1/accounts/acct_clock/subscription", kKey))["subscription"];
+  auto read = readOnce(api, "acct_clock", [](const nlohmann::json& sub) { return sub["pending_change"].is_null(); });
   CHECK(read["pending_change"].is_null());
   CHECK(read["items"][0]["price_id"] == w.starter);
   // The old preview is stale (its invoice is gone); a new preview and attempt, with a working card, apply.
@@ -1132,7 +1146,7 @@ TEST_CASE("a second downgrade after the first took effect takes effect at the ne
   const auto& last = schedule["phases"][schedule["phases"].size() - 1];
   CHECK(last["start_date"] == period_end);
   CHECK(last["items"][0]["quantity"] == 1);
-  auto read = json(api.call("GET", "/v1/accounts/acct_clock/subscription", kKey))["subscription"];
+  auto read = readOnce(api, "acct_clock", [](const nlohmann::json& sub) { return sub["scheduled_change"].is_object(); });
   CHECK(read["items"][0]["quantity"] == 2);
   CHECK(read["scheduled_change"]["quantity"] == 1);
   CHECK(common::parseIso8601Utc(read["scheduled_change"]["effective_at"].get<std::string>()).value() == period_end);
@@ -1170,7 +1184,7 @@ TEST_CASE("an upgrade of a plan with its own metered price keeps usage billed, o
   }
   CHECK(usage_billed == 100 * 2);
   syncFromFake(api);
-  auto read = json(api.call("GET", "/v1/accounts/acct_clock/subscription", kKey))["subscription"];
+  auto read = readOnce(api, "acct_clock", [&](const nlohmann::json& sub) { return sub["items"][0]["price_id"] == w.pro; });
   CHECK(read["items"][0]["price_id"] == w.pro);
   CHECK(read["items"][1]["role"] == "metered");
   CHECK(read["items"][1]["price_id"] == w.pro_calls);
@@ -1193,7 +1207,7 @@ TEST_CASE("portal deep links prefill the plan item and its quantity, and refuse 
   currentPeriod(api);
   pg::Connection db(api.url);
   auto pro_product = scalar(db, "SELECT product_id FROM prices WHERE id = $1", {kProYearly});
-  api.stripe->post("/v1/billing_portal/configurations",
+  auto managed = api.stripe->post("/v1/billing_portal/configurations",
                    {{"metadata", {{"managed_by", "stripe-billing"}}},
                     {"features", {{"subscription_update", {{"enabled", true}, {"default_allowed_updates", {"price", "quantity"}},
                                                            {"products", {{{"product", pro_product}, {"prices", {kProYearly}}}}}}},
@@ -1207,6 +1221,7 @@ TEST_CASE("portal deep links prefill the plan item and its quantity, and refuse 
   INFO(session.body);
   REQUIRE(session.status == 200);
   auto stored = api.fake.object("billing_portal.session", json(session)["id"]);
+  CHECK(stored["configuration"] == managed["id"]);  // the managed configuration, not the Dashboard's default
   const auto& items = stored["flow"]["subscription_update_confirm"]["items"];
   REQUIRE(items.size() == 1);
   CHECK(items[0]["id"] == plan_item);
@@ -1224,4 +1239,33 @@ TEST_CASE("portal deep links prefill the plan item and its quantity, and refuse 
                                      {"price_id", kProYearly}}.dump()),
              409, "portal_flow_unsupported");
   CHECK(api.fake.count("/v1/billing_portal/sessions") == before);
+}
+
+TEST_CASE("only a subscription in use changes plan, and any current one can be cancelled", "[integration][postgres][api]") {
+  Api api;
+  currentPeriod(api);
+  pg::Connection db(api.url);
+  auto sub = nlohmann::json::parse(scalar(db, "SELECT raw::text FROM subscriptions WHERE id = $1", {kSubscription}));
+  sub["status"] = "unpaid";
+  testing::applyPayloads(db, {testing::makeEvent("customer.subscription.updated", unixNow() - 30, sub)});
+  api.fake.put(sub);
+  auto refused = api.call("POST", "/v1/accounts/acct_oskar/subscription/preview", kKey, nlohmann::json{{"price_id", kProYearly}}.dump());
+  checkError(refused, 409, "subscription_not_changeable");
+  CHECK(json(refused)["error"]["message"].get<std::string>().find("unpaid") != std::string::npos);
+  CHECK(json(api.call("GET", "/v1/accounts/acct_oskar/entitlements", kKey))["active"] == false);
+  CHECK(json(api.call("GET", "/v1/accounts/acct_oskar/subscription", kKey))["subscription"]["current"] == true);
+  REQUIRE(api.call("POST", "/v1/accounts/acct_oskar/subscription/cancel", kKey, "").status == 200);
+  CHECK(api.fake.object("subscription", kSubscription)["cancel_at_period_end"] == true);
+  // A body on an endpoint that takes none is refused, not ignored.
+  checkError(api.call("POST", "/v1/accounts/acct_oskar/subscription/resume", kKey, R"({"at":"now"})"), 400, "parameter_unknown");
+  // Ended: no current subscription; the read shows the ended one as not current, and Checkout may start a new one.
+  sub["status"] = "canceled";
+  sub["ended_at"] = unixNow() - 10;
+  testing::applyPayloads(db, {testing::makeEvent("customer.subscription.updated", unixNow() + 5, sub)});  // after the cancel written above
+  auto ended = json(api.call("GET", "/v1/accounts/acct_oskar/subscription", kKey))["subscription"];
+  CHECK(ended["current"] == false);
+  checkError(api.call("POST", "/v1/accounts/acct_oskar/subscription/cancel", kKey, "{}"), 404, "no_subscription");
+  CHECK(api.call("POST", "/v1/accounts/acct_oskar/checkout_session", kKey,
+                 nlohmann::json{{"price_id", kStarterMonthly}, {"success_url", "https://app.example.com/a"},
+                                {"cancel_url", "https://app.example.com/b"}}.dump()).status == 200);
 }

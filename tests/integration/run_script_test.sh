@@ -18,7 +18,7 @@ for _ in $(seq 1 180); do grep -q "Ctrl-C stops" "$state/run.log" && break; slee
 check "comes up" 'grep -q "Ctrl-C stops" "$state/run.log"'
 check "migrated" 'grep -q "schema at version" "$state/run.log"'
 check "the Stripe fake stands in for Stripe" 'grep -q "the Stripe fake with a demo account" "$state/run.log"'
-check "a billing page link per demo account" '[[ $(grep -c "Billing page (demo.*/billing/#token=" "$state/run.log") == 4 ]]'
+check "a billing page link per demo account" '[[ $(grep -c "Billing page (demo.*/billing/#token=" "$state/run.log") == 6 ]]'
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
 reply="$(BILLING_STATE_DIR="$state" BILLING_WEBHOOK_PORT="$port" bash "$root/scripts/send-event.sh" \
   "$root/tests/fixtures/stripe/events/customer.created.json" 2>&1)"
@@ -36,7 +36,7 @@ check "api answers with the generated key" 'curl -s -H "Authorization: Bearer $(
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$usage_port/readyz" >/dev/null && break; sleep 0.2; done
 check "usage reporter ready" 'curl -sf "http://127.0.0.1:$usage_port/readyz" >/dev/null'
 check "the billing page is served" 'curl -sf "http://127.0.0.1:$api_port/billing/" | grep -q "billing.js"'
-check "the demo account is synced" '[[ "$(psql "$url" -tAc "SELECT count(*) FROM subscriptions WHERE customer_id LIKE '"'"'cus_demo%'"'"'")" == 4 ]]'
+check "the demo account is synced" '[[ "$(psql "$url" -tAc "SELECT count(*) FROM subscriptions WHERE customer_id LIKE '"'"'cus_demo%'"'"'")" == 5 ]]'
 check "the demo account has its plan" 'curl -s -H "Authorization: Bearer $(cat "$state/api-key")" \
   "http://127.0.0.1:$api_port/v1/accounts/demo/subscription" | grep -q "price_demo_pro_monthly"'
 

@@ -1,0 +1,40 @@
+#include "api/change_rules.h"
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+namespace billing::api {
+namespace {
+
+// Price per month in minor units × 12 (exact for month and year intervals), to compare plans across intervals.
+std::int64_t perYear(const PriceRow& p, std::int64_t quantity) {
+  std::int64_t periods_per_year = p.interval == "year" ? 1 : p.interval == "month" ? 12 : p.interval == "week" ? 52 : 365;
+  return p.unit_amount * quantity * periods_per_year / std::max<std::int64_t>(1, p.interval_count);
+}
+
+// Length of one billing period in days (approximate, only to order intervals).
+std::int64_t periodDays(const PriceRow& p) {
+  std::int64_t days = p.interval == "day" ? 1 : p.interval == "week" ? 7 : p.interval == "month" ? 30 : 365;
+  return days * std::max<std::int64_t>(1, p.interval_count);
+}
+
+}  // namespace
+
+bool appliesNow(const PriceRow& from, std::int64_t from_quantity, const PriceRow& to, std::int64_t to_quantity) {
+  if (periodDays(to) != periodDays(from)) return periodDays(to) > periodDays(from);
+  return perYear(to, to_quantity) > perYear(from, from_quantity);
+}
+
+std::optional<std::string> changedFact(const nlohmann::json& pinned, const nlohmann::json& now) {
+  static const std::vector<std::pair<const char*, const char*>> facts = {
+      {"period_start", "billing period"}, {"period_end", "billing period"}, {"trial_end", "trial"},
+      {"cancel_at_period_end", "cancellation"}, {"cancel_at", "cancellation"}, {"discounts", "discounts"},
+      {"latest_invoice", "latest invoice"}, {"status", "status"}, {"pending_update", "pending payment"}};
+  for (const auto& [key, name] : facts) {
+    if (pinned.value(key, nlohmann::json()) != now.value(key, nlohmann::json())) return std::string(name);
+  }
+  return std::nullopt;
+}
+
+}  // namespace billing::api
