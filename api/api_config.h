@@ -34,6 +34,10 @@ struct ApiConfig {
   std::size_t usage_max_body_bytes = 512 * 1024;
   std::int64_t usage_max_age_seconds = 35 * 86400 - 3600;  // Stripe takes 35 days; an hour is left for reporting
   std::int64_t usage_max_future_seconds = 300;   // Stripe's own limit: 5 minutes ahead
+  // Usage of a billing period that has ended is accepted only until this long after its end: Stripe finalizes the
+  // period's invoice about an hour after it (and bills later usage nowhere); the rest of the hour is left for the
+  // reporter's window, grace and retries. Earlier if the synced invoice is already finalized.
+  std::int64_t usage_period_close_seconds = 2700;
   kafka::KafkaSettings kafka;
   bool usageEnabled() const { return !usage_meters.empty(); }
 };

@@ -141,17 +141,40 @@ nlohmann::json UsageIngest::accept(const nlohmann::json& body, const std::string
     item.event.customer_id = found->second;
   }
 
-  // Duplicates: twice in this request, or recorded before.
-  std::vector<std::string> candidates;
+  // Usage of a closed billing period: Stripe would bill it nowhere (its invoice is final), so it is refused here,
+  // said clearly, rather than accepted and lost.
+  std::set<std::string> billed_customers;
   for (const auto& item : items) {
-    if (item.status == "accepted") candidates.push_back(item.event.identifier);
+    if (item.status == "accepted") billed_customers.insert(item.event.customer_id);
   }
-  auto known_list = usage::UsageLedger(db_).knownIdentifiers(candidates);
-  std::set<std::string> known(known_list.begin(), known_list.end());
+  const auto periods = usage::billingPeriods(db_, {billed_customers.begin(), billed_customers.end()});
+  for (auto& item : items) {
+    if (item.status != "accepted") continue;
+    auto period = periods.find(item.event.customer_id);
+    if (period == periods.end() || item.event.timestamp >= period->second.start) continue;
+    const auto& p = period->second;
+    bool closed = now >= p.start + config_.usage_period_close_seconds || p.previous_invoice_final ||
+                  (p.previous_start > 0 && item.event.timestamp < p.previous_start);
+    if (closed) {
+      reject(item, "period_closed",
+             "the billing period this usage belongs to has ended and its invoice is final (period from " +
+                 common::formatIso8601Utc(p.start) + " on is open): Stripe would not bill it");
+    }
+  }
+
+  // Duplicates (per account): twice in this request, or recorded before.
+  std::map<std::string, std::vector<std::string>> candidates;
+  for (const auto& item : items) {
+    if (item.status == "accepted") candidates[item.event.account_id].push_back(item.event.identifier);
+  }
+  std::set<std::pair<std::string, std::string>> known;
+  for (const auto& [account, identifiers] : candidates) {
+    for (auto& id : usage::UsageLedger(db_).knownIdentifiers(account, identifiers)) known.insert({account, id});
+  }
   std::vector<usage::UsageEvent> accepted;
   for (auto& item : items) {
     if (item.status != "accepted") continue;
-    if (!known.insert(item.event.identifier).second) {
+    if (!known.insert({item.event.account_id, item.event.identifier}).second) {
       item.status = "duplicate";
       continue;
     }

@@ -28,21 +28,30 @@ std::size_t UsageLedger::record(const std::vector<UsageEvent>& events, std::int6
     //    finds it, so each event is summed by exactly one transaction.
     auto fresh = db_.query(
         "INSERT INTO usage_events (identifier, account_id, customer_id, meter, value, event_time, aggregate_id)\n"
-        "SELECT DISTINCT ON (identifier) identifier, account_id, customer_id, meter, value, to_timestamp(ts), 0\n"
+        "SELECT DISTINCT ON (account_id, identifier) identifier, account_id, customer_id, meter, value, to_timestamp(ts), 0\n"
         "FROM jsonb_to_recordset($1::jsonb) AS x(identifier text, account_id text, customer_id text, meter text,\n"
         "                                        value bigint, ts bigint)\n"
-        "ON CONFLICT (identifier) DO NOTHING RETURNING identifier",
+        "ON CONFLICT (account_id, identifier) DO NOTHING RETURNING identifier",
         {text});
     if (fresh.empty()) return 0;
     // 2. Their sums into each window's open aggregate (a new one when the window's earlier one is sealed), and
     //    each new event pointed at it. New events are the rows with aggregate_id 0: only this transaction's, since
     //    every committed row has its aggregate. The identifier Stripe dedupes by is derived from the row's id and
-    //    key, so it never changes once the row exists.
+    //    key, so it never changes once the row exists. A window is cut at the customer's billing period
+    //    boundaries (view customer_billing_periods): the part from a boundary on starts there, so its timestamp
+    //    (the window start) lies in the period its usage belongs to, never in the one before.
     db_.query(
         "WITH new_events AS (\n"
-        "  SELECT identifier, customer_id, meter, value,\n"
-        "         to_timestamp(floor(extract(epoch FROM event_time) / $1::bigint) * $1::bigint) AS window_start\n"
-        "  FROM usage_events WHERE aggregate_id = 0\n"
+        "  SELECT e.account_id, e.identifier, e.customer_id, e.meter, e.value,\n"
+        "         greatest(w.floor_start,\n"
+        "                  CASE WHEN p.period_start > w.floor_start AND p.period_start <= e.event_time THEN p.period_start END,\n"
+        "                  CASE WHEN p.period_end > w.floor_start AND p.period_end <= e.event_time THEN p.period_end END)\n"
+        "           AS window_start\n"
+        "  FROM usage_events e\n"
+        "  CROSS JOIN LATERAL (SELECT to_timestamp(floor(extract(epoch FROM e.event_time) / $1::bigint) * $1::bigint)\n"
+        "                      AS floor_start) w\n"
+        "  LEFT JOIN customer_billing_periods p ON p.customer_id = e.customer_id\n"
+        "  WHERE e.aggregate_id = 0\n"
         "), sums AS (\n"
         "  SELECT customer_id, meter, window_start, sum(value)::bigint AS quantity, nextval('usage_aggregates_id_seq') AS id\n"
         "  FROM new_events GROUP BY customer_id, meter, window_start\n"
@@ -58,18 +67,19 @@ std::size_t UsageLedger::record(const std::vector<UsageEvent>& events, std::int6
         ")\n"
         "UPDATE usage_events e SET aggregate_id = u.id\n"
         "FROM new_events n JOIN upserted u USING (customer_id, meter, window_start)\n"
-        "WHERE e.identifier = n.identifier AND e.aggregate_id = 0",
+        "WHERE e.account_id = n.account_id AND e.identifier = n.identifier AND e.aggregate_id = 0",
         {window});
     return fresh.size();
   });
 }
 
-std::vector<std::string> UsageLedger::knownIdentifiers(const std::vector<std::string>& identifiers) {
+std::vector<std::string> UsageLedger::knownIdentifiers(const std::string& account_id,
+                                                       const std::vector<std::string>& identifiers) {
   std::vector<std::string> out;
   if (identifiers.empty()) return out;
-  for (const auto& row : db_.query("SELECT identifier FROM usage_events WHERE identifier IN "
-                                   "(SELECT jsonb_array_elements_text($1::jsonb))",
-                                   {nlohmann::json(identifiers).dump()})) {
+  for (const auto& row : db_.query("SELECT identifier FROM usage_events WHERE account_id = $1 AND identifier IN "
+                                   "(SELECT jsonb_array_elements_text($2::jsonb))",
+                                   {account_id, nlohmann::json(identifiers).dump()})) {
     out.push_back(*row[0]);
   }
   return out;

@@ -13,7 +13,7 @@ struct DueAggregate {
   std::int64_t id = 0;
   std::string customer_id, meter, identifier;
   std::int64_t quantity = 0;
-  std::int64_t timestamp = 0;  // the window's start (unix seconds): Stripe bills it in that period
+  std::int64_t timestamp = 0;  // the window's start (unix seconds, cut at billing period boundaries): Stripe bills it in that period
   int attempts = 0;
   std::int64_t first_attempt_at = 0;  // 0 = never tried
 };
@@ -28,8 +28,8 @@ class UsageLedger {
   /// transaction. Returns how many were new. Throws PgError (nothing recorded).
   std::size_t record(const std::vector<UsageEvent>& events, std::int64_t window_seconds);
 
-  /// Which of these identifiers are recorded already.
-  std::vector<std::string> knownIdentifiers(const std::vector<std::string>& identifiers);
+  /// Which of these identifiers of one account are recorded already (identifiers are per account).
+  std::vector<std::string> knownIdentifiers(const std::string& account_id, const std::vector<std::string>& identifiers);
 
   /// Seals open aggregates whose window ended at least `grace_seconds` before `now`: their quantity is final.
   void sealClosedWindows(std::int64_t now, std::int64_t window_seconds, std::int64_t grace_seconds);

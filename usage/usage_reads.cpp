@@ -8,6 +8,27 @@
 
 namespace billing::usage {
 
+std::map<std::string, BillingPeriod> billingPeriods(pg::Connection& db, const std::vector<std::string>& customer_ids) {
+  std::map<std::string, BillingPeriod> out;
+  if (customer_ids.empty()) return out;
+  // The invoice that closes the previous period: the subscription's invoice whose period ends where this one
+  // starts (Stripe's renewal invoice bills the period just ended for metered usage).
+  auto rows = db.query(
+      "SELECT p.customer_id, extract(epoch FROM p.period_start)::bigint, extract(epoch FROM p.period_end)::bigint,\n"
+      "       coalesce(extract(epoch FROM prev.period_start)::bigint, 0), coalesce(prev.status <> 'draft', false)\n"
+      "FROM customer_billing_periods p\n"
+      "LEFT JOIN LATERAL (SELECT inv.period_start, inv.status FROM invoices inv\n"
+      "                   WHERE inv.subscription_id = p.subscription_id AND NOT inv.deleted\n"
+      "                     AND inv.period_end = p.period_start AND inv.period_start < p.period_start\n"
+      "                   ORDER BY inv.created DESC LIMIT 1) prev ON true\n"
+      "WHERE p.customer_id IN (SELECT jsonb_array_elements_text($1::jsonb))",
+      {nlohmann::json(customer_ids).dump()});
+  for (const auto& r : rows) {
+    out[*r.at(0)] = {std::stoll(*r.at(1)), std::stoll(*r.at(2)), std::stoll(*r.at(3)), r.at(4) == "t"};
+  }
+  return out;
+}
+
 nlohmann::json accountUsage(pg::Connection& db, const std::vector<std::string>& configured_meters, const std::string& customer_id) {
   // The billing period: the current subscription's, else the calendar month (UTC).
   auto period = db.query(

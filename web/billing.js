@@ -303,10 +303,12 @@ async function waitFor(done, seconds) {
 
 async function afterCheckout() {
   history.replaceState(null, '', location.pathname);
-  if (hasCurrent()) return;
-  say('Setting up your subscription…');
-  const started = await waitFor((sub) => sub && sub.current !== false, 60);
-  await loadSubscriptionAndPlans();
+  let started = hasCurrent();  // the webhook may have been quicker than the page
+  if (!started) {
+    say('Setting up your subscription…');
+    started = await waitFor((sub) => sub && sub.current !== false, 60);
+    await loadSubscriptionAndPlans();
+  }
   const item = currentItem();
   say(started ? `Welcome to ${item && item.product_name ? item.product_name : 'your plan'}.`
     : 'Your payment went through; your subscription will show here within a few minutes. Reload to check.');

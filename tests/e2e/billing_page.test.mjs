@@ -195,7 +195,7 @@ try {
     // The fake delivers the events to the receiver; the worker applies them; the page sees the change.
     await page.waitForFunction(() => document.querySelector('#current-plan-name')?.textContent === 'Pro', null, { timeout: 60000 });
     await page.waitForSelector('#pending-banner', { state: 'detached' });
-    expect((await page.textContent('#page-status')).includes("You're now on Pro"), 'confirmation');
+    await page.waitForFunction(() => document.getElementById('page-status').textContent.includes("You're now on Pro"));
   });
 
   await test('a new account starts a plan through Checkout and sees it', async (page) => {
@@ -210,7 +210,7 @@ try {
     await page.waitForURL('**/billing/?checkout=complete');
     await page.waitForFunction(() => document.querySelector('#current-plan-name')?.textContent === 'Pro', null, { timeout: 60000 });
     expect(!page.url().includes('checkout=complete'), 'the return marker leaves the address bar');
-    expect((await page.textContent('#page-status')).includes('Welcome to Pro'), 'welcome');
+    await page.waitForFunction(() => document.getElementById('page-status').textContent.includes('Welcome to Pro'));
     expect(await page.locator('.plan-card.is-current h3').textContent() === 'Pro', 'Pro card marked current');
     await shot(page, '05d-subscribed');
   });

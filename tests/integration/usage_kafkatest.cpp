@@ -439,3 +439,59 @@ TEST_CASE("usage: every item that can be wrong gets its own error, and nothing v
   }
   CHECK(checked >= 1);
 }
+
+TEST_CASE("usage: identifiers are per account, windows are cut at the billing period, a closed period is refused",
+          "[integration][kafka][postgres][usage]") {
+  Usage usage;
+  const auto now = unixNow();
+  // acct_0's subscription renewed 20 minutes ago (its period starts then); acct_1's an hour ago.
+  pg::Connection db(usage.url);
+  auto subscribe = [&](const std::string& customer, std::int64_t period_start) {
+    nlohmann::json item = {{"id", "si_" + customer}, {"object", "subscription_item"}, {"created", period_start - 86400 * 30},
+                           {"current_period_start", period_start}, {"current_period_end", period_start + 30 * 86400},
+                           {"quantity", 1}, {"subscription", "sub_" + customer},
+                           {"price", {{"id", "price_x"}, {"object", "price"}, {"product", "prod_x"}, {"currency", "usd"},
+                                      {"type", "recurring"}, {"recurring", {{"interval", "month"}, {"interval_count", 1}, {"usage_type", "licensed"}}}}}};
+    nlohmann::json sub = {{"id", "sub_" + customer}, {"object", "subscription"}, {"customer", customer},
+                          {"created", period_start - 86400 * 30}, {"status", "active"}, {"livemode", false},
+                          {"cancel_at_period_end", false}, {"currency", "usd"},
+                          {"items", {{"object", "list"}, {"data", {item}}}}};
+    testing::applyPayloads(db, {testing::makeEvent("customer.subscription.updated", now - 5, sub)});
+  };
+  subscribe("cus_usage0", now - 1200);
+  subscribe("cus_usage1", now - 3600);
+  auto post = [&](const nlohmann::json& events) {
+    auto reply = usage.post({{"events", events}});
+    INFO(reply.body);
+    REQUIRE(reply.status == 200);
+    std::vector<std::string> out;
+    const auto answer = nlohmann::json::parse(reply.body);
+    for (const auto& r : answer["results"]) {
+      out.push_back(r["status"] == "rejected" ? r["error"]["code"].get<std::string>() : r["status"].get<std::string>());
+    }
+    return out;
+  };
+  // The same client identifier from two accounts: two events, neither a duplicate of the other.
+  CHECK(post(nlohmann::json::array({{{"identifier", "req-1"}, {"account_id", "acct_0"}, {"event_name", "api_requests"}, {"value", 3}},
+              {{"identifier", "req-1"}, {"account_id", "acct_1"}, {"event_name", "api_requests"}, {"value", 4}}})) ==
+        std::vector<std::string>{"accepted", "accepted"});
+  // Usage of the period before: acct_0's ended 20 minutes ago (Stripe's invoice is still a draft): accepted; acct_1's
+  // an hour ago (past the 45 minutes left for reporting): refused, said so.
+  CHECK(post(nlohmann::json::array({{{"identifier", "late-0"}, {"account_id", "acct_0"}, {"event_name", "api_requests"}, {"value", 5},
+               {"timestamp", now - 1500}},
+              {{"identifier", "late-1"}, {"account_id", "acct_1"}, {"event_name", "api_requests"}, {"value", 6},
+               {"timestamp", now - 4000}}})) == std::vector<std::string>{"accepted", "period_closed"});
+  auto reporter = usage.startReporter({{"BILLING_USAGE_WINDOW_SECONDS", "3600"}});
+  REQUIRE(waitFor([&] { return scalar(db, "SELECT count(*) FROM usage_events") == "3"; }, std::chrono::seconds(60)));
+  CHECK(scalar(db, "SELECT count(*) FROM usage_events WHERE identifier = 'req-1'") == "2");
+  // Once recorded, the same identifier of the same account again is a duplicate.
+  CHECK(post(nlohmann::json::array({{{"identifier", "req-1"}, {"account_id", "acct_1"}, {"event_name", "api_requests"}, {"value", 4}}})) ==
+        std::vector<std::string>{"duplicate"});
+  // Hour windows: acct_0's usage after its renewal sits in a window starting at the renewal, the late usage in the
+  // window before it: each aggregate's timestamp lies in its own period.
+  CHECK(scalar(db, "SELECT extract(epoch FROM a.window_start)::bigint::text FROM usage_events e JOIN usage_aggregates a "
+                   "ON a.id = e.aggregate_id WHERE e.account_id = 'acct_0' AND e.identifier = 'req-1'") ==
+        std::to_string(now - 1200));
+  CHECK(std::stoll(scalar(db, "SELECT extract(epoch FROM a.window_start)::bigint::text FROM usage_events e JOIN "
+                              "usage_aggregates a ON a.id = e.aggregate_id WHERE e.identifier = 'late-0'")) < now - 1200);
+}
