@@ -57,6 +57,8 @@ LoadedApiConfig loadApiConfig(const common::Environment& env) {
   if (!kafka::validTopicName(c.usage_topic)) reader.addError("'" + c.usage_topic + "' is not a valid Kafka topic name");
   c.usage_max_events = static_cast<std::size_t>(reader.integer("BILLING_USAGE_MAX_EVENTS", 1000, 1, 10000));
   c.usage_max_body_bytes = static_cast<std::size_t>(reader.integer("BILLING_USAGE_MAX_BODY_BYTES", 512 * 1024, 1024, 900 * 1024));
+  // Stripe finalizes a period's invoice about an hour after it ends: usage for it after that is billed nowhere.
+  c.usage_period_close_seconds = reader.integer("BILLING_USAGE_PERIOD_CLOSE_SECONDS", 2700, 0, 3600);
   if (c.usageEnabled()) {
     c.kafka = kafka::readKafkaSettings(reader);
   }
