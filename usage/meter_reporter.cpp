@@ -21,6 +21,14 @@ std::vector<SendOutcome> MeterReporter::send(const std::vector<DueAggregate>& ag
   return sendV1(aggregates);
 }
 
+// Stripe refuses a meter event whose identifier it already holds (within its dedupe window of at least 24 hours)
+// with "400 An event already exists with identifier <id>." and Stripe-Should-Retry: false (observed, e.g.
+// langfuse/langfuse#16292; not on a docs page). The identifier is derived from what the aggregate bills, so Stripe
+// holding it means an earlier attempt (its answer lost) was counted: reported, not failed.
+bool MeterReporter::alreadyRecorded(const stripe::StripeError& e) {
+  return e.status() == 400 && std::string(e.what()).find("already exists with identifier") != std::string::npos;
+}
+
 std::vector<SendOutcome> MeterReporter::sendV1(const std::vector<DueAggregate>& aggregates) {
   std::vector<SendOutcome> out;
   out.reserve(aggregates.size());
@@ -34,9 +42,13 @@ std::vector<SendOutcome> MeterReporter::sendV1(const std::vector<DueAggregate>& 
       // the same one; the identifier is what deduplicates the event (24 h). Network retries inside the client
       // keep this attempt's key.
       stripe_.post("/v1/billing/meter_events", params, a.identifier + ":" + stripe::newIdempotencyKey());
-      out.push_back({true, false, ""});
+      out.push_back({true, false, "", false});
     } catch (const stripe::StripeError& e) {
-      out.push_back({false, e.isTransient(), e.what()});
+      if (alreadyRecorded(e)) {
+        out.push_back({true, false, "", true});
+      } else {
+        out.push_back({false, e.isTransient(), e.what(), false});
+      }
     }
   }
   return out;
@@ -75,10 +87,10 @@ std::vector<SendOutcome> MeterReporter::sendV2(const std::vector<DueAggregate>& 
     try {
       streamClient(now).postJson("/v2/billing/meter_event_stream", {{"events", events}},
                                  "stream:" + common::sha256Hex(identifiers) + ":" + stripe::newIdempotencyKey());
-      outcome = {true, false, ""};
+      outcome = {true, false, "", false};
     } catch (const stripe::StripeError& e) {
       if (e.status() == 401) stream_.reset();  // the session expired early: a new one next time
-      outcome = {false, e.isTransient() || e.status() == 401, e.what()};
+      outcome = {false, e.isTransient() || e.status() == 401, e.what(), false};
     }
     for (std::size_t i = start; i < end; ++i) out.push_back(outcome);
   }

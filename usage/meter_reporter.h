@@ -14,6 +14,7 @@ struct SendOutcome {
   bool reported = false;
   bool retryable = false;  // network, 409, 429, 5xx: try again later under the same identifier
   std::string error;
+  bool duplicate = false;  // reported: Stripe already holds this identifier (an earlier attempt reached it)
 };
 
 /// Sends sealed aggregates to Stripe Billing Meters, each under its stable identifier (Stripe dedupes identifiers
@@ -31,6 +32,9 @@ class MeterReporter {
   std::vector<SendOutcome> send(const std::vector<DueAggregate>& aggregates, std::int64_t now, std::string& via);
 
   static constexpr std::size_t kStreamBatch = 100;  // Stripe's limit per stream request
+
+  /// Stripe's answer for an identifier it already holds: the event was counted by an earlier attempt.
+  static bool alreadyRecorded(const stripe::StripeError& e);
 
  private:
   std::vector<SendOutcome> sendV1(const std::vector<DueAggregate>& aggregates);

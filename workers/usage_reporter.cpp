@@ -128,6 +128,11 @@ void UsageReporter::reportRound(std::int64_t now) {
       const auto& o = outcomes[i];
       if (o.reported) {
         reported.push_back(a.id);
+        if (o.duplicate) {
+          stripeOutcome(via, "duplicate").inc();
+          log::info("usage aggregate already at Stripe (an earlier attempt was counted)",
+                    {{"aggregate", a.id}, {"identifier", a.identifier}});
+        }
         continue;
       }
       std::int64_t first = a.first_attempt_at == 0 ? now : a.first_attempt_at;

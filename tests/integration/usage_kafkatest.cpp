@@ -23,6 +23,7 @@
 #include "tests/support/kafka_broker.h"
 #include "tests/support/stripe_mock.h"
 #include "tests/support/sync_database.h"
+#include "usage/meter_reporter.h"
 
 using namespace billing;
 using testing::scalar;
@@ -494,4 +495,42 @@ TEST_CASE("usage: identifiers are per account, windows are cut at the billing pe
         std::to_string(now - 1200));
   CHECK(std::stoll(scalar(db, "SELECT extract(epoch FROM a.window_start)::bigint::text FROM usage_events e JOIN "
                               "usage_aggregates a ON a.id = e.aggregate_id WHERE e.identifier = 'late-0'")) < now - 1200);
+}
+
+TEST_CASE("usage: Stripe's answer that it already holds an identifier counts as reported, not failed",
+          "[integration][usage]") {
+  testing::FakeStripe fake;
+  fake.setLatency(0);
+  stripe::StripeClientConfig config;
+  config.api_key = "sk_test_fake";
+  config.base_url = fake.baseUrl();
+  config.retry.max_retries = 0;
+  stripe::StripeClient stripe(config);
+  const auto now = unixNow();
+  // An earlier attempt reached Stripe, its answer lost.
+  stripe.post("/v1/billing/meter_events", {{"event_name", "api_requests"}, {"identifier", "sbu_earlier"}, {"timestamp", now - 60},
+                                           {"payload", {{"stripe_customer_id", "cus_1"}, {"value", "7"}}}},
+              stripe::newIdempotencyKey());
+  usage::MeterReporter reporter(stripe, config, 100);
+  usage::DueAggregate again;
+  again.id = 1;
+  again.customer_id = "cus_1";
+  again.meter = "api_requests";
+  again.identifier = "sbu_earlier";
+  again.quantity = 7;
+  again.timestamp = now - 60;
+  usage::DueAggregate fresh = again;
+  fresh.id = 2;
+  fresh.identifier = "sbu_fresh";
+  std::string via;
+  auto outcomes = reporter.send({again, fresh}, now, via);
+  REQUIRE(outcomes.size() == 2);
+  CHECK(outcomes[0].reported);
+  CHECK(outcomes[0].duplicate);
+  CHECK(outcomes[1].reported);
+  CHECK_FALSE(outcomes[1].duplicate);
+  std::int64_t units = 0;
+  for (const auto& e : fake.meterEvents()) units += e.value;
+  CHECK(units == 14);  // 7 once from the earlier attempt, 7 from the fresh one: nothing twice
+  CHECK(fake.meterDuplicates() == 1);
 }

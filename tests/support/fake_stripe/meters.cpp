@@ -68,6 +68,14 @@ Answer meterEvent(State& s, const Params& p) {
     throw invalidRequest(400, "timestamp_too_far_in_past", "Timestamp must be within the past 35 days or up to 5 minutes in the future", "timestamp", true);
   }
   auto identifier = p.str("identifier").value_or(s.newId("mev"));
+  if (s.meter_identifiers.count(identifier)) {
+    // Observed answer (langfuse/langfuse#16292; not on a docs page): the v1 endpoint refuses a known identifier
+    // with a 400 and Stripe-Should-Retry: false, instead of dropping it silently as the asynchronous v2 stream does.
+    ++s.meter_duplicates;
+    auto refusal = invalidRequest(400, "", "An event already exists with identifier " + identifier + ".", "identifier");
+    refusal.answer.headers["Stripe-Should-Retry"] = "false";
+    throw refusal;
+  }
   record(s, identifier, event_name, customer, value, timestamp, "v1");
   return {200, {{"object", "billing.meter_event"}, {"created", now}, {"event_name", event_name},
                 {"identifier", identifier}, {"livemode", false}, {"payload", payload.raw()}, {"timestamp", timestamp}}, {}};
