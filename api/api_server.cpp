@@ -9,6 +9,7 @@
 #include <chrono>
 
 #include "common/json_log.h"
+#include "usage/meter_check.h"
 
 namespace billing::api {
 namespace {
@@ -46,6 +47,16 @@ ApiServer::ApiServer(const ApiConfig& config, stripe::StripeClient& stripe)
 ApiServer::~ApiServer() { stop(); }
 
 void ApiServer::start() {
+  if (config_.usageEnabled()) {
+    // Usage for a meter Stripe doesn't have, has deactivated, or doesn't sum would be accepted here and then
+    // refused or billed wrong at Stripe: refuse to start instead, saying which.
+    auto problems = usage::checkMeters(context_.stripe, config_.usage_meters);
+    if (!problems.empty()) {
+      std::string all;
+      for (const auto& p : problems) all += (all.empty() ? "" : "; ") + p;
+      throw std::runtime_error("BILLING_USAGE_METERS doesn't match Stripe's meters: " + all);
+    }
+  }
   Poco::Net::ServerSocket socket(Poco::Net::SocketAddress(config_.host, config_.port), 1024);
   auto params = new Poco::Net::HTTPServerParams;
   params->setMaxThreads(config_.threads);

@@ -294,8 +294,11 @@ nlohmann::json PlanChanges::apply(const std::string& account_id, const std::stri
       {"proration_date", claims->value("proration_date", now)},
       // Never a new plan without its payment: when the payment fails or needs the customer (3-D Secure), Stripe
       // keeps the change as a pending update, applied once the invoice is paid, discarded (invoice voided) at
-      // expiry (https://docs.stripe.com/billing/subscriptions/pending-updates).
-      {"payment_behavior", "pending_if_incomplete"}};
+      // expiry (https://docs.stripe.com/billing/subscriptions/pending-updates). Not with usage billing: Stripe
+      // "bills any outstanding usage on the pending update invoice", and if the update expires it "discards this
+      // usage, which prevents any subsequent invoices from billing for them" (same page). Such a subscription's
+      // upgrade is refused as a whole when the payment fails (402; nothing changed, the usage stays billable).
+      {"payment_behavior", sub.hasMeteredItem() ? "error_if_incomplete" : "pending_if_incomplete"}};
   // The caller's key names one attempt (a network retry of it keeps it, and Stripe replays that attempt's answer);
   // without one each request is its own attempt: after a declined card is fixed, the next try is not answered with
   // the saved decline. The lock and the already-applied check keep a retry from charging twice.

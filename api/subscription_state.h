@@ -53,6 +53,13 @@ struct CurrentSubscription {
 
   /// A change is still to come in the schedule (a phase after the current one).
   bool changeScheduled(std::int64_t now) const;
+  /// Some item bills usage (a metered price).
+  bool hasMeteredItem() const {
+    for (const auto& item : items) {
+      if (item.role == "metered") return true;
+    }
+    return false;
+  }
 };
 
 /// The account's current subscription (see migration 0007), or nullopt.

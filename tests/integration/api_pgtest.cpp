@@ -1269,3 +1269,24 @@ TEST_CASE("only a subscription in use changes plan, and any current one can be c
                  nlohmann::json{{"price_id", kStarterMonthly}, {"success_url", "https://app.example.com/a"},
                                 {"cancel_url", "https://app.example.com/b"}}.dump()).status == 200);
 }
+
+TEST_CASE("with usage billing an upgrade never waits for its payment: refused whole, the usage kept billable", "[integration][postgres][api][clock]") {
+  Api api;
+  auto w = clockWorld(api, unixNow(), true);
+  // A pending update would bill the usage so far on its invoice and, expiring unpaid, discard it for good
+  // (https://docs.stripe.com/billing/subscriptions/pending-updates): with a metered item, the change is refused.
+  api.fake.requireAuthentication(w.customer);
+  auto up = previewChange(api, w.pro);
+  auto change = confirmChange(api, up);
+  checkError(change, 402, "authentication_required");
+  CHECK(json(change)["error"]["type"] == "payment_error");
+  auto at_stripe = api.fake.object("subscription", w.subscription);
+  CHECK(at_stripe["pending_update"].is_null());
+  CHECK(at_stripe["items"]["data"][0]["price"]["id"] == w.starter);
+  CHECK(at_stripe["items"]["data"][1]["price"]["id"] == w.starter_calls);
+  for (const auto& r : api.fake.requests()) {
+    if (r.method == "POST" && r.uri == "/v1/subscriptions/" + w.subscription) {
+      CHECK(r.body.find("payment_behavior=error_if_incomplete") != std::string::npos);
+    }
+  }
+}

@@ -75,6 +75,11 @@ struct Usage {
     config.usage_meters = {"api_requests", "storage_gb_hours"};
     config.kafka.brokers = broker.address();
     stripe = std::make_unique<stripe::StripeClient>(config.stripe);
+    // Stripe's meters for the configured event names (the API checks them at start).
+    for (const auto& name : config.usage_meters) {
+      stripe->post("/v1/billing/meters", {{"display_name", name}, {"event_name", name}, {"default_aggregation", {{"formula", "sum"}}}},
+                   stripe::newIdempotencyKey());
+    }
     server = std::make_unique<api::ApiServer>(config, *stripe);
     server->start();
   }
@@ -533,4 +538,25 @@ TEST_CASE("usage: Stripe's answer that it already holds an identifier counts as 
   for (const auto& e : fake.meterEvents()) units += e.value;
   CHECK(units == 14);  // 7 once from the earlier attempt, 7 from the fresh one: nothing twice
   CHECK(fake.meterDuplicates() == 1);
+}
+
+TEST_CASE("usage: the API refuses to start when a configured meter is missing, inactive or doesn't sum",
+          "[integration][kafka][usage]") {
+  Usage usage;  // api_requests and storage_gb_hours exist and sum
+  auto& stripe = *usage.stripe;
+  stripe.post("/v1/billing/meters", {{"display_name", "Seats"}, {"event_name", "seats_last"}, {"default_aggregation", {{"formula", "last"}}}},
+              stripe::newIdempotencyKey());
+  auto config = usage.config;
+  config.usage_meters = {"api_requests", "seats_last", "no_such_meter"};
+  api::ApiServer refused(config, stripe);
+  try {
+    refused.start();
+    FAIL("started with meters Stripe doesn't have or doesn't sum");
+  } catch (const std::runtime_error& e) {
+    const std::string message = e.what();
+    INFO(message);
+    CHECK(message.find("'seats_last') aggregates by 'last'") != std::string::npos);
+    CHECK(message.find("no Stripe meter has event_name 'no_such_meter'") != std::string::npos);
+    CHECK(message.find("api_requests") == std::string::npos);
+  }
 }

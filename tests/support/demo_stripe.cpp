@@ -66,6 +66,40 @@ void seedDemoAccount(FakeStripe& fake, std::int64_t now) {
     }
   }
 
+  // Usage billing: a meter summing `api_requests` (the demo's BILLING_USAGE_METERS), billed at 1 cent a request
+  // through a metered price next to Ada's plan, so the usage run.sh reports lands on her next invoice.
+  const nlohmann::json meter = {{"id", "mtr_demo_api_requests"}, {"object", "billing.meter"}, {"created", created},
+                                {"updated", created}, {"livemode", false}, {"display_name", "API requests"},
+                                {"event_name", "api_requests"}, {"status", "active"},
+                                {"default_aggregation", {{"formula", "sum"}}},
+                                {"customer_mapping", {{"event_payload_key", "stripe_customer_id"}, {"type", "by_id"}}},
+                                {"value_settings", {{"event_payload_key", "value"}}}, {"event_time_window", nullptr}};
+  fake.put(meter);
+  auto usage_product = sampleObject("product.created");
+  usage_product["id"] = "prod_demo_api_requests";
+  usage_product["name"] = "API requests";
+  usage_product["description"] = "Billed per request";
+  usage_product["created"] = created;
+  usage_product["updated"] = created;
+  usage_product["default_price"] = "price_demo_api_requests";
+  usage_product["marketing_features"] = nlohmann::json::array();
+  usage_product["metadata"] = nlohmann::json::object();
+  fake.put(usage_product);
+  auto usage_price = sampleObject("price.created");
+  usage_price["id"] = "price_demo_api_requests";
+  usage_price["product"] = usage_product["id"];
+  usage_price["created"] = created;
+  usage_price["currency"] = "usd";
+  usage_price["unit_amount"] = 1;
+  usage_price["unit_amount_decimal"] = "1";
+  usage_price["lookup_key"] = "api_requests_monthly";
+  usage_price["nickname"] = "API requests";
+  usage_price["recurring"] = {{"interval", "month"}, {"interval_count", 1}, {"meter", meter["id"]},
+                              {"trial_period_days", nullptr}, {"usage_type", "metered"}};
+  usage_price["type"] = "recurring";
+  usage_price["active"] = true;
+  fake.put(usage_price);
+
   auto customer_template = sampleObject("customer.created");
   auto subscription_template = sampleObject("customer.subscription.created");
   auto invoice_template = sampleObject("invoice.paid");
@@ -116,6 +150,18 @@ void seedDemoAccount(FakeStripe& fake, std::int64_t now) {
     item["quantity"] = 1;
     item["current_period_start"] = period_start;
     item["current_period_end"] = period_end;
+    const std::string plan_item_id = item["id"];  // `item` is not used past here: the list may grow
+    if (c.id == "cus_demo") {
+      auto usage_item = item;
+      usage_item["id"] = "si_demo_api_requests";
+      usage_item["price"] = usage_price;
+      usage_item["plan"]["id"] = usage_price["id"];
+      usage_item["plan"]["amount"] = 1;
+      usage_item["plan"]["product"] = usage_price["product"];
+      usage_item["plan"]["usage_type"] = "metered";
+      usage_item.erase("quantity");
+      sub["items"]["data"].push_back(usage_item);
+    }
     sub["items"]["url"] = "/v1/subscription_items?subscription=" + sub["id"].get<std::string>();
     fake.put(sub);
 
@@ -164,7 +210,7 @@ void seedDemoAccount(FakeStripe& fake, std::int64_t now) {
       line["subtotal"] = amount;
       line["subscription"] = sub["id"];
       line["parent"]["subscription_item_details"]["subscription"] = sub["id"];
-      line["parent"]["subscription_item_details"]["subscription_item"] = item["id"];
+      line["parent"]["subscription_item_details"]["subscription_item"] = plan_item_id;
       line["pricing"]["price_details"] = {{"price", monthly_price[c.plan]["id"]}, {"product", monthly_price[c.plan]["product"]}};
       line["pricing"]["unit_amount_decimal"] = std::to_string(amount);
       lines["has_more"] = false;

@@ -129,7 +129,10 @@ Paid collect(State& s, json& invoice, const json& sub, std::int64_t now) {
           {"status", card == CardBehaviour::RequiresAction ? "requires_action" : "requires_payment_method"}};
       // 3-D Secure: invoice.payment_action_required; a decline: invoice.payment_failed
       // (https://docs.stripe.com/billing/subscriptions/overview#requires-action).
-      s.emit(card == CardBehaviour::RequiresAction ? "invoice.payment_action_required" : "invoice.payment_failed", invoice, now);
+      // Both for 3-D Secure (stricter reading: the payment failed *and* needs action; the docs describe
+      // invoice.payment_failed with the PaymentIntent in requires_action).
+      s.emit("invoice.payment_failed", invoice, now);
+      if (card == CardBehaviour::RequiresAction) s.emit("invoice.payment_action_required", invoice, now);
       return card == CardBehaviour::RequiresAction ? Paid::NeedsAction : Paid::Declined;
     }
   }
@@ -393,7 +396,7 @@ bool payOpenInvoice(State& s, const std::string& invoice_id) {
   const json waiting = pending->second;
   s.objects["pending_invoice"].erase(pending);
   auto* sub = s.find("subscription", waiting["subscription"].get<std::string>());
-  if (!sub || !(*sub)["pending_update"].is_object()) return true;
+  if (!sub || !(*sub)["pending_update"].is_object() || (*sub)["latest_invoice"] != invoice_id) return true;
   // "If payment succeeds, the changes are applied and pending_update is cleared"
   // (https://docs.stripe.com/billing/subscriptions/pending-updates).
   const json update = (*sub)["pending_update"];
@@ -450,11 +453,13 @@ void advanceSubscription(State& s, json& sub, std::int64_t until) {
     // A pending update expires unpaid (https://docs.stripe.com/billing/subscriptions/pending-updates-reference).
     if (sub.value("pending_update", json()).is_object() && sub["pending_update"]["expires_at"].get<std::int64_t>() <= until &&
         sub["pending_update"]["expires_at"].get<std::int64_t>() <= boundary) {
-      // "the invoice is voided and the pending update is discarded".
+      // "the invoice is voided and the pending update is discarded"; the usage it billed is discarded too.
       const std::int64_t at = sub["pending_update"]["expires_at"];
       sub["pending_update"] = nullptr;
       if (auto* invoice = s.find("invoice", sub.value("latest_invoice", ""))) {
         if ((*invoice)["status"] == "open" && s.objects["pending_invoice"].count((*invoice)["id"].get<std::string>())) {
+          const json waiting = s.objects["pending_invoice"][(*invoice)["id"].get<std::string>()];
+          for (const auto& id : waiting["metered_restarted"]) s.objects["metered_since"][id.get<std::string>()] = {{"at", waiting["at"]}};
           (*invoice)["status"] = "void";
           (*invoice)["status_transitions"]["voided_at"] = at;
           s.objects["pending_invoice"].erase((*invoice)["id"].get<std::string>());
@@ -564,6 +569,12 @@ Answer subscriptions(State& s, const std::string& method, const std::vector<std:
     auto items = p.list("items");
     if (items.empty()) throw missingParameter("items");
     const auto now = s.nowFor(customer_id);
+    // "pending_if_incomplete ... cannot be passed when creating a Subscription"
+    // (https://docs.stripe.com/api/subscriptions/create#create_subscription-payment_behavior).
+    if (p.str("payment_behavior").value_or("") == "pending_if_incomplete") {
+      throw invalidRequest(400, "", "payment_behavior=pending_if_incomplete can't be used when creating a subscription",
+                           "payment_behavior", true);
+    }
     json sub = {{"id", s.newId("sub")}, {"object", "subscription"}, {"customer", customer_id}, {"created", now},
                 {"start_date", now}, {"livemode", false}, {"status", "active"}, {"cancel_at_period_end", false},
                 {"cancel_at", nullptr}, {"canceled_at", nullptr}, {"ended_at", nullptr}, {"schedule", nullptr},
@@ -650,10 +661,6 @@ Answer subscriptions(State& s, const std::string& method, const std::vector<std:
   }
   auto changes = itemChanges(s, sub, p.list("items"));
   std::int64_t t = p.integer("proration_date").value_or(now);
-  if (auto v = p.boolean("cancel_at_period_end")) {
-    sub["cancel_at_period_end"] = *v;
-    sub["cancel_at"] = *v ? sub["items"]["data"][0]["current_period_end"] : json();
-  }
   if (behaviour == "pending_if_incomplete") {
     // "When you use pending_if_incomplete you can only pass the parameters supported by pending updates"
     // (https://docs.stripe.com/billing/subscriptions/pending-updates-reference): items with price and quantity,
@@ -666,6 +673,10 @@ Answer subscriptions(State& s, const std::string& method, const std::vector<std:
                            "payment_behavior", true);
     }
   }
+  if (auto v = p.boolean("cancel_at_period_end")) {
+    sub["cancel_at_period_end"] = *v;
+    sub["cancel_at"] = *v ? sub["items"]["data"][0]["current_period_end"] : json();
+  }
   if (p.has("metadata") && (behaviour != "pending_if_incomplete" || changes.empty())) sub["metadata"] = p.strings("metadata");
   if (auto pm = p.str("default_payment_method")) sub["default_payment_method"] = *pm;
   if (changes.empty()) {
@@ -674,6 +685,21 @@ Answer subscriptions(State& s, const std::string& method, const std::vector<std:
   }
   auto plan = planChange(s, sub, changes, t, proration_behavior);
   bool invoice_now = proration_behavior == "always_invoice" || plan.interval_changed;
+  if (behaviour == "pending_if_incomplete" && invoice_now) {
+    // "Metered items: ... Stripe bills any outstanding usage on the pending update invoice. However, if the pending
+    // update expires before payment, Stripe discards this usage, which prevents any subsequent invoices from billing
+    // for them" (https://docs.stripe.com/billing/subscriptions/pending-updates). Every metered item's usage so far
+    // (those replaced already have theirs), counted from `t` on afterwards, paid or discarded.
+    for (const auto& item : sub["items"]["data"]) {
+      if (!isMetered(item["price"])) continue;
+      const std::string id = item["id"];
+      if (std::find(plan.metered_restarted.begin(), plan.metered_restarted.end(), id) != plan.metered_restarted.end()) continue;
+      auto used = usageOf(s, sub["customer"], item["price"], meteredStart(s, item), t, now);
+      plan.proration_lines.push_back(line(s, sub, item, item["price"], percentOff(s, sub, used * item["price"].value("unit_amount", 0LL)),
+                                          used, meteredStart(s, item), t, true, "Usage until the change"));
+      plan.metered_restarted.push_back(id);
+    }
+  }
   if (!invoice_now) {
     // create_prorations: the proration items wait for the next invoice.
     auto& pending = s.objects["pending_line"][sub["id"].get<std::string>()];
@@ -699,6 +725,17 @@ Answer subscriptions(State& s, const std::string& method, const std::vector<std:
       std::int64_t expires = std::min<std::int64_t>(sub["items"]["data"][0]["current_period_end"].get<std::int64_t>(), now + kPendingUpdateSeconds);
       if (sub.value("trial_end", json()).is_number() && sub["status"] == "trialing") {
         expires = std::min<std::int64_t>(expires, sub["trial_end"].get<std::int64_t>());
+      }
+      // "a new update voids the invoice associated with the previous pending update" (same page).
+      if (sub.value("pending_update", json()).is_object()) {
+        if (auto* previous = s.find("invoice", sub.value("latest_invoice", ""))) {
+          if ((*previous)["status"] == "open") {
+            (*previous)["status"] = "void";
+            (*previous)["status_transitions"]["voided_at"] = now;
+            s.objects["pending_invoice"].erase((*previous)["id"].get<std::string>());
+            s.emit("invoice.voided", *previous, now);
+          }
+        }
       }
       sub["pending_update"] = {{"expires_at", expires}, {"subscription_items", plan.items},
                                {"billing_cycle_anchor", nullptr}, {"trial_end", nullptr}, {"trial_from_plan", nullptr},
