@@ -50,12 +50,14 @@ void ApiServer::start() {
   if (config_.usageEnabled()) {
     // Usage for a meter Stripe doesn't have, has deactivated, or doesn't sum would be accepted here and then
     // refused or billed wrong at Stripe: refuse to start instead, saying which.
-    auto problems = usage::checkMeters(context_.stripe, config_.usage_meters);
-    if (!problems.empty()) {
+    auto check = usage::checkMeters(context_.stripe, config_.usage_meters);
+    if (!check.problems.empty()) {
       std::string all;
-      for (const auto& p : problems) all += (all.empty() ? "" : "; ") + p;
+      for (const auto& p : check.problems) all += (all.empty() ? "" : "; ") + p;
       throw std::runtime_error("BILLING_USAGE_METERS doesn't match Stripe's meters: " + all);
     }
+    auto db = pool_.acquire();
+    usage::recordMeters(*db, check.meter_ids);
   }
   Poco::Net::ServerSocket socket(Poco::Net::SocketAddress(config_.host, config_.port), 1024);
   auto params = new Poco::Net::HTTPServerParams;

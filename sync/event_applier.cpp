@@ -129,7 +129,7 @@ std::vector<EventOutcome> EventApplier::applyInTransaction(const std::vector<Pos
       outcomes[i] = EventOutcome::OtherMode;
       continue;
     }
-    if (e.thin && e.type == kMeterErrorReportType) {
+    if (e.thin && (e.type == kMeterErrorReportType || e.type == kNoMeterFoundType)) {
       // A thin event carries no data: the usage reporter fetches it from the v2 Events API.
       meter_reports.push_back(i);
       outcomes[i] = EventOutcome::RefetchQueued;

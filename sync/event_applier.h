@@ -16,6 +16,9 @@ const char* toString(EventOutcome outcome);
 
 /// The thin event Stripe sends when meter events it accepted failed validation; queued in meter_error_reports.
 inline constexpr const char* kMeterErrorReportType = "v1.billing.meter.error_report_triggered";
+/// The thin event Stripe sends when meter events name no active meter (same data shape: sample errors with the
+/// events' identifiers); queued in meter_error_reports too, so the usage it refused is shown as refused.
+inline constexpr const char* kNoMeterFoundType = "v1.billing.meter.no_meter_found";
 
 /// An event and where it came from (recorded with it, for tracing).
 struct PositionedEvent {

@@ -4,7 +4,7 @@
 
 namespace billing::usage {
 
-std::vector<std::string> checkMeters(stripe::StripeClient& stripe, const std::vector<std::string>& event_names) {
+MeterCheck checkMeters(stripe::StripeClient& stripe, const std::vector<std::string>& event_names) {
   std::map<std::string, nlohmann::json> by_event;  // active meters first: an inactive twin doesn't hide an active one
   std::string starting_after;
   for (int page = 0; page < 100; ++page) {
@@ -19,7 +19,8 @@ std::vector<std::string> checkMeters(stripe::StripeClient& stripe, const std::ve
     }
     if (!list.value("has_more", false) || starting_after.empty()) break;
   }
-  std::vector<std::string> problems;
+  MeterCheck check;
+  auto& problems = check.problems;
   for (const auto& name : event_names) {
     auto found = by_event.find(name);
     if (found == by_event.end()) {
@@ -28,6 +29,7 @@ std::vector<std::string> checkMeters(stripe::StripeClient& stripe, const std::ve
     }
     const auto& meter = found->second;
     const auto id = meter.value("id", "");
+    check.meter_ids[name] = id;
     if (meter.value("status", "") != "active") {
       problems.push_back("Stripe meter " + id + " ('" + name + "') is " + meter.value("status", "not active") +
                          ": Stripe refuses its events");
@@ -38,7 +40,17 @@ std::vector<std::string> checkMeters(stripe::StripeClient& stripe, const std::ve
                          "': usage is summed per window before it is sent, which bills correctly only for 'sum'");
     }
   }
-  return problems;
+  return check;
+}
+
+void recordMeters(pg::Connection& db, const std::map<std::string, std::string>& meter_ids) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& [name, id] : meter_ids) rows.push_back({{"event_name", name}, {"meter_id", id}});
+  db.query(
+      "INSERT INTO usage_meters (event_name, meter_id, checked_at)\n"
+      "SELECT event_name, meter_id, now() FROM jsonb_to_recordset($1::jsonb) AS x(event_name text, meter_id text)\n"
+      "ON CONFLICT (event_name) DO UPDATE SET meter_id = excluded.meter_id, checked_at = excluded.checked_at",
+      {rows.dump()});
 }
 
 }  // namespace billing::usage

@@ -93,18 +93,28 @@ void UsageLedger::sealClosedWindows(std::int64_t now, std::int64_t window_second
 }
 
 std::vector<DueAggregate> UsageLedger::claimDue(std::size_t limit, std::int64_t lease_seconds) {
+  // Usage of a period that has ended goes first: Stripe bills it only until it finalizes that period's invoice,
+  // about an hour after the period's end (https://docs.stripe.com/billing/subscriptions/usage-based/configure-grace-period).
   auto rows = db_.query(
+      "WITH due AS (\n"
+      "  SELECT u.id, CASE WHEN u.window_start < p.period_start THEN p.period_start END AS period_ended\n"
+      "  FROM usage_aggregates u LEFT JOIN customer_billing_periods p ON p.customer_id = u.customer_id\n"
+      "  WHERE u.status = 'sealed' AND u.next_attempt_at <= now()\n"
+      "  ORDER BY (u.window_start < p.period_start) IS TRUE DESC, u.next_attempt_at, u.id\n"
+      "  LIMIT $1::bigint FOR UPDATE OF u SKIP LOCKED\n"
+      ")\n"
       "UPDATE usage_aggregates a SET next_attempt_at = now() + make_interval(secs => $2::bigint)\n"
-      "FROM (SELECT id FROM usage_aggregates WHERE status = 'sealed' AND next_attempt_at <= now()\n"
-      "      ORDER BY next_attempt_at, id LIMIT $1::bigint FOR UPDATE SKIP LOCKED) due\n"
-      "WHERE a.id = due.id\n"
+      "FROM due WHERE a.id = due.id\n"
       "RETURNING a.id, a.customer_id, a.meter, a.identifier, a.quantity, extract(epoch FROM a.window_start)::bigint,\n"
-      "          a.attempts, coalesce(extract(epoch FROM a.first_attempt_at)::bigint, 0)",
+      "          a.attempts, coalesce(extract(epoch FROM a.first_attempt_at)::bigint, 0),\n"
+      "          coalesce(extract(epoch FROM due.period_ended)::bigint, 0)",
       {std::to_string(limit), std::to_string(lease_seconds)});
   std::vector<DueAggregate> out;
   out.reserve(rows.size());
   for (const auto& r : rows) {
-    out.push_back({toInt(r[0]), *r[1], *r[2], *r[3], toInt(r[4]), toInt(r[5]), static_cast<int>(toInt(r[6])), toInt(r[7])});
+    DueAggregate a{toInt(r[0]), *r[1], *r[2], *r[3], toInt(r[4]), toInt(r[5]), static_cast<int>(toInt(r[6])), toInt(r[7]), 0};
+    if (toInt(r[8]) > 0) a.period_closes_at = toInt(r[8]) + kStripeFinalizationSeconds;
+    out.push_back(a);
   }
   return out;
 }

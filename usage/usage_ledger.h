@@ -16,7 +16,13 @@ struct DueAggregate {
   std::int64_t timestamp = 0;  // the window's start (unix seconds, cut at billing period boundaries): Stripe bills it in that period
   int attempts = 0;
   std::int64_t first_attempt_at = 0;  // 0 = never tried
+  /// For usage of a billing period that has ended: when Stripe finalizes that period's invoice and stops billing
+  /// it (0: the period is still open).
+  std::int64_t period_closes_at = 0;
 };
+
+/// Stripe finalizes a period's invoice about an hour after the period ends; usage after that is billed nowhere.
+inline constexpr std::int64_t kStripeFinalizationSeconds = 3600;
 
 /// The usage tables (schema/migrations/0004_usage.sql): events recorded once, summed per customer, meter and
 /// window, and each sum's way to Stripe. Not thread-safe (one connection).

@@ -29,47 +29,103 @@ std::map<std::string, BillingPeriod> billingPeriods(pg::Connection& db, const st
   return out;
 }
 
-nlohmann::json accountUsage(pg::Connection& db, const std::vector<std::string>& configured_meters, const std::string& customer_id) {
-  // The billing period: the current subscription's, else the calendar month (UTC).
-  auto period = db.query(
-      "SELECT extract(epoch FROM coalesce(p.start_at, date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'))::bigint,\n"
-      "       extract(epoch FROM coalesce(p.end_at, (date_trunc('month', now() AT TIME ZONE 'UTC') + interval '1 month') AT TIME ZONE 'UTC'))::bigint\n"
-      "FROM (SELECT min(i.current_period_start) AS start_at, max(i.current_period_end) AS end_at\n"
-      "      FROM subscriptions s JOIN subscription_items i ON i.subscription_id = s.id\n"
-      "      WHERE s.id = (SELECT id FROM current_subscriptions WHERE customer_id = $1 AND billable)) p",
-      {customer_id});
-  const std::string start = *period[0][0], end = *period[0][1];
+namespace {
+
+// One period's usage per meter: what was ingested (our records), where it stands (reported to Stripe, pending,
+// failed, refused by Stripe after it accepted it, with the reasons), and what Stripe billed for it (the synced
+// invoice lines of the meter's prices in the period: the renewal's usage line, and usage billed by a plan change).
+std::map<std::string, nlohmann::json> periodUsage(pg::Connection& db, const std::vector<std::string>& configured_meters,
+                                                  const std::string& customer_id, std::int64_t start, std::int64_t end) {
+  std::map<std::string, nlohmann::json> meters;
+  for (const auto& m : configured_meters) {
+    meters[m] = {{"event_name", m}, {"total", 0}, {"reported", 0}, {"pending", 0}, {"failed", 0}, {"refused", 0},
+                 {"refusals", nlohmann::json::array()}, {"billed", nullptr}, {"daily", nlohmann::json::array()}};
+  }
+  const std::vector<std::string> params = {customer_id, std::to_string(start), std::to_string(end)};
   auto totals = db.query(
       "SELECT e.meter, sum(e.value)::bigint,\n"
-      "       coalesce(sum(e.value) FILTER (WHERE a.status = 'reported'), 0)::bigint,\n"
-      "       coalesce(sum(e.value) FILTER (WHERE a.status = 'failed'), 0)::bigint\n"
+      "       coalesce(sum(e.value) FILTER (WHERE a.status = 'reported' AND NOT r.refused), 0)::bigint,\n"
+      "       coalesce(sum(e.value) FILTER (WHERE a.status = 'failed' AND NOT r.refused), 0)::bigint,\n"
+      "       coalesce(sum(e.value) FILTER (WHERE r.refused), 0)::bigint\n"
       "FROM usage_events e JOIN usage_aggregates a ON a.id = e.aggregate_id\n"
+      "CROSS JOIN LATERAL (SELECT EXISTS (SELECT 1 FROM meter_errors me WHERE me.identifier = a.identifier) AS refused) r\n"
       "WHERE e.customer_id = $1 AND e.event_time >= to_timestamp($2::bigint) AND e.event_time < to_timestamp($3::bigint)\n"
       "GROUP BY e.meter",
-      {customer_id, start, end});
+      params);
+  for (const auto& r : totals) {
+    auto& m = meters[*r.at(0)];
+    auto total = std::stoll(*r.at(1)), reported = std::stoll(*r.at(2)), failed = std::stoll(*r.at(3)),
+         refused = std::stoll(*r.at(4));
+    m["event_name"] = *r.at(0);
+    m["total"] = total;
+    m["reported"] = reported;
+    m["failed"] = failed;
+    m["refused"] = refused;
+    m["pending"] = total - reported - failed - refused;
+  }
+  auto refusals = db.query(
+      "SELECT meter, code, sum(quantity)::bigint, max(message)\n"
+      "FROM (SELECT DISTINCT ON (a.id, me.code) a.meter, me.code, a.quantity, me.message\n"
+      "      FROM usage_aggregates a JOIN meter_errors me ON me.identifier = a.identifier\n"
+      "      WHERE a.customer_id = $1 AND a.window_start >= to_timestamp($2::bigint)\n"
+      "        AND a.window_start < to_timestamp($3::bigint)) x\n"
+      "GROUP BY meter, code ORDER BY 1, 2",
+      params);
+  for (const auto& r : refusals) {
+    meters[*r.at(0)]["refusals"].push_back({{"code", *r.at(1)}, {"units", std::stoll(*r.at(2))}, {"message", r.at(3).value_or("")}});
+  }
+  auto billed = db.query(
+      "SELECT um.event_name, coalesce(sum(l.quantity), 0)::bigint\n"
+      "FROM usage_meters um JOIN prices pr ON pr.meter = um.meter_id\n"
+      "JOIN invoice_lines l ON l.price_id = pr.id\n"
+      "JOIN invoices inv ON inv.id = l.invoice_id AND inv.customer_id = $1 AND NOT inv.deleted AND inv.status IN ('open', 'paid', 'uncollectible')\n"
+      "WHERE l.period_start >= to_timestamp($2::bigint) AND l.period_end <= to_timestamp($3::bigint)\n"
+      "GROUP BY um.event_name",
+      params);
+  for (const auto& r : billed) {
+    if (meters.count(*r.at(0))) meters[*r.at(0)]["billed"] = std::stoll(*r.at(1));
+  }
   auto daily = db.query(
       "SELECT meter, to_char(date_trunc('day', event_time AT TIME ZONE 'UTC'), 'YYYY-MM-DD'), sum(value)::bigint\n"
       "FROM usage_events WHERE customer_id = $1 AND event_time >= to_timestamp($2::bigint) AND event_time < to_timestamp($3::bigint)\n"
       "GROUP BY 1, 2 ORDER BY 1, 2",
-      {customer_id, start, end});
-  std::map<std::string, nlohmann::json> meters;
-  for (const auto& m : configured_meters) {
-    meters[m] = {{"event_name", m}, {"total", 0}, {"reported", 0}, {"pending", 0}, {"failed", 0},
-                 {"daily", nlohmann::json::array()}};
+      params);
+  for (const auto& r : daily) meters[*r.at(0)]["daily"].push_back({{"date", *r.at(1)}, {"value", std::stoll(*r.at(2))}});
+  return meters;
+}
+
+nlohmann::json meterList(std::map<std::string, nlohmann::json> meters) {
+  nlohmann::json list = nlohmann::json::array();
+  for (auto& [name, m] : meters) list.push_back(std::move(m));
+  return list;
+}
+
+}  // namespace
+
+nlohmann::json accountUsage(pg::Connection& db, const std::vector<std::string>& configured_meters, const std::string& customer_id) {
+  // The billing period: the current billable subscription's, else the calendar month (UTC); and the one before it,
+  // as its renewal invoice says, once that is synced.
+  auto periods = billingPeriods(db, {customer_id});
+  std::int64_t start = 0, end = 0, previous_start = 0;
+  if (auto found = periods.find(customer_id); found != periods.end()) {
+    start = found->second.start;
+    end = found->second.end;
+    previous_start = found->second.previous_start;
+  } else {
+    auto month = db.query(
+        "SELECT extract(epoch FROM date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')::bigint,\n"
+        "       extract(epoch FROM (date_trunc('month', now() AT TIME ZONE 'UTC') + interval '1 month') AT TIME ZONE 'UTC')::bigint");
+    start = std::stoll(*month[0].at(0));
+    end = std::stoll(*month[0].at(1));
   }
-  for (const auto& r : totals) {
-    auto& m = meters[*r[0]];
-    auto total = std::stoll(*r[1]), reported = std::stoll(*r[2]), failed = std::stoll(*r[3]);
-    m["event_name"] = *r[0];
-    m["total"] = total;
-    m["reported"] = reported;
-    m["failed"] = failed;
-    m["pending"] = total - reported - failed;
-  }
-  for (const auto& r : daily) {
-    auto& m = meters[*r[0]];
-    if (!m.contains("daily")) m["daily"] = nlohmann::json::array();
-    m["daily"].push_back({{"date", *r[1]}, {"value", std::stoll(*r[2])}});
+  auto current = periodUsage(db, configured_meters, customer_id, start, end);
+  nlohmann::json period_list = nlohmann::json::array();
+  period_list.push_back({{"period_start", common::formatIso8601Utc(start)}, {"period_end", common::formatIso8601Utc(end)},
+                         {"current", true}, {"meters", meterList(current)}});
+  if (previous_start > 0) {
+    period_list.push_back({{"period_start", common::formatIso8601Utc(previous_start)},
+                           {"period_end", common::formatIso8601Utc(start)}, {"current", false},
+                           {"meters", meterList(periodUsage(db, configured_meters, customer_id, previous_start, start))}});
   }
   auto errors = db.query(
       "SELECT me.code, me.message, a.meter, iso_utc(me.occurred_at), me.identifier\n"
@@ -78,14 +134,13 @@ nlohmann::json accountUsage(pg::Connection& db, const std::vector<std::string>& 
       {customer_id});
   nlohmann::json error_list = nlohmann::json::array();
   for (const auto& r : errors) {
-    error_list.push_back({{"code", *r[0]}, {"message", r[1].value_or("")}, {"event_name", *r[2]},
-                          {"occurred_at", *r[3]}, {"identifier", *r[4]}});
+    error_list.push_back({{"code", *r.at(0)}, {"message", r.at(1).value_or("")}, {"event_name", *r.at(2)},
+                          {"occurred_at", *r.at(3)}, {"identifier", *r.at(4)}});
   }
-  nlohmann::json list = nlohmann::json::array();
-  for (auto& [name, m] : meters) list.push_back(m);
-  return {{"period_start", common::formatIso8601Utc(std::stoll(start))},
-          {"period_end", common::formatIso8601Utc(std::stoll(end))},
-          {"meters", list},
+  return {{"period_start", common::formatIso8601Utc(start)},
+          {"period_end", common::formatIso8601Utc(end)},
+          {"meters", meterList(current)},
+          {"periods", period_list},
           {"meter_errors", error_list}};
 }
 

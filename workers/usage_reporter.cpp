@@ -33,6 +33,9 @@ UsageReporter::UsageReporter(const UsageReporterConfig& config, kafka::DurablePr
       consumer_(std::make_unique<EventConsumer>(config.kafka, config.consumer)),
       events_recorded_(metrics::defaultRegistry().counter("billing_usage_events_recorded_total",
                                                           "Usage events recorded for reporting (each identifier once)")),
+      period_closed_(metrics::defaultRegistry().counter(
+          "billing_usage_period_closed_unreported_total",
+          "Aggregates of an ended billing period Stripe finalized before they could be reported (billed nowhere)")),
       events_duplicate_(metrics::defaultRegistry().counter(
           "billing_usage_events_duplicate_total", "Usage events delivered again (resubmitted or redelivered), ignored")),
       pending_(metrics::defaultRegistry().gauge("billing_usage_aggregates_pending",
@@ -138,7 +141,17 @@ void UsageReporter::reportRound(std::int64_t now) {
       std::int64_t first = a.first_attempt_at == 0 ? now : a.first_attempt_at;
       std::int64_t retry_at = now + std::min<std::int64_t>(3600, std::int64_t{2} << std::min(a.attempts, 11));
       // Past the horizon a resend could be counted twice if an earlier attempt did reach Stripe: stop and say so.
-      bool final = !o.retryable || retry_at - first > config_.retry_horizon_seconds;
+      // Usage of an ended period is retried only until Stripe finalizes its invoice: later it would be billed
+      // nowhere, so it stops there, failed and counted, for an operator to settle (billing usage failed).
+      bool closes = a.period_closes_at > 0 && retry_at >= a.period_closes_at;
+      if (closes) {
+        retry_at = std::max(now + 1, std::min(retry_at, a.period_closes_at - 60));
+        if (now >= a.period_closes_at - 60) {
+          period_closed_.inc();
+        }
+      }
+      bool final = !o.retryable || retry_at - first > config_.retry_horizon_seconds ||
+                   (a.period_closes_at > 0 && now >= a.period_closes_at - 60);
       ledger.markAttemptFailed(a.id, o.error, retry_at, final);
       stripeOutcome(via, final ? "failed" : "retry").inc();
       (final ? log::error : log::warn)("usage aggregate not reported",

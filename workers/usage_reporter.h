@@ -46,6 +46,7 @@ class UsageReporter {
   std::chrono::steady_clock::time_point last_gauges_{};
 
   metrics::Counter& events_recorded_;
+  metrics::Counter& period_closed_;
   metrics::Counter& events_duplicate_;
   metrics::Gauge& pending_;
   metrics::Gauge& lag_seconds_;

@@ -23,6 +23,7 @@
 #include "tests/support/kafka_broker.h"
 #include "tests/support/stripe_mock.h"
 #include "tests/support/sync_database.h"
+#include "sync/refetcher.h"
 #include "usage/meter_reporter.h"
 
 using namespace billing;
@@ -559,4 +560,92 @@ TEST_CASE("usage: the API refuses to start when a configured meter is missing, i
     CHECK(message.find("no Stripe meter has event_name 'no_such_meter'") != std::string::npos);
     CHECK(message.find("api_requests") == std::string::npos);
   }
+}
+
+TEST_CASE("usage: the units on the customer's invoice equal the units ingested, through Stripe failures and a reporter SIGKILL",
+          "[integration][kafka][postgres][usage][clock]") {
+  Usage usage(1);
+  usage.fake.setLatency(0);
+  auto& stripe = *usage.stripe;
+  pg::Connection db(usage.url);
+  std::size_t applied = 0;
+  auto syncFromFake = [&] {  // what the sync worker does with the fake's events
+    auto events = usage.fake.events();
+    std::vector<std::string> payloads;
+    for (; applied < events.size(); ++applied) payloads.push_back(events[applied].dump());
+    if (!payloads.empty()) testing::applyPayloads(db, payloads);
+    db.exec("UPDATE refetch_queue SET not_before = now()");  // same-second ties: settled by a fetch, at once here
+    sync::Refetcher(db, stripe).runDue(1000);
+  };
+  // acct_0's customer on a test clock, subscribed to a plan and a metered price on the api_requests meter.
+  const auto start = unixNow();
+  auto key = [] { return stripe::newIdempotencyKey(); };
+  std::string meter_id;
+  const auto meters = stripe.get("/v1/billing/meters");
+  for (const auto& m : meters["data"]) {
+    if (m["event_name"] == "api_requests") meter_id = m["id"];
+  }
+  REQUIRE(!meter_id.empty());
+  auto clock = stripe.post("/v1/test_helpers/test_clocks", {{"frozen_time", start}}, key())["id"].get<std::string>();
+  auto customer = stripe.post("/v1/customers", {{"test_clock", clock}, {"payment_method", "pm_card_visa"},
+                                                {"invoice_settings", {{"default_payment_method", "pm_card_visa"}}}}, key())["id"].get<std::string>();
+  db.query("UPDATE accounts SET customer_id = $1 WHERE account_id = 'acct_0'", {customer});
+  auto product = stripe.post("/v1/products", {{"name", "Team"}, {"metadata", {{"plan_key", "team"}}}}, key())["id"].get<std::string>();
+  auto plan = stripe.post("/v1/prices", {{"product", product}, {"currency", "usd"}, {"unit_amount", 1000}, {"recurring", {{"interval", "month"}}}}, key());
+  auto calls = stripe.post("/v1/prices", {{"product", product}, {"currency", "usd"}, {"unit_amount", 2},
+                                          {"recurring", {{"interval", "month"}, {"usage_type", "metered"}, {"meter", meter_id}}}}, key());
+  auto sub = stripe.post("/v1/subscriptions", {{"customer", customer}, {"items", {{{"price", plan["id"]}}, {{"price", calls["id"]}}}}}, key());
+  const std::int64_t period_end = sub["items"]["data"][0]["current_period_end"];
+  syncFromFake();
+
+  // Usage in batches while Stripe answers 500 then 429 for a while and the reporter is SIGKILLed once.
+  auto reporter = usage.startReporter();
+  std::int64_t ingested = 0;
+  std::mt19937 rng(7);
+  for (int batch = 0; batch < 12; ++batch) {
+    if (batch == 3) usage.fake.failNext(4, 500);
+    if (batch == 6) usage.fake.failNext(4, 429);
+    if (batch == 8) {
+      reporter->stop(SIGKILL);
+      reporter = usage.startReporter();
+    }
+    nlohmann::json events = nlohmann::json::array();
+    for (int i = 0; i < 20; ++i) {
+      std::int64_t value = static_cast<std::int64_t>(rng() % 50);
+      ingested += value;
+      events.push_back({{"identifier", "b" + std::to_string(batch) + "-" + std::to_string(i)}, {"account_id", "acct_0"},
+                        {"event_name", "api_requests"}, {"value", value}, {"timestamp", start + batch}});
+    }
+    REQUIRE(usage.post({{"events", events}}).status == 200);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  auto at_stripe = [&] {
+    std::int64_t units = 0;
+    for (const auto& e : usage.fake.meterEvents()) units += e.customer == customer ? e.value : 0;
+    return units;
+  };
+  REQUIRE(waitFor([&] { return at_stripe() == ingested; }, std::chrono::seconds(90)));
+  // The period closes; Stripe finalizes its invoice after the grace; the invoice comes back through the events.
+  stripe.post("/v1/test_helpers/test_clocks/" + clock + "/advance", {{"frozen_time", period_end + 2 * 3600}}, key());
+  syncFromFake();
+  const std::string billed = scalar(db,
+      "SELECT coalesce(sum(l.quantity), 0)::text FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id "
+      "WHERE i.customer_id = $1 AND i.status IN ('open', 'paid') AND l.price_id = $2", {customer, calls["id"].get<std::string>()});
+  // Finalized (open, or paid: the payment's events share their second with the finalization's, a tie a fetch would
+  // settle, which a test clock's future time stamps defeat here).
+  CHECK(billed == std::to_string(ingested));  // unit for unit, on the synced invoice
+  // The usage read tells the same per period: ingested, reported, billed.
+  auto read = usage.get("/v1/accounts/acct_0/usage");
+  INFO(read.dump());
+  REQUIRE(read["periods"].size() == 2);
+  const auto& closed = read["periods"][1];
+  CHECK(closed["current"] == false);
+  nlohmann::json meter;
+  for (const auto& m : closed["meters"]) {
+    if (m["event_name"] == "api_requests") meter = m;
+  }
+  CHECK(meter["total"] == ingested);
+  CHECK(meter["reported"] == ingested);
+  CHECK(meter["billed"] == ingested);
+  CHECK(meter["refused"] == 0);
 }

@@ -513,6 +513,7 @@ void advanceSubscription(State& s, json& sub, std::int64_t until) {
       // arrears, pending prorations; drafted now, finalized after the grace.
       json lines = json::array();
       json next_items = sub["items"]["data"];
+      const std::int64_t closed_period_start = next_items.empty() ? boundary : next_items[0].value("current_period_start", boundary);
       for (auto& item : next_items) {
         const auto& r = recurringOf(item["price"]);
         std::int64_t start = item["current_period_end"];
@@ -536,7 +537,9 @@ void advanceSubscription(State& s, json& sub, std::int64_t until) {
       s.objects["pending_line"].erase(sub["id"].get<std::string>());
       sub["items"]["data"] = next_items;
       auto& invoice = storeInvoice(s, newInvoice(s, sub, "subscription_cycle", boundary, lines));
-      invoice["period_start"] = boundary;
+      // "Start/End of the usage period during which invoice items were added to this invoice. This looks back one
+      // period for a subscription invoice" (https://docs.stripe.com/api/invoices/object#invoice_object-period_start).
+      invoice["period_start"] = closed_period_start;
       invoice["period_end"] = boundary;
       s.objects["draft_meta"][invoice["id"].get<std::string>()] = {{"finalize_at", boundary + kFinalizationGraceSeconds}};
       sub["latest_invoice"] = invoice["id"];
