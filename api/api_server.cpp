@@ -50,14 +50,21 @@ void ApiServer::start() {
   if (config_.usageEnabled()) {
     // Usage for a meter Stripe doesn't have, has deactivated, or doesn't sum would be accepted here and then
     // refused or billed wrong at Stripe: refuse to start instead, saying which.
-    auto check = usage::checkMeters(context_.stripe, config_.usage_meters);
-    if (!check.problems.empty()) {
-      std::string all;
-      for (const auto& p : check.problems) all += (all.empty() ? "" : "; ") + p;
-      throw std::runtime_error("BILLING_USAGE_METERS doesn't match Stripe's meters: " + all);
+    try {
+      auto check = usage::checkMeters(context_.stripe, config_.usage_meters);
+      if (!check.problems.empty()) {
+        std::string all;
+        for (const auto& p : check.problems) all += (all.empty() ? "" : "; ") + p;
+        throw std::runtime_error("BILLING_USAGE_METERS doesn't match Stripe's meters: " + all);
+      }
+      auto db = pool_.acquire();
+      usage::recordMeters(*db, check.meter_ids);
+    } catch (const stripe::StripeError& e) {
+      // Stripe unreachable at start: reads and ingestion don't need it now; a misconfiguration still shows in the
+      // reporter's refusals. Not a reason to stay down.
+      if (!e.isTransient()) throw;
+      log::warn("usage meters not checked: Stripe could not be reached", {{"error", e.what()}});
     }
-    auto db = pool_.acquire();
-    usage::recordMeters(*db, check.meter_ids);
   }
   Poco::Net::ServerSocket socket(Poco::Net::SocketAddress(config_.host, config_.port), 1024);
   auto params = new Poco::Net::HTTPServerParams;

@@ -163,14 +163,11 @@ nlohmann::json UsageIngest::accept(const nlohmann::json& body, const std::string
   }
 
   // Duplicates (per account): twice in this request, or recorded before.
-  std::map<std::string, std::vector<std::string>> candidates;
+  std::vector<std::pair<std::string, std::string>> candidates;
   for (const auto& item : items) {
-    if (item.status == "accepted") candidates[item.event.account_id].push_back(item.event.identifier);
+    if (item.status == "accepted") candidates.push_back({item.event.account_id, item.event.identifier});
   }
-  std::set<std::pair<std::string, std::string>> known;
-  for (const auto& [account, identifiers] : candidates) {
-    for (auto& id : usage::UsageLedger(db_).knownIdentifiers(account, identifiers)) known.insert({account, id});
-  }
+  auto known = usage::UsageLedger(db_).knownIdentifiers(candidates);
   std::vector<usage::UsageEvent> accepted;
   for (auto& item : items) {
     if (item.status != "accepted") continue;

@@ -23,7 +23,7 @@ commands:
   configure-portal --config FILE
                                 create or update the Customer Portal configuration from a JSON file (idempotent)
   dlq list|replay ...           dead-lettered events (see: billing dlq --help)
-  usage failed|retry ...        usage aggregates Stripe refused (see: billing usage --help)
+  usage failed|retry|reconcile  usage Stripe refused, and our units against Stripe's (see: billing usage --help)
   backfill [--since DATE] [--objects LIST] [--restart]
                                 copy existing Stripe objects into PostgreSQL (resumable)
   replay-events --since DATE [--until DATE]

@@ -22,7 +22,7 @@ done
 state="$(mktemp -d /tmp/billing-bench-usage-XXXXXX)"
 cleanup() {
   set +e
-  for p in ${api_pid:-} ${reporter_pid:-} ${mock_pid:-}; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+  for p in ${api_pid:-} ${reporter_pid:-} ${mock_pid:-} ${fake_pid:-}; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
   "$REPO_ROOT/scripts/kafka.sh" stop "$state/kafka" >/dev/null 2>&1
   "$REPO_ROOT/scripts/postgres.sh" stop "$state/postgres" >/dev/null 2>&1
   [[ -f "$state/postgres/pg-location" ]] && rm -rf "$(cat "$state/postgres/pg-location")"
@@ -42,10 +42,22 @@ mock_pid=$!
 wait_for_port "$mock_port" 30 || die "stripe-mock did not start"
 export BILLING_STRIPE_API_KEY=sk_test_bench BILLING_STRIPE_API_BASE="http://127.0.0.1:$mock_port"
 export BILLING_USAGE_METERS=api_requests,storage_gb_hours
+# The API checks its meters at start (GET /v1/billing/meters); stripe-mock's list is a fixed sample, so the API
+# asks the Stripe fake (its demo account has api_requests; storage_gb_hours is made here). The reporter's meter
+# events go to stripe-mock.
+fake_port="$(free_port)"
+"$BUILD_DIR/tests/fake-stripe" --port "$fake_port" > "$state/fake-stripe.log" 2>&1 &
+fake_pid=$!
+wait_for_port "$fake_port" 30 || die "the Stripe fake did not start"
+for meter in storage_gb_hours; do
+  curl -sf -X POST "http://127.0.0.1:$fake_port/v1/billing/meters" -H "Authorization: Bearer sk_test_bench" \
+    -H "Idempotency-Key: bench-meter-$meter" -d "display_name=$meter" -d "event_name=$meter" \
+    -d "default_aggregation[formula]=sum" >/dev/null || die "could not make the $meter meter at the Stripe fake"
+done
 key="bk_bench_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 port="$(free_port)"
 BILLING_API_KEYS="$key" BILLING_API_TOKEN_SECRET="bench-token-secret-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
-  BILLING_API_PORT="$port" "$billing" api > "$state/api.log" 2>&1 &
+  BILLING_STRIPE_API_BASE="http://127.0.0.1:$fake_port" BILLING_API_PORT="$port" "$billing" api > "$state/api.log" 2>&1 &
 api_pid=$!
 BILLING_USAGE_WINDOW_SECONDS="$window" BILLING_USAGE_GRACE_SECONDS=1 BILLING_USAGE_STREAM_THRESHOLD=1000000 \
   BILLING_USAGE_PORT="$(free_port)" "$billing" usage-reporter > "$state/reporter.log" 2>&1 &

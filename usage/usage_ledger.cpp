@@ -1,6 +1,7 @@
 #include "usage/usage_ledger.h"
 
 #include <nlohmann/json.hpp>
+#include <set>
 
 namespace billing::usage {
 namespace {
@@ -41,7 +42,10 @@ std::size_t UsageLedger::record(const std::vector<UsageEvent>& events, std::int6
     //    boundaries (view customer_billing_periods): the part from a boundary on starts there, so its timestamp
     //    (the window start) lies in the period its usage belongs to, never in the one before.
     db_.query(
-        "WITH new_events AS (\n"
+        "WITH periods AS MATERIALIZED (\n"
+        "  SELECT customer_id, period_start, period_end FROM customer_billing_periods\n"
+        "  WHERE customer_id IN (SELECT DISTINCT customer_id FROM usage_events WHERE aggregate_id = 0)\n"
+        "), new_events AS (\n"
         "  SELECT e.account_id, e.identifier, e.customer_id, e.meter, e.value,\n"
         "         greatest(w.floor_start,\n"
         "                  CASE WHEN p.period_start > w.floor_start AND p.period_start <= e.event_time THEN p.period_start END,\n"
@@ -50,7 +54,7 @@ std::size_t UsageLedger::record(const std::vector<UsageEvent>& events, std::int6
         "  FROM usage_events e\n"
         "  CROSS JOIN LATERAL (SELECT to_timestamp(floor(extract(epoch FROM e.event_time) / $1::bigint) * $1::bigint)\n"
         "                      AS floor_start) w\n"
-        "  LEFT JOIN customer_billing_periods p ON p.customer_id = e.customer_id\n"
+        "  LEFT JOIN periods p ON p.customer_id = e.customer_id\n"
         "  WHERE e.aggregate_id = 0\n"
         "), sums AS (\n"
         "  SELECT customer_id, meter, window_start, sum(value)::bigint AS quantity, nextval('usage_aggregates_id_seq') AS id\n"
@@ -73,14 +77,19 @@ std::size_t UsageLedger::record(const std::vector<UsageEvent>& events, std::int6
   });
 }
 
-std::vector<std::string> UsageLedger::knownIdentifiers(const std::string& account_id,
-                                                       const std::vector<std::string>& identifiers) {
-  std::vector<std::string> out;
-  if (identifiers.empty()) return out;
-  for (const auto& row : db_.query("SELECT identifier FROM usage_events WHERE account_id = $1 AND identifier IN "
-                                   "(SELECT jsonb_array_elements_text($2::jsonb))",
-                                   {account_id, nlohmann::json(identifiers).dump()})) {
-    out.push_back(*row[0]);
+std::set<std::pair<std::string, std::string>> UsageLedger::knownIdentifiers(
+    const std::vector<std::pair<std::string, std::string>>& account_identifiers) {
+  std::set<std::pair<std::string, std::string>> out;
+  if (account_identifiers.empty()) return out;
+  nlohmann::json input = nlohmann::json::array();
+  for (const auto& [account, identifier] : account_identifiers) input.push_back({{"a", account}, {"i", identifier}});
+  // One query for the whole request, on the primary key (account_id, identifier).
+  // LATERAL: one primary-key lookup per pair, whatever the planner guesses of the list's size.
+  for (const auto& row : db_.query("SELECT e.account_id, e.identifier FROM jsonb_to_recordset($1::jsonb) AS x(a text, i text)\n"
+                                   "CROSS JOIN LATERAL (SELECT account_id, identifier FROM usage_events\n"
+                                   "                    WHERE account_id = x.a AND identifier = x.i) e",
+                                   {input.dump()})) {
+    out.insert({*row[0], *row[1]});
   }
   return out;
 }

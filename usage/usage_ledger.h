@@ -1,6 +1,8 @@
 #pragma once
 #include <cstdint>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/postgres.h"
@@ -34,8 +36,9 @@ class UsageLedger {
   /// transaction. Returns how many were new. Throws PgError (nothing recorded).
   std::size_t record(const std::vector<UsageEvent>& events, std::int64_t window_seconds);
 
-  /// Which of these identifiers of one account are recorded already (identifiers are per account).
-  std::vector<std::string> knownIdentifiers(const std::string& account_id, const std::vector<std::string>& identifiers);
+  /// Which of these (account, identifier) pairs are recorded already (identifiers are per account).
+  std::set<std::pair<std::string, std::string>> knownIdentifiers(
+      const std::vector<std::pair<std::string, std::string>>& account_identifiers);
 
   /// Seals open aggregates whose window ended at least `grace_seconds` before `now`: their quantity is final.
   void sealClosedWindows(std::int64_t now, std::int64_t window_seconds, std::int64_t grace_seconds);

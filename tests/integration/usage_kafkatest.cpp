@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <ctime>
 #include <functional>
 #include <map>
@@ -648,4 +649,15 @@ TEST_CASE("usage: the units on the customer's invoice equal the units ingested, 
   CHECK(meter["reported"] == ingested);
   CHECK(meter["billed"] == ingested);
   CHECK(meter["refused"] == 0);
+  // `billing usage reconcile` agrees with Stripe's meter event summaries, and finds it when Stripe lost an event.
+  const std::string since = common::formatIso8601Utc(start - 3600), until = common::formatIso8601Utc(start + 3600);
+  const std::string reconcile = std::string("BILLING_DATABASE_URL='") + usage.url + "' BILLING_STRIPE_API_KEY=sk_test_fake "
+                                "BILLING_STRIPE_API_BASE=" + usage.fake.baseUrl() + " '" BILLING_EXECUTABLE "' usage reconcile --since " +
+                                since + " --until " + until + " > reconcile.out 2>&1";
+  CHECK(std::system(reconcile.c_str()) == 0);
+  INFO(testing::readFile("reconcile.out"));
+  CHECK(testing::readFile("reconcile.out").find("\"drift\":0") != std::string::npos);
+  usage.fake.loseLastMeterEvent(customer);
+  CHECK(WEXITSTATUS(std::system(reconcile.c_str())) == 1);
+  CHECK(testing::readFile("reconcile.out").find("\"drifting\":1") != std::string::npos);
 }

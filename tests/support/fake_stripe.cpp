@@ -401,6 +401,17 @@ nlohmann::json FakeStripe::completeCheckout(const std::string& session_id) {
   return fake::completeCheckoutSession(*state_, session_id);
 }
 
+void FakeStripe::loseLastMeterEvent(const std::string& customer_id) {
+  std::lock_guard lock(state_->mutex);
+  auto& events = state_->meter_events;
+  for (auto it = events.rbegin(); it != events.rend(); ++it) {
+    if (it->customer == customer_id) {
+      events.erase(std::next(it).base());
+      return;
+    }
+  }
+}
+
 void FakeStripe::setHostedPagesBase(const std::string& base_url) {
   std::lock_guard lock(state_->mutex);
   state_->hosted_base = base_url;

@@ -56,6 +56,8 @@ class FakeStripe {
   /// Serve stand-ins for Stripe's hosted Checkout and invoice pages at `base_url`/_hosted/ (the demo: a browser can
   /// pay and authenticate there); Checkout Session and invoice URLs then point at them.
   void setHostedPagesBase(const std::string& base_url);
+  /// Loses the most recent meter event of this customer (a drift for `billing usage reconcile` to find).
+  void loseLastMeterEvent(const std::string& customer_id);
   /// The customer's card works again (a fixed payment method, as with pm_card_visa).
   void approveCustomer(const std::string& customer_id);
   /// Payments of this customer need 3-D Secure, as with pm_card_authenticationRequired.
