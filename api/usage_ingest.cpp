@@ -179,7 +179,7 @@ nlohmann::json UsageIngest::accept(const nlohmann::json& body, const std::string
   }
   if (!accepted.empty()) {
     auto delivery = producer_.produce(config_.usage_topic, accepted.front().account_id,
-                                      usage::encodeUsageBatch(accepted), {{"content-type", "usage-batch-v1"}});
+                                      usage::encodeUsageBatch(accepted, now), {{"content-type", "usage-batch-v1"}});
     if (delivery.status != kafka::DeliveryStatus::Delivered) {
       throw ApiError(503, "api_error", "kafka_unavailable",
                      "usage could not be stored durably; nothing was accepted, retry the same request");

@@ -5,6 +5,7 @@
 #include "app/commands.h"
 #include "common/json_log.h"
 #include "common/ops_server.h"
+#include "workers/usage_drift_check.h"
 #include "workers/usage_reporter.h"
 #include "workers/usage_reporter_config.h"
 
@@ -46,10 +47,14 @@ int runUsageReporter(const Args& args) {
   log::info("usage reporter ops endpoints listening", {{"host", config.host}, {"port", ops.port()}});
   std::atomic<bool> stop{false};
   std::thread loop([&] { reporter.run(stop); });
+  workers::UsageDriftCheck drift(config);
+  std::thread drift_loop;
+  if (config.drift_check_seconds > 0) drift_loop = std::thread([&] { drift.run(stop); });
   int signal = waitForShutdownSignal();
   log::info("shutting down", {{"signal", signal}});
   stop = true;
   loop.join();
+  if (drift_loop.joinable()) drift_loop.join();
   ops.stop();
   dlq.flush(5000);
   return kExitOk;

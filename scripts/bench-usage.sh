@@ -59,7 +59,7 @@ port="$(free_port)"
 BILLING_API_KEYS="$key" BILLING_API_TOKEN_SECRET="bench-token-secret-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
   BILLING_STRIPE_API_BASE="http://127.0.0.1:$fake_port" BILLING_API_PORT="$port" "$billing" api > "$state/api.log" 2>&1 &
 api_pid=$!
-BILLING_USAGE_WINDOW_SECONDS="$window" BILLING_USAGE_GRACE_SECONDS=1 BILLING_USAGE_STREAM_THRESHOLD=1000000 \
+BILLING_USAGE_WINDOW_SECONDS="$window" BILLING_USAGE_GRACE_SECONDS=1 BILLING_USAGE_ARRIVAL_MARGIN_SECONDS=1 BILLING_USAGE_STREAM_THRESHOLD=1000000 \
   BILLING_USAGE_PORT="$(free_port)" "$billing" usage-reporter > "$state/reporter.log" 2>&1 &
 reporter_pid=$!
 wait_for_port "$port" 30 || die "api did not start"

@@ -5,6 +5,19 @@
 #include "common/json_log.h"
 
 namespace billing::usage {
+namespace {
+
+nlohmann::json objectAt(const nlohmann::json& j, const char* key) {
+  if (j.is_object() && j.contains(key) && j[key].is_object()) return j[key];
+  return nlohmann::json::object();
+}
+
+std::string stringAt(const nlohmann::json& j, const char* key) {
+  if (j.is_object() && j.contains(key) && j[key].is_string()) return j[key].get<std::string>();
+  return "";
+}
+
+}  // namespace
 
 std::size_t fetchMeterErrorReports(pg::Connection& db, stripe::StripeClient& stripe, std::size_t limit) {
   auto due = db.query(
@@ -28,20 +41,27 @@ std::size_t fetchMeterErrorReports(pg::Connection& db, stripe::StripeClient& str
       continue;
     }
     nlohmann::json rows = nlohmann::json::array();
-    const auto& data = event.value("data", nlohmann::json::object());
-    const auto meter_id = event.value("related_object", nlohmann::json::object()).value("id", "");
+    // Any of these may be null or missing: v1.billing.meter.no_meter_found has no related meter at all.
+    const auto data = objectAt(event, "data");
+    const auto meter_id = stringAt(objectAt(event, "related_object"), "id");
     int position = 0;
-    for (const auto& type : data.value("reason", nlohmann::json::object()).value("error_types", nlohmann::json::array())) {
+    auto types = objectAt(data, "reason").value("error_types", nlohmann::json::array());
+    if (!types.is_array()) types = nlohmann::json::array();
+    for (const auto& type : types) {
+      if (!type.is_object()) continue;
       auto samples = type.value("sample_errors", nlohmann::json::array());
+      if (!samples.is_array()) samples = nlohmann::json::array();
       if (samples.empty()) samples.push_back(nlohmann::json::object());
       for (const auto& sample : samples) {
         nlohmann::json identifier = nullptr;
-        if (sample.contains("request") && sample["request"].is_object() && sample["request"].contains("identifier")) {
-          identifier = sample["request"]["identifier"];
-        }
-        rows.push_back({{"position", position++}, {"code", type.value("code", "unknown")},
-                        {"message", sample.value("error_message", data.value("developer_message_summary", ""))},
-                        {"error_count", type.value("error_count", 0)}, {"identifier", identifier}, {"raw", sample}});
+        const auto request = objectAt(sample, "request");
+        if (request.contains("identifier") && request["identifier"].is_string()) identifier = request["identifier"];
+        auto message = stringAt(sample, "error_message");
+        if (message.empty()) message = stringAt(data, "developer_message_summary");
+        auto code = stringAt(type, "code");
+        auto count = type.contains("error_count") && type["error_count"].is_number_integer() ? type["error_count"].get<int>() : 0;
+        rows.push_back({{"position", position++}, {"code", code.empty() ? "unknown" : code}, {"message", message},
+                        {"error_count", count}, {"identifier", identifier}, {"raw", sample}});
       }
     }
     pg::inTransaction(db, [&] {
@@ -52,7 +72,7 @@ std::size_t fetchMeterErrorReports(pg::Connection& db, stripe::StripeClient& str
           "FROM jsonb_to_recordset($3::jsonb) AS x(position integer, code text, message text, error_count integer,\n"
           "                                        identifier text, raw jsonb)\n"
           "ON CONFLICT (event_id, position) DO NOTHING",
-          {event_id, meter_id, rows.dump(), event.value("created", "")});
+          {event_id, meter_id, rows.dump(), stringAt(event, "created")});
       db.query("UPDATE meter_error_reports SET fetched_at = now(), attempts = attempts + 1, last_error = NULL\n"
                "WHERE event_id = $1",
                {event_id});

@@ -4,21 +4,30 @@
 
 namespace billing::usage {
 
-std::string encodeUsageBatch(const std::vector<UsageEvent>& events) {
+std::string encodeUsageBatch(const std::vector<UsageEvent>& events, std::int64_t received_at) {
   nlohmann::json list = nlohmann::json::array();
   for (const auto& e : events) {
     list.push_back({{"identifier", e.identifier}, {"account_id", e.account_id}, {"customer_id", e.customer_id},
                     {"meter", e.meter}, {"value", e.value}, {"timestamp", e.timestamp}});
   }
-  return nlohmann::json{{"v", 1}, {"events", list}}.dump();
+  return nlohmann::json{{"v", 1}, {"received_at", received_at}, {"events", list}}.dump();
 }
 
-std::optional<std::vector<UsageEvent>> decodeUsageBatch(const std::string& payload, std::string& error) {
+std::optional<std::vector<UsageEvent>> decodeUsageBatch(const std::string& payload, std::int64_t fallback_received_at,
+                                                        std::string& error) {
   auto doc = nlohmann::json::parse(payload, nullptr, false);
   if (doc.is_discarded() || !doc.is_object() || doc.value("v", 0) != 1 || !doc.contains("events") ||
       !doc["events"].is_array()) {
     error = "not a usage batch (version 1)";
     return std::nullopt;
+  }
+  std::int64_t received_at = fallback_received_at;
+  if (doc.contains("received_at")) {
+    if (!doc["received_at"].is_number_integer()) {
+      error = "received_at is not an integer";
+      return std::nullopt;
+    }
+    received_at = doc["received_at"].get<std::int64_t>();
   }
   std::vector<UsageEvent> out;
   out.reserve(doc["events"].size());
@@ -31,7 +40,8 @@ std::optional<std::vector<UsageEvent>> decodeUsageBatch(const std::string& paylo
       return std::nullopt;
     }
     out.push_back({e["identifier"].get<std::string>(), e.value("account_id", ""), e["customer_id"].get<std::string>(),
-                   e["meter"].get<std::string>(), e["value"].get<std::int64_t>(), e["timestamp"].get<std::int64_t>()});
+                   e["meter"].get<std::string>(), e["value"].get<std::int64_t>(), e["timestamp"].get<std::int64_t>(),
+                   received_at});
   }
   return out;
 }

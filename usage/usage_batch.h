@@ -14,13 +14,19 @@ struct UsageEvent {
   std::string meter;        // the meter's event_name
   std::int64_t value = 0;   // whole units, >= 0
   std::int64_t timestamp = 0;  // unix seconds (UTC) when the usage happened
+  /// When the API accepted it (unix seconds, carried in the message): with the partition, what decides which
+  /// aggregate it joins, so re-recording the topic after a database restore rebuilds the same aggregates.
+  std::int64_t received_at = 0;
+  std::int32_t partition = -1;  // the usage topic partition it came from (set by the reporter)
 };
 
-/// The Kafka message for one accepted batch: `{"v":1,"events":[...]}`. One message per request, so a batch is
-/// durable as a whole or not at all.
-std::string encodeUsageBatch(const std::vector<UsageEvent>& events);
+/// The Kafka message for one accepted batch: `{"v":1,"received_at":T,"events":[...]}`. One message per request,
+/// so a batch is durable as a whole or not at all.
+std::string encodeUsageBatch(const std::vector<UsageEvent>& events, std::int64_t received_at);
 
-/// Parses a usage topic message; nullopt (and `error`) when it isn't one (it goes to the dead letters).
-std::optional<std::vector<UsageEvent>> decodeUsageBatch(const std::string& payload, std::string& error);
+/// Parses a usage topic message; nullopt (and `error`) when it isn't one (it goes to the dead letters). A message
+/// without `received_at` (written before it existed) takes `fallback_received_at` (the Kafka message timestamp).
+std::optional<std::vector<UsageEvent>> decodeUsageBatch(const std::string& payload, std::int64_t fallback_received_at,
+                                                        std::string& error);
 
 }  // namespace billing::usage

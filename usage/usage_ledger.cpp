@@ -15,66 +15,116 @@ std::string idList(const std::vector<std::int64_t>& ids) {
 
 }  // namespace
 
-std::size_t UsageLedger::record(const std::vector<UsageEvent>& events, std::int64_t window_seconds) {
+std::size_t UsageLedger::record(const std::vector<UsageEvent>& events, const RecordingRules& rules) {
   if (events.empty()) return 0;
   nlohmann::json input = nlohmann::json::array();
   for (const auto& e : events) {
     input.push_back({{"identifier", e.identifier}, {"account_id", e.account_id}, {"customer_id", e.customer_id},
-                     {"meter", e.meter}, {"value", e.value}, {"ts", e.timestamp}});
+                     {"meter", e.meter}, {"value", e.value}, {"ts", e.timestamp}, {"rcv", e.received_at},
+                     {"part", e.partition}, {"n", input.size()}});
   }
   const auto text = input.dump();
-  const auto window = std::to_string(window_seconds);
+  const auto window = std::to_string(rules.window_seconds);
+  const auto grace = std::to_string(rules.grace_seconds);
   return pg::inTransaction(db_, [&]() -> std::size_t {
     // 1. The events, once: a concurrent reporter inserting the same identifier waits for this transaction and then
-    //    finds it, so each event is summed by exactly one transaction.
+    //    finds it, so each event is summed by exactly one transaction. Twice in one batch: the first in topic order.
     auto fresh = db_.query(
-        "INSERT INTO usage_events (identifier, account_id, customer_id, meter, value, event_time, aggregate_id)\n"
-        "SELECT DISTINCT ON (account_id, identifier) identifier, account_id, customer_id, meter, value, to_timestamp(ts), 0\n"
-        "FROM jsonb_to_recordset($1::jsonb) AS x(identifier text, account_id text, customer_id text, meter text,\n"
-        "                                        value bigint, ts bigint)\n"
+        "INSERT INTO usage_events (identifier, account_id, customer_id, meter, value, event_time, aggregate_id,\n"
+        "                          received_at, source_partition)\n"
+        "SELECT DISTINCT ON (account_id, identifier) identifier, account_id, customer_id, meter, value, to_timestamp(ts),\n"
+        "       0, to_timestamp(rcv), part\n"
+        "FROM jsonb_to_recordset($1::jsonb) AS x(identifier text, account_id text, customer_id text,\n"
+        "                                        meter text, value bigint, ts bigint, rcv bigint, part int, n bigint)\n"
+        "ORDER BY account_id, identifier, n\n"
         "ON CONFLICT (account_id, identifier) DO NOTHING RETURNING identifier",
         {text});
+    // 2. How far each partition is recorded now (duplicates count: their messages are read too).
+    db_.query(
+        "INSERT INTO usage_watermarks (source_partition, received_through)\n"
+        "SELECT part, to_timestamp(max(rcv) - $2::bigint)\n"
+        "FROM jsonb_to_recordset($1::jsonb) AS x(rcv bigint, part int) WHERE part >= 0 GROUP BY part\n"
+        "ON CONFLICT (source_partition) DO UPDATE\n"
+        "SET received_through = greatest(usage_watermarks.received_through, excluded.received_through)",
+        {text, std::to_string(rules.arrival_margin_seconds)});
     if (fresh.empty()) return 0;
-    // 2. Their sums into each window's open aggregate (a new one when the window's earlier one is sealed), and
-    //    each new event pointed at it. New events are the rows with aggregate_id 0: only this transaction's, since
-    //    every committed row has its aggregate. The identifier Stripe dedupes by is derived from the row's id and
-    //    key, so it never changes once the row exists. A window is cut at the customer's billing period
-    //    boundaries (view customer_billing_periods): the part from a boundary on starts there, so its timestamp
-    //    (the window start) lies in the period its usage belongs to, never in the one before.
+    // 3. Their sums into their aggregates, and each new event pointed at its aggregate. New events are the rows
+    //    with aggregate_id 0: only this transaction's, since every committed row has its aggregate. An event's
+    //    aggregate follows from its content alone (migration 0010): customer, meter, window (cut at the
+    //    customer's billing period boundaries, view customer_billing_periods, so its timestamp, the window start,
+    //    lies in the period its usage belongs to), partition and generation (from received_at: accepted within
+    //    the window or its grace is generation 0; later, the minute (or shorter window) of acceptance, counted
+    //    from the epoch). So is the identifier.
     db_.query(
         "WITH periods AS MATERIALIZED (\n"
         "  SELECT customer_id, period_start, period_end FROM customer_billing_periods\n"
         "  WHERE customer_id IN (SELECT DISTINCT customer_id FROM usage_events WHERE aggregate_id = 0)\n"
         "), new_events AS (\n"
-        "  SELECT e.account_id, e.identifier, e.customer_id, e.meter, e.value,\n"
+        "  SELECT e.account_id, e.identifier, e.customer_id, e.meter, e.value, e.source_partition, w.floor_start,\n"
         "         greatest(w.floor_start,\n"
         "                  CASE WHEN p.period_start > w.floor_start AND p.period_start <= e.event_time THEN p.period_start END,\n"
         "                  CASE WHEN p.period_end > w.floor_start AND p.period_end <= e.event_time THEN p.period_end END)\n"
-        "           AS window_start\n"
+        "           AS window_start,\n"
+        "         CASE WHEN e.received_at < w.floor_start + make_interval(secs => $1::bigint + $2::bigint) THEN 0\n"
+        "              ELSE floor(extract(epoch FROM e.received_at) / $3::bigint)::bigint END AS generation\n"
         "  FROM usage_events e\n"
         "  CROSS JOIN LATERAL (SELECT to_timestamp(floor(extract(epoch FROM e.event_time) / $1::bigint) * $1::bigint)\n"
         "                      AS floor_start) w\n"
         "  LEFT JOIN periods p ON p.customer_id = e.customer_id\n"
         "  WHERE e.aggregate_id = 0\n"
+        "), keyed AS (\n"
+        // Accepted after its aggregate was sealed (it waited in Kafka beyond the arrival margin): an aggregate of
+        // its own, named by the event, so nothing is added to a sum Stripe may have counted.
+        "  SELECT n.*, CASE WHEN EXISTS (\n"
+        "           SELECT 1 FROM usage_aggregates a\n"
+        "           WHERE a.customer_id = n.customer_id AND a.meter = n.meter AND a.window_start = n.window_start\n"
+        "             AND a.generation = n.generation AND a.source_partition = n.source_partition\n"
+        "             AND a.late_event = '' AND a.status <> 'open')\n"
+        "         THEN n.account_id || '|' || n.identifier ELSE '' END AS late_event\n"
+        "  FROM new_events n\n"
         "), sums AS (\n"
-        "  SELECT customer_id, meter, window_start, sum(value)::bigint AS quantity, nextval('usage_aggregates_id_seq') AS id\n"
-        "  FROM new_events GROUP BY customer_id, meter, window_start\n"
+        "  SELECT customer_id, meter, window_start, generation, source_partition, late_event,\n"
+        "         sum(value)::bigint AS quantity,\n"
+        "         CASE WHEN late_event <> '' THEN '-infinity'::timestamptz\n"
+        "              WHEN generation = 0 THEN min(floor_start) + make_interval(secs => $1::bigint + $2::bigint)\n"
+        "              ELSE to_timestamp((generation + 1) * $3::bigint) END AS received_until\n"
+        "  FROM keyed GROUP BY customer_id, meter, window_start, generation, source_partition, late_event\n"
         "), upserted AS (\n"
-        "  INSERT INTO usage_aggregates (id, customer_id, meter, window_start, quantity, identifier)\n"
-        "  SELECT id, customer_id, meter, window_start, quantity,\n"
+        "  INSERT INTO usage_aggregates (customer_id, meter, window_start, generation, source_partition, late_event,\n"
+        "                                received_until, quantity, identifier)\n"
+        "  SELECT customer_id, meter, window_start, generation, source_partition, late_event, received_until, quantity,\n"
         "         'sbu_' || left(encode(sha256(convert_to(customer_id || '|' || meter || '|' ||\n"
-        "                   extract(epoch FROM window_start)::bigint || '|' || id, 'UTF8')), 'hex'), 40)\n"
-        "  FROM sums ORDER BY customer_id, meter, window_start\n"
-        "  ON CONFLICT (customer_id, meter, window_start) WHERE status = 'open'\n"
-        "  DO UPDATE SET quantity = usage_aggregates.quantity + excluded.quantity\n"
-        "  RETURNING id, customer_id, meter, window_start\n"
+        "                   extract(epoch FROM window_start)::bigint || '|' || generation || '|' || source_partition ||\n"
+        "                   '|' || late_event, 'UTF8')), 'hex'), 40)\n"
+        "  FROM sums ORDER BY customer_id, meter, window_start, generation, source_partition, late_event\n"
+        "  ON CONFLICT (customer_id, meter, window_start, generation, source_partition, late_event)\n"
+        "     WHERE source_partition >= 0\n"
+        "  DO UPDATE SET quantity = usage_aggregates.quantity + excluded.quantity WHERE usage_aggregates.status = 'open'\n"
+        "  RETURNING id, customer_id, meter, window_start, generation, source_partition, late_event\n"
         ")\n"
         "UPDATE usage_events e SET aggregate_id = u.id\n"
-        "FROM new_events n JOIN upserted u USING (customer_id, meter, window_start)\n"
+        "FROM keyed n JOIN upserted u USING (customer_id, meter, window_start, generation, source_partition, late_event)\n"
         "WHERE e.account_id = n.account_id AND e.identifier = n.identifier AND e.aggregate_id = 0",
-        {window});
+        {window, grace, std::to_string(rules.lateSlotSeconds())});
+    // Another reporter sealed an aggregate between this statement's snapshot and its write (possible only for
+    // events past the arrival margin): undone and recorded again, when the seal is visible.
+    if (toInt(db_.query("SELECT count(*) FROM usage_events WHERE aggregate_id = 0")[0][0]) > 0) {
+      throw pg::PgError("40001", "an aggregate was sealed while usage was added to it; recording again");
+    }
     return fresh.size();
   });
+}
+
+void UsageLedger::markReadToEnd(const std::vector<std::int32_t>& partitions, std::int64_t checked_at,
+                                std::int64_t arrival_margin_seconds) {
+  if (partitions.empty()) return;
+  nlohmann::json list = partitions;
+  db_.query(
+      "INSERT INTO usage_watermarks (source_partition, received_through)\n"
+      "SELECT p::int, to_timestamp($2::bigint) FROM jsonb_array_elements_text($1::jsonb) AS p\n"
+      "ON CONFLICT (source_partition) DO UPDATE\n"
+      "SET received_through = greatest(usage_watermarks.received_through, excluded.received_through)",
+      {list.dump(), std::to_string(checked_at - arrival_margin_seconds)});
 }
 
 std::set<std::pair<std::string, std::string>> UsageLedger::knownIdentifiers(
@@ -94,11 +144,15 @@ std::set<std::pair<std::string, std::string>> UsageLedger::knownIdentifiers(
   return out;
 }
 
-void UsageLedger::sealClosedWindows(std::int64_t now, std::int64_t window_seconds, std::int64_t grace_seconds) {
+void UsageLedger::sealComplete() {
+  // Complete: its partition is recorded past the end of its generation's acceptance time. Rows from before
+  // migration 0010 (no partition) by the clock.
   db_.query(
-      "UPDATE usage_aggregates SET status = 'sealed', next_attempt_at = now()\n"
-      "WHERE status = 'open' AND window_start <= to_timestamp($1::bigint)",
-      {std::to_string(now - window_seconds - grace_seconds)});
+      "UPDATE usage_aggregates a SET status = 'sealed', next_attempt_at = now()\n"
+      "WHERE a.status = 'open' AND (\n"
+      "  a.received_until <= (SELECT w.received_through FROM usage_watermarks w\n"
+      "                       WHERE w.source_partition = a.source_partition)\n"
+      "  OR (a.source_partition < 0 AND a.received_until <= now()))");
 }
 
 std::vector<DueAggregate> UsageLedger::claimDue(std::size_t limit, std::int64_t lease_seconds) {

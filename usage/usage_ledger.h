@@ -1,4 +1,5 @@
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <set>
 #include <string>
@@ -26,22 +27,40 @@ struct DueAggregate {
 /// Stripe finalizes a period's invoice about an hour after the period ends; usage after that is billed nowhere.
 inline constexpr std::int64_t kStripeFinalizationSeconds = 3600;
 
+/// How accepted usage is grouped (BILLING_USAGE_WINDOW_SECONDS, _GRACE_SECONDS, _ARRIVAL_MARGIN_SECONDS).
+struct RecordingRules {
+  std::int64_t window_seconds = 300;  // one aggregate per customer, meter and window of event time
+  std::int64_t grace_seconds = 10;    // accepted this long after its window ended: still in the first generation
+  /// How much earlier than the newest recorded message a message may still arrive in a partition: the API's
+  /// Kafka delivery timeout plus clock differences between hosts.
+  std::int64_t arrival_margin_seconds = 30;
+  /// Usage accepted after its window's grace is summed per slot of acceptance time this long: a late report
+  /// waits at most this for its aggregate to close.
+  std::int64_t lateSlotSeconds() const { return std::max<std::int64_t>(1, std::min<std::int64_t>(window_seconds, 60)); }
+};
+
 /// The usage tables (schema/migrations/0004_usage.sql): events recorded once, summed per customer, meter and
 /// window, and each sum's way to Stripe. Not thread-safe (one connection).
 class UsageLedger {
  public:
   explicit UsageLedger(pg::Connection& db) : db_(db) {}
 
-  /// Records the events not recorded before (by identifier) and adds them to their window's open aggregate, in one
-  /// transaction. Returns how many were new. Throws PgError (nothing recorded).
-  std::size_t record(const std::vector<UsageEvent>& events, std::int64_t window_seconds);
+  /// Records the events not recorded before (by account and identifier), adds them to their aggregates (migration
+  /// 0010: from content, so re-recording after a restore rebuilds the same ones) and moves their partitions'
+  /// watermarks, in one transaction. Returns how many were new. Throws PgError (nothing recorded).
+  std::size_t record(const std::vector<UsageEvent>& events, const RecordingRules& rules);
+
+  /// These partitions were read to the end at `checked_at`: everything accepted before it, less the margin, is
+  /// recorded.
+  void markReadToEnd(const std::vector<std::int32_t>& partitions, std::int64_t checked_at,
+                     std::int64_t arrival_margin_seconds);
 
   /// Which of these (account, identifier) pairs are recorded already (identifiers are per account).
   std::set<std::pair<std::string, std::string>> knownIdentifiers(
       const std::vector<std::pair<std::string, std::string>>& account_identifiers);
 
-  /// Seals open aggregates whose window ended at least `grace_seconds` before `now`: their quantity is final.
-  void sealClosedWindows(std::int64_t now, std::int64_t window_seconds, std::int64_t grace_seconds);
+  /// Seals the open aggregates whose partition is recorded past their generation's end: their quantity is final.
+  void sealComplete();
 
   /// Claims up to `limit` sealed aggregates that are due, for `lease_seconds` (another reporter skips them meanwhile).
   std::vector<DueAggregate> claimDue(std::size_t limit, std::int64_t lease_seconds);

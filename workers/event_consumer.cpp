@@ -62,6 +62,8 @@ std::vector<ConsumedMessage> EventConsumer::poll(std::size_t max, int wait_ms, i
     m.topic = message->topic_name();
     m.partition = message->partition();
     m.offset = message->offset();
+    auto stamp = message->timestamp();
+    if (stamp.type != RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE) m.timestamp_ms = stamp.timestamp;
     if (message->key()) m.key = *message->key();
     m.payload.assign(static_cast<const char*>(message->payload()), message->len());
     if (auto* headers = message->headers()) {
@@ -107,6 +109,47 @@ std::int64_t EventConsumer::lag() {
   }
   RdKafka::TopicPartition::destroy(assigned);
   return total;
+}
+
+std::vector<std::int32_t> EventConsumer::readToEnd(int timeout_ms) {
+  std::vector<std::int32_t> out;
+  std::vector<RdKafka::TopicPartition*> assigned;
+  if (consumer_->assignment(assigned) != RdKafka::ERR_NO_ERROR) return out;
+  consumer_->position(assigned);
+  // position(): the offset after the last message handed to the application; invalid before the first, when the
+  // group's committed offset (everything before it was recorded) tells instead.
+  std::vector<RdKafka::TopicPartition*> unread;
+  for (auto* tp : assigned) {
+    if (tp->offset() < 0) unread.push_back(RdKafka::TopicPartition::create(tp->topic(), tp->partition()));
+  }
+  if (!unread.empty() && consumer_->committed(unread, timeout_ms) == RdKafka::ERR_NO_ERROR) {
+    for (auto* tp : assigned) {
+      for (auto* c : unread) {
+        if (c->partition() == tp->partition() && c->topic() == tp->topic() && c->err() == RdKafka::ERR_NO_ERROR) {
+          tp->set_offset(c->offset());
+        }
+      }
+    }
+  }
+  RdKafka::TopicPartition::destroy(unread);
+  for (auto* tp : assigned) {
+    std::int64_t low = 0, high = 0;
+    // The cached end first: when it already shows unread messages, no broker round trip is needed.
+    if (tp->offset() >= 0 &&
+        consumer_->get_watermark_offsets(tp->topic(), tp->partition(), &low, &high) == RdKafka::ERR_NO_ERROR &&
+        high > tp->offset()) {
+      continue;
+    }
+    if (consumer_->query_watermark_offsets(tp->topic(), tp->partition(), &low, &high, timeout_ms) !=
+        RdKafka::ERR_NO_ERROR) {
+      continue;
+    }
+    // No offset at all (a new group reads from the earliest): read to the end only if there is nothing to read.
+    std::int64_t position = tp->offset() >= 0 ? tp->offset() : low;
+    if (position >= high) out.push_back(tp->partition());
+  }
+  RdKafka::TopicPartition::destroy(assigned);
+  return out;
 }
 
 void EventConsumer::close() {

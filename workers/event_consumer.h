@@ -17,6 +17,7 @@ struct ConsumedMessage {
   std::string topic;
   std::int32_t partition = -1;
   std::int64_t offset = -1;
+  std::int64_t timestamp_ms = 0;  // the message's Kafka timestamp (0 when it has none)
   std::string key;
   std::string payload;
   kafka::MessageHeaders headers;
@@ -45,6 +46,10 @@ class EventConsumer {
 
   /// Messages behind the end of the assigned partitions (from the last fetch; no broker round trip).
   std::int64_t lag();
+
+  /// The assigned partitions this consumer has read to the end, by a fresh query of the broker (timeout_ms each):
+  /// no message appended before the query is left unread. Partitions the broker couldn't answer for are left out.
+  std::vector<std::int32_t> readToEnd(int timeout_ms);
 
   /// Commits stored offsets and leaves the group (partitions move to other workers at once).
   void close();

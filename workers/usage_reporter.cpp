@@ -84,12 +84,17 @@ void UsageReporter::run(const std::atomic<bool>& stop) {
   log::info("usage reporter stopped");
 }
 
+usage::RecordingRules UsageReporter::rules() const {
+  return {config_.window_seconds, config_.grace_seconds, config_.arrival_margin_seconds};
+}
+
 bool UsageReporter::recordBatch(const std::vector<ConsumedMessage>& batch, const std::atomic<bool>& stop) {
   std::vector<usage::UsageEvent> events;
   for (const auto& message : batch) {
     std::string error;
-    auto decoded = usage::decodeUsageBatch(message.payload, error);
+    auto decoded = usage::decodeUsageBatch(message.payload, message.timestamp_ms / 1000, error);
     if (decoded) {
+      for (auto& e : *decoded) e.partition = message.partition;
       events.insert(events.end(), decoded->begin(), decoded->end());
       continue;
     }
@@ -103,7 +108,7 @@ bool UsageReporter::recordBatch(const std::vector<ConsumedMessage>& batch, const
   // The database is waited out: an accepted usage event is never skipped.
   for (int attempt = 0;; ++attempt) {
     try {
-      auto fresh = usage::UsageLedger(db()).record(events, config_.window_seconds);
+      auto fresh = usage::UsageLedger(db()).record(events, rules());
       events_recorded_.inc(fresh);
       events_duplicate_.inc(events.size() - fresh);
       ready_ = true;
@@ -118,7 +123,12 @@ bool UsageReporter::recordBatch(const std::vector<ConsumedMessage>& batch, const
 
 void UsageReporter::reportRound(std::int64_t now) {
   usage::UsageLedger ledger(db());
-  ledger.sealClosedWindows(now, config_.window_seconds, config_.grace_seconds);
+  // Partitions read to the end: everything accepted until shortly before this check is recorded. Then every
+  // aggregate whose partition is recorded past its generation is complete and sealed; never by the clock alone,
+  // so a reporter catching up (after downtime, or replaying after a restore) seals nothing early.
+  const auto checked_at = unixNow();
+  ledger.markReadToEnd(consumer_->readToEnd(1000), checked_at, config_.arrival_margin_seconds);
+  ledger.sealComplete();
   // Leased (BILLING_USAGE_LEASE_SECONDS, 5 minutes): if this process dies mid-send, another reporter (or this one,
   // restarted) resends them then, under the same identifiers.
   auto due = ledger.claimDue(config_.send_per_round, config_.lease_seconds);

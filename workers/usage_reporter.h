@@ -8,6 +8,7 @@
 #include "common/postgres.h"
 #include "stripe/stripe_client.h"
 #include "usage/meter_reporter.h"
+#include "usage/usage_ledger.h"
 #include "workers/event_consumer.h"
 #include "workers/usage_reporter_config.h"
 
@@ -16,7 +17,7 @@ namespace billing::workers {
 /// The `billing usage-reporter` loop, one thread:
 /// 1. consume accepted usage batches from the usage topic and record them (usage_ledger: each identifier once,
 ///    summed into its window's open aggregate) in one transaction, then store the Kafka offsets;
-/// 2. seal aggregates whose window closed, send the due ones to Stripe (MeterReporter), and mark each reported only
+/// 2. seal aggregates whose partition is recorded past their generation (migration 0010), send the due ones to Stripe (MeterReporter), and mark each reported only
 ///    after Stripe's 2xx; failures are retried with backoff under the same identifier, within Stripe's 24 h dedupe;
 /// 3. complete queued meter error reports from the v2 Events API.
 /// A crash anywhere re-delivers or resends, and identifiers make both harmless.
@@ -32,6 +33,7 @@ class UsageReporter {
  private:
   bool recordBatch(const std::vector<ConsumedMessage>& batch, const std::atomic<bool>& stop);
   void reportRound(std::int64_t now);
+  usage::RecordingRules rules() const;
   pg::Connection& db();
 
   const UsageReporterConfig& config_;

@@ -21,10 +21,16 @@ LoadedUsageReporterConfig loadUsageReporterConfig(const common::Environment& env
   c.batch_max = static_cast<std::size_t>(reader.integer("BILLING_USAGE_BATCH_MAX", 20, 1, 1000));
   c.window_seconds = reader.integer("BILLING_USAGE_WINDOW_SECONDS", c.window_seconds, 1, 86400);
   c.grace_seconds = reader.integer("BILLING_USAGE_GRACE_SECONDS", c.grace_seconds, 0, 3600);
+  c.arrival_margin_seconds =
+      reader.integer("BILLING_USAGE_ARRIVAL_MARGIN_SECONDS", c.arrival_margin_seconds, 0, 3600);
   c.send_per_round = static_cast<std::size_t>(reader.integer("BILLING_USAGE_SEND_PER_ROUND", 1000, 1, 100000));
   c.lease_seconds = reader.integer("BILLING_USAGE_LEASE_SECONDS", c.lease_seconds, 10, 3600);
   c.stream_threshold = static_cast<std::size_t>(reader.integer("BILLING_USAGE_STREAM_THRESHOLD", 100, 1, 1000000));
   c.retry_horizon_seconds = reader.integer("BILLING_USAGE_RETRY_HORIZON_SECONDS", c.retry_horizon_seconds, 60, 23 * 3600);
+  c.drift_check_seconds = reader.integer("BILLING_USAGE_DRIFT_CHECK_SECONDS", c.drift_check_seconds, 0, 7 * 86400);
+  c.drift_lookback_seconds =
+      reader.integer("BILLING_USAGE_DRIFT_LOOKBACK_SECONDS", c.drift_lookback_seconds, 3600, 35 * 86400);
+  c.drift_settle_seconds = reader.integer("BILLING_USAGE_DRIFT_SETTLE_SECONDS", c.drift_settle_seconds, 0, 86400);
   c.host = reader.string("BILLING_USAGE_HOST", c.host);
   c.port = static_cast<std::uint16_t>(reader.integer("BILLING_USAGE_PORT", c.port, 0, 65535));
   c.log_level = reader.string("BILLING_LOG_LEVEL", c.log_level);

@@ -20,11 +20,17 @@ struct UsageReporterConfig {
   std::size_t batch_max = 20;            // usage messages (each an ingested batch, up to 1000 events) per transaction
   int batch_linger_ms = 50;
   std::int64_t window_seconds = 300;     // usage is summed per customer, meter and window: one Stripe event each
-  std::int64_t grace_seconds = 10;       // a window is sealed this long after it ends (late events open a new sum)
+  std::int64_t grace_seconds = 10;       // usage accepted this long after its window ends is summed with it (later: a new sum)
+  /// A message can land in Kafka this much after one accepted later (the API's BILLING_KAFKA_DELIVERY_TIMEOUT_MS,
+  /// 10 s by default, plus clock differences): aggregates are sealed only once their partition is recorded this far past.
+  std::int64_t arrival_margin_seconds = 30;
   std::size_t send_per_round = 1000;     // aggregates sent per round at most
   std::int64_t lease_seconds = 300;      // a claimed aggregate waits this long before another reporter resends it
   std::size_t stream_threshold = 100;    // from this many due aggregates on, the v2 meter event stream is used
   std::int64_t retry_horizon_seconds = 23 * 3600;  // Stripe dedupes identifiers for 24 h: never resend past it
+  std::int64_t drift_check_seconds = 3600;     // compare with Stripe's meter event summaries this often (0: never)
+  std::int64_t drift_lookback_seconds = 86400; // over usage dated this far back
+  std::int64_t drift_settle_seconds = 600;     // up to this long ago (Stripe's summaries lag)
   std::string host = "0.0.0.0";          // ops endpoints: /healthz /readyz /metrics
   std::uint16_t port = 8083;
   std::string log_level = "info";

@@ -13,6 +13,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "api/api_server.h"
@@ -110,6 +111,7 @@ struct Usage {
         {"BILLING_STRIPE_API_KEY", "sk_test_fake"}, {"BILLING_STRIPE_API_BASE", fake.baseUrl()},
         {"BILLING_STRIPE_METER_EVENTS_BASE", fake.baseUrl()}, {"BILLING_STRIPE_MAX_RETRIES", "0"},
         {"BILLING_USAGE_WINDOW_SECONDS", "2"},  {"BILLING_USAGE_GRACE_SECONDS", "1"},
+        {"BILLING_USAGE_ARRIVAL_MARGIN_SECONDS", "1"},
         {"BILLING_USAGE_PORT", std::to_string(reporter_port)}, {"BILLING_USAGE_HOST", "127.0.0.1"},
         {"BILLING_USAGE_SESSION_TIMEOUT_MS", "6000"},
         // A SIGKILLed reporter's claimed aggregates are resent after the lease: short here, so the tests wait
@@ -297,11 +299,12 @@ TEST_CASE("usage: two reports for one customer in the same hour are both billed 
   auto first = usage.post({{"account_id", "acct_0"}, {"event_name", "api_requests"}, {"value", 5}, {"timestamp", hour + 60}},
                           "req-1");
   REQUIRE(first.status == 200);
-  REQUIRE(waitFor([&] { return sum(usage.stripeTotals()) == 5; }, std::chrono::seconds(60)));
+  // Usage dated before its window's grace joins the aggregate of its minute of acceptance: closed within a minute.
+  REQUIRE(waitFor([&] { return sum(usage.stripeTotals()) == 5; }, std::chrono::seconds(120)));
   auto second = usage.post({{"account_id", "acct_0"}, {"event_name", "api_requests"}, {"value", 7}, {"timestamp", hour + 120}},
                            "req-2");
   REQUIRE(second.status == 200);
-  CHECK(waitFor([&] { return sum(usage.stripeTotals()) == 12; }, std::chrono::seconds(60)));
+  CHECK(waitFor([&] { return sum(usage.stripeTotals()) == 12; }, std::chrono::seconds(120)));
   auto events = usage.fake.meterEvents();
   REQUIRE(events.size() == 2);
   CHECK(events[0].identifier != events[1].identifier);
@@ -565,7 +568,7 @@ TEST_CASE("usage: the API refuses to start when a configured meter is missing, i
   }
 }
 
-TEST_CASE("usage: the units on the customer's invoice equal the units ingested, through Stripe failures and a reporter SIGKILL",
+TEST_CASE("usage: the units on each invoice equal the units ingested for its period, across a renewal, through Stripe failures and a reporter SIGKILL",
           "[integration][kafka][postgres][usage][clock]") {
   Usage usage(1);
   usage.fake.setLatency(0);
@@ -580,8 +583,11 @@ TEST_CASE("usage: the units on the customer's invoice equal the units ingested, 
     db.exec("UPDATE refetch_queue SET not_before = now()");  // same-second ties: settled by a fetch, at once here
     sync::Refetcher(db, stripe).runDue(1000);
   };
-  // acct_0's customer on a test clock, subscribed to a plan and a metered price on the api_requests meter.
-  const auto start = unixNow();
+  // acct_0's customer on a test clock, subscribed to a daily plan and a daily metered price on the api_requests
+  // meter. Stripe takes a test-clock customer's meter events only near the clock's time (35 days back, 5 minutes
+  // ahead) and the API only near the real time, so the first period ends 20 s from now: its usage is dated at its
+  // start (a day ago), the second period's just after the renewal.
+  const auto now = unixNow();
   auto key = [] { return stripe::newIdempotencyKey(); };
   std::string meter_id;
   const auto meters = stripe.get("/v1/billing/meters");
@@ -589,54 +595,82 @@ TEST_CASE("usage: the units on the customer's invoice equal the units ingested, 
     if (m["event_name"] == "api_requests") meter_id = m["id"];
   }
   REQUIRE(!meter_id.empty());
+  const auto start = now + 20 - 86400;
   auto clock = stripe.post("/v1/test_helpers/test_clocks", {{"frozen_time", start}}, key())["id"].get<std::string>();
   auto customer = stripe.post("/v1/customers", {{"test_clock", clock}, {"payment_method", "pm_card_visa"},
                                                 {"invoice_settings", {{"default_payment_method", "pm_card_visa"}}}}, key())["id"].get<std::string>();
   db.query("UPDATE accounts SET customer_id = $1 WHERE account_id = 'acct_0'", {customer});
   auto product = stripe.post("/v1/products", {{"name", "Team"}, {"metadata", {{"plan_key", "team"}}}}, key())["id"].get<std::string>();
-  auto plan = stripe.post("/v1/prices", {{"product", product}, {"currency", "usd"}, {"unit_amount", 1000}, {"recurring", {{"interval", "month"}}}}, key());
+  auto plan = stripe.post("/v1/prices", {{"product", product}, {"currency", "usd"}, {"unit_amount", 1000}, {"recurring", {{"interval", "day"}}}}, key());
   auto calls = stripe.post("/v1/prices", {{"product", product}, {"currency", "usd"}, {"unit_amount", 2},
-                                          {"recurring", {{"interval", "month"}, {"usage_type", "metered"}, {"meter", meter_id}}}}, key());
+                                          {"recurring", {{"interval", "day"}, {"usage_type", "metered"}, {"meter", meter_id}}}}, key());
   auto sub = stripe.post("/v1/subscriptions", {{"customer", customer}, {"items", {{{"price", plan["id"]}}, {{"price", calls["id"]}}}}}, key());
   const std::int64_t period_end = sub["items"]["data"][0]["current_period_end"];
+  REQUIRE(period_end == start + 86400);
   syncFromFake();
 
-  // Usage in batches while Stripe answers 500 then 429 for a while and the reporter is SIGKILLed once.
   auto reporter = usage.startReporter();
-  std::int64_t ingested = 0;
   std::mt19937 rng(7);
-  for (int batch = 0; batch < 12; ++batch) {
+  auto ingest = [&](const std::string& prefix, int batches, std::int64_t timestamp, const std::function<void(int)>& before) {
+    std::int64_t units = 0;
+    for (int batch = 0; batch < batches; ++batch) {
+      before(batch);
+      nlohmann::json events = nlohmann::json::array();
+      for (int i = 0; i < 20; ++i) {
+        std::int64_t value = static_cast<std::int64_t>(rng() % 50);
+        units += value;
+        events.push_back({{"identifier", prefix + std::to_string(batch) + "-" + std::to_string(i)}, {"account_id", "acct_0"},
+                          {"event_name", "api_requests"}, {"value", value}, {"timestamp", timestamp + batch}});
+      }
+      auto reply = usage.post({{"events", events}});
+      INFO(reply.body);
+      REQUIRE(reply.status == 200);
+      REQUIRE(nlohmann::json::parse(reply.body)["accepted"] == 20);
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    }
+    return units;
+  };
+  auto at_stripe = [&] {
+    std::int64_t units = 0;
+    for (const auto& e : usage.fake.meterEvents()) units += e.customer == customer ? e.value : 0;
+    return units;
+  };
+  auto billed_per_invoice = [&] {  // the metered line's quantity on each finalized synced invoice, oldest first
+    std::vector<std::int64_t> out;
+    for (const auto& row : db.query(
+             "SELECT sum(l.quantity)::bigint FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id "
+             "WHERE i.customer_id = $1 AND i.status IN ('open', 'paid') AND l.price_id = $2 "
+             "GROUP BY i.id, i.created ORDER BY i.created", {customer, calls["id"].get<std::string>()})) {
+      out.push_back(std::stoll(*row[0]));
+    }
+    return out;
+  };
+  // The first period's usage while Stripe answers 500 then 429 for a while and the reporter is SIGKILLed once.
+  const auto first = ingest("p1-", 12, start + 1, [&](int batch) {
     if (batch == 3) usage.fake.failNext(4, 500);
     if (batch == 6) usage.fake.failNext(4, 429);
     if (batch == 8) {
       reporter->stop(SIGKILL);
       reporter = usage.startReporter();
     }
-    nlohmann::json events = nlohmann::json::array();
-    for (int i = 0; i < 20; ++i) {
-      std::int64_t value = static_cast<std::int64_t>(rng() % 50);
-      ingested += value;
-      events.push_back({{"identifier", "b" + std::to_string(batch) + "-" + std::to_string(i)}, {"account_id", "acct_0"},
-                        {"event_name", "api_requests"}, {"value", value}, {"timestamp", start + batch}});
-    }
-    REQUIRE(usage.post({{"events", events}}).status == 200);
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  }
-  auto at_stripe = [&] {
-    std::int64_t units = 0;
-    for (const auto& e : usage.fake.meterEvents()) units += e.customer == customer ? e.value : 0;
-    return units;
-  };
-  REQUIRE(waitFor([&] { return at_stripe() == ingested; }, std::chrono::seconds(90)));
-  // The period closes; Stripe finalizes its invoice after the grace; the invoice comes back through the events.
+  });
+  REQUIRE(waitFor([&] { return at_stripe() == first; }, std::chrono::seconds(90)));
+  // The renewal: Stripe drafts the first period's invoice; usage of the second period follows, and more 500s.
+  stripe.post("/v1/test_helpers/test_clocks/" + clock + "/advance", {{"frozen_time", period_end + 5}}, key());
+  syncFromFake();
+  const auto second = ingest("p2-", 6, period_end + 1, [&](int batch) {
+    if (batch == 2) usage.fake.failNext(3, 500);
+  });
+  REQUIRE(waitFor([&] { return at_stripe() == first + second; }, std::chrono::seconds(90)));
+  // Each period closes; Stripe finalizes its invoice after the grace; the invoices come back through the events.
   stripe.post("/v1/test_helpers/test_clocks/" + clock + "/advance", {{"frozen_time", period_end + 2 * 3600}}, key());
   syncFromFake();
-  const std::string billed = scalar(db,
-      "SELECT coalesce(sum(l.quantity), 0)::text FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id "
-      "WHERE i.customer_id = $1 AND i.status IN ('open', 'paid') AND l.price_id = $2", {customer, calls["id"].get<std::string>()});
   // Finalized (open, or paid: the payment's events share their second with the finalization's, a tie a fetch would
   // settle, which a test clock's future time stamps defeat here).
-  CHECK(billed == std::to_string(ingested));  // unit for unit, on the synced invoice
+  CHECK(billed_per_invoice() == std::vector<std::int64_t>{first});  // unit for unit, on the synced invoice
+  stripe.post("/v1/test_helpers/test_clocks/" + clock + "/advance", {{"frozen_time", period_end + 86400 + 2 * 3600}}, key());
+  syncFromFake();
+  CHECK(billed_per_invoice() == std::vector<std::int64_t>{first, second});
   // The usage read tells the same per period: ingested, reported, billed.
   auto read = usage.get("/v1/accounts/acct_0/usage");
   INFO(read.dump());
@@ -647,12 +681,17 @@ TEST_CASE("usage: the units on the customer's invoice equal the units ingested, 
   for (const auto& m : closed["meters"]) {
     if (m["event_name"] == "api_requests") meter = m;
   }
-  CHECK(meter["total"] == ingested);
-  CHECK(meter["reported"] == ingested);
-  CHECK(meter["billed"] == ingested);
+  CHECK(meter["total"] == second);
+  CHECK(meter["reported"] == second);
+  CHECK(meter["billed"] == second);
   CHECK(meter["refused"] == 0);
+  // Usage for the first period now is refused: its invoice is final.
+  auto late = usage.post({{"account_id", "acct_0"}, {"event_name", "api_requests"}, {"value", 1}, {"timestamp", period_end - 10}},
+                         "late-1");
+  INFO(late.body);
+  CHECK(late.body.find("period_closed") != std::string::npos);
   // `billing usage reconcile` agrees with Stripe's meter event summaries, and finds it when Stripe lost an event.
-  const std::string since = common::formatIso8601Utc(start - 3600), until = common::formatIso8601Utc(start + 3600);
+  const std::string since = common::formatIso8601Utc(start - 3600), until = common::formatIso8601Utc(now + 3600);
   const std::string reconcile = std::string("BILLING_DATABASE_URL='") + usage.url + "' BILLING_STRIPE_API_KEY=sk_test_fake "
                                 "BILLING_STRIPE_API_BASE=" + usage.fake.baseUrl() + " '" BILLING_EXECUTABLE "' usage reconcile --since " +
                                 since + " --until " + until + " > reconcile.out 2>&1";
@@ -662,4 +701,171 @@ TEST_CASE("usage: the units on the customer's invoice equal the units ingested, 
   usage.fake.loseLastMeterEvent(customer);
   CHECK(WEXITSTATUS(std::system(reconcile.c_str())) == 1);
   CHECK(testing::readFile("reconcile.out").find("\"drifting\":1") != std::string::npos);
+  // The reporter's periodic check tells the same as a metric.
+  REQUIRE(reporter->stop(SIGTERM) == 0);
+  reporter = usage.startReporter({{"BILLING_USAGE_DRIFT_CHECK_SECONDS", "2"},
+                                  {"BILLING_USAGE_DRIFT_LOOKBACK_SECONDS", std::to_string(3 * 86400)},
+                                  {"BILLING_USAGE_DRIFT_SETTLE_SECONDS", "0"}});
+  auto metric = [&](const std::string& line) {
+    try {
+      testing::HttpClient client(usage.reporter_port);
+      return client.request("GET", "/metrics", "", {}).body.find(line) != std::string::npos;
+    } catch (const std::exception&) {
+      return false;  // not listening yet
+    }
+  };
+  CHECK(waitFor([&] { return metric("\nbilling_usage_drift_customers 1\n"); }, std::chrono::seconds(30)));
+  CHECK(metric("\nbilling_usage_drift_compared 1\n"));
+  CHECK(reporter->stop(SIGTERM) == 0);
+}
+
+namespace {
+
+std::string pgBin(const std::string& tool) {
+  const char* bin = std::getenv("PG_BIN");
+  return std::string(bin ? bin : "/usr/lib/postgresql/15/bin") + "/" + tool;
+}
+
+// The database as a backup taken now would restore it (pg_dump's consistent snapshot, custom format).
+void backupDatabase(const std::string& url, const std::string& file) {
+  auto [rc, out] = testing::runCommand({pgBin("pg_dump"), "--format=custom", "--file=" + file, "--dbname=" + url}, {});
+  INFO(out);
+  REQUIRE(rc == 0);
+}
+
+// Replaces the database by the backup: dropped (its connections closed), created empty, restored.
+void restoreDatabase(const std::string& url, const std::string& file) {
+  const auto slash = url.rfind('/');
+  const auto name = url.substr(slash + 1);
+  {
+    pg::Connection admin(url.substr(0, slash + 1) + "postgres");
+    admin.exec("DROP DATABASE " + name + " WITH (FORCE)");
+    admin.exec("CREATE DATABASE " + name);
+  }
+  auto [rc, out] = testing::runCommand({pgBin("pg_restore"), "--no-owner", "--dbname=" + url, file}, {});
+  INFO(out);
+  REQUIRE(rc == 0);
+}
+
+}  // namespace
+
+TEST_CASE("usage: a database restore to an earlier point plus a rewind of the usage topic bills nothing twice",
+          "[integration][kafka][postgres][usage][restore]") {
+  Usage usage(1);
+  usage.fake.setLatency(0);
+  auto reporter = usage.startReporter();
+  const auto t0 = unixNow();
+  std::int64_t ingested = 0;
+  auto post = [&](const std::string& prefix, int count, std::int64_t timestamp) {
+    nlohmann::json events = nlohmann::json::array();
+    for (int i = 0; i < count; ++i) {
+      events.push_back({{"identifier", prefix + std::to_string(i)}, {"account_id", "acct_0"},
+                        {"event_name", "api_requests"}, {"value", i + 1}, {"timestamp", timestamp}});
+    }
+    auto reply = usage.post({{"events", events}});
+    INFO(reply.body);
+    REQUIRE(reply.status == 200);
+    return nlohmann::json::parse(reply.body);
+  };
+  auto at_stripe = [&] { return sum(usage.stripeTotals()); };
+  // Before the backup: usage reported.
+  post("a", 20, t0);
+  ingested += 20 * 21 / 2;
+  REQUIRE(waitFor([&] { return at_stripe() == ingested; }, std::chrono::seconds(60)));
+  char dir[] = "/tmp/billing-backup-XXXXXX";
+  REQUIRE(mkdtemp(dir) != nullptr);
+  const std::string backup = std::string(dir) + "/usage.dump";
+  backupDatabase(usage.url, backup);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  // After it: late usage for the window reported before the backup (a later generation of that window), usage of
+  // now, and resubmissions of the first batch (duplicates), all reported before the database is lost.
+  post("late", 10, t0);
+  ingested += 10 * 11 / 2;
+  post("b", 15, unixNow());
+  ingested += 15 * 16 / 2;
+  CHECK(post("a", 5, t0)["duplicates"] == 5);
+  REQUIRE(waitFor([&] { return at_stripe() == ingested; }, std::chrono::seconds(60)));
+  const auto sent_before = usage.fake.meterEvents().size();
+  std::set<std::string> identifiers_at_stripe;
+  for (const auto& e : usage.fake.meterEvents()) identifiers_at_stripe.insert(e.identifier);
+
+  // The restore procedure (docs/deploy.md): reporters stopped, the database restored from the backup, the usage
+  // topic rewound to before the backup, reporters started.
+  REQUIRE(reporter->stop(SIGTERM) == 0);
+  restoreDatabase(usage.url, backup);
+  std::map<std::string, std::string> env = {{"BILLING_KAFKA_BROKERS", usage.broker.address()}};
+  auto [rewind_rc, rewound] = testing::runCommand(
+      {BILLING_EXECUTABLE, "usage", "rewind", "--to", common::formatIso8601Utc(t0 - 5)}, env);
+  INFO(rewound);
+  REQUIRE(rewind_rc == 0);
+  CHECK(rewound.find("\"partition\":2") != std::string::npos);  // every partition of the topic
+  pg::Connection db(usage.url);
+  CHECK(scalar(db, "SELECT count(*) FROM usage_events WHERE identifier LIKE 'late%' OR identifier LIKE 'b%'") == "0");
+  reporter = usage.startReporter();
+  // Everything re-recorded and settled: the same aggregates under the same identifiers, which Stripe answers as
+  // duplicates; not a unit billed twice.
+  REQUIRE(waitFor([&] {
+    return scalar(db, "SELECT count(*) FROM usage_events") == "45" &&
+           scalar(db, "SELECT count(*) FROM usage_aggregates WHERE status <> 'reported'") == "0";
+  }, std::chrono::seconds(60)));
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  CHECK(at_stripe() == ingested);
+  CHECK(usage.fake.meterEvents().size() == sent_before);
+  CHECK(usage.fake.meterDuplicates() > 0);
+  std::set<std::string> identifiers_here;
+  for (const auto& row : db.query("SELECT identifier FROM usage_aggregates")) identifiers_here.insert(*row[0]);
+  CHECK(identifiers_here == identifiers_at_stripe);
+  CHECK(scalar(db, "SELECT sum(quantity)::text FROM usage_aggregates") == std::to_string(ingested));
+  // The rewind is refused while a reporter is in the group.
+  CHECK(testing::runCommand({BILLING_EXECUTABLE, "usage", "rewind", "--to", common::formatIso8601Utc(t0)}, env).first == 1);
+  CHECK(reporter->stop(SIGTERM) == 0);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("usage: a meter Stripe no longer has surfaces as refused, not reported, and nothing else is lost",
+          "[integration][kafka][postgres][usage]") {
+  Usage usage;
+  usage.fake.setLatency(0);
+  pg::Connection db(usage.url);
+  // After the API checked its meters at start, the api_requests meter is deactivated at Stripe: Stripe still
+  // answers 200 to its meter events and reports them later as v1.billing.meter.no_meter_found.
+  std::string meter_id;
+  const auto meters = usage.stripe->get("/v1/billing/meters");
+  for (const auto& m : meters["data"]) {
+    if (m["event_name"] == "api_requests") meter_id = m["id"];
+  }
+  usage.stripe->post("/v1/billing/meters/" + meter_id + "/deactivate", nlohmann::json::object(), stripe::newIdempotencyKey());
+  auto reporter = usage.startReporter();
+  REQUIRE(usage.post({{"account_id", "acct_0"}, {"event_name", "api_requests"}, {"value", 7}, {"identifier", "gone-1"}}).status == 200);
+  REQUIRE(usage.post({{"account_id", "acct_0"}, {"event_name", "storage_gb_hours"}, {"value", 5}, {"identifier", "kept-1"}}).status == 200);
+  REQUIRE(waitFor([&] { return scalar(db, "SELECT count(*) FROM usage_aggregates WHERE status = 'reported'") == "2"; },
+                  std::chrono::seconds(60)));
+  auto read = usage.get("/v1/accounts/acct_0/usage");
+  // The thin events reach the webhook and the sync worker queues them; the reporter fetches each and ties it to
+  // its aggregate by the identifier in Stripe's sample.
+  std::vector<std::string> thin;
+  for (const auto& e : usage.fake.thinEvents()) {
+    CHECK(e["type"] == "v1.billing.meter.no_meter_found");
+    thin.push_back(e.dump());
+  }
+  REQUIRE(thin.size() == 1);
+  testing::applyPayloads(db, thin);
+  REQUIRE(waitFor([&] { return scalar(db, "SELECT count(*) FROM meter_errors") == "1"; }, std::chrono::seconds(30)));
+  read = usage.get("/v1/accounts/acct_0/usage");
+  INFO(read.dump());
+  for (const auto& m : read["periods"][0]["meters"]) {
+    if (m["event_name"] == "api_requests") {
+      CHECK(m["total"] == 7);
+      CHECK(m["reported"] == 0);
+      CHECK(m["refused"] == 7);
+      REQUIRE(m["refusals"].size() == 1);
+      CHECK(m["refusals"][0]["code"] == "meter_event_no_meter_found");
+      CHECK(m["refusals"][0]["units"] == 7);
+    } else {
+      CHECK(m["event_name"] == "storage_gb_hours");
+      CHECK(m["reported"] == 5);
+      CHECK(m["refused"] == 0);
+    }
+  }
+  CHECK(reporter->stop(SIGTERM) == 0);
 }

@@ -455,6 +455,17 @@ std::int64_t FakeStripe::meterDuplicates() const {
   return state_->meter_duplicates;
 }
 
+std::vector<nlohmann::json> FakeStripe::thinEvents() const {
+  std::lock_guard lock(state_->mutex);
+  std::vector<nlohmann::json> out;
+  for (const auto& [id, event] : state_->v2_events) {
+    auto thin = event;
+    thin.erase("data");
+    out.push_back(thin);
+  }
+  return out;
+}
+
 void FakeStripe::putV2Event(const nlohmann::json& event) {
   std::lock_guard lock(state_->mutex);
   state_->v2_events[event.at("id").get<std::string>()] = event;

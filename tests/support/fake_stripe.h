@@ -79,6 +79,9 @@ class FakeStripe {
   std::vector<MeterEvent> meterEvents() const;
   /// Meter events sent again under an identifier already accepted (dropped, as Stripe does).
   std::int64_t meterDuplicates() const;
+  /// The v2 events as an event destination receives them: thin (no `data`; the receiver fetches the event,
+  /// https://docs.stripe.com/event-destinations#thin-events).
+  std::vector<nlohmann::json> thinEvents() const;
   /// A v2 event served by GET /v2/core/events/{id} (e.g. a meter error report).
   void putV2Event(const nlohmann::json& event);
 

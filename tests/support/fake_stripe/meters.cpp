@@ -160,6 +160,21 @@ Answer meters(State& s, const std::string& method, const std::vector<std::string
   }
   auto& meter = s.get("billing.meter", parts[3], "billing meter");
   if (method == "GET" && parts.size() == 4) return {200, meter, {}};
+  // https://docs.stripe.com/api/billing/meter/deactivate: "When a meter is deactivated, no more meter events will be
+  // accepted for this meter"; .../reactivate makes it active again. Meter events are validated asynchronously, so
+  // the events for it are still answered 200 and come back as v1.billing.meter.no_meter_found (the stricter reading:
+  // nothing at the request tells the sender).
+  if (method == "POST" && parts.size() == 5 && (parts[4] == "deactivate" || parts[4] == "reactivate")) {
+    p.allow({});
+    bool on = parts[4] == "reactivate";
+    if (on && meterFor(s, meter["event_name"])) {
+      throw invalidRequest(400, "", "An active meter with event_name " + meter["event_name"].get<std::string>() + " already exists", "", true);
+    }
+    meter["status"] = on ? "active" : "inactive";
+    meter["status_transitions"] = {{"deactivated_at", on ? json() : json(s.now())}};
+    meter["updated"] = s.now();
+    return {200, meter, {}};
+  }
   if (method == "GET" && parts.size() == 5 && parts[4] == "event_summaries") {
     // https://docs.stripe.com/api/billing/meter-event-summary: customer, start_time and end_time required, on minute
     // boundaries; one summary over the whole range unless value_grouping_window is given.
