@@ -1,6 +1,7 @@
 #include "api/usage_ingest.h"
 
 #include <algorithm>
+#include <ctime>
 #include <map>
 #include <set>
 
@@ -151,8 +152,14 @@ nlohmann::json UsageIngest::accept(const nlohmann::json& body, const std::string
   for (auto& item : items) {
     if (item.status != "accepted") continue;
     auto period = periods.find(item.event.customer_id);
-    if (period == periods.end() || item.event.timestamp >= period->second.start) continue;
+    if (period == periods.end()) continue;
     const auto& p = period->second;
+    // The period boundary this event's window is cut at (the latest at or before it), carried in the message so
+    // re-recording after a restore cuts where the first recording did, whatever the subscription became since.
+    for (auto boundary : {p.previous_start, p.start, p.end}) {
+      if (boundary > 0 && boundary <= item.event.timestamp) item.event.period_cut = std::max(item.event.period_cut, boundary);
+    }
+    if (item.event.timestamp >= p.start) continue;
     bool closed = now >= p.start + config_.usage_period_close_seconds || p.previous_invoice_final ||
                   (p.previous_start > 0 && item.event.timestamp < p.previous_start);
     if (closed) {
@@ -178,11 +185,24 @@ nlohmann::json UsageIngest::accept(const nlohmann::json& body, const std::string
     accepted.push_back(item.event);
   }
   if (!accepted.empty()) {
-    auto delivery = producer_.produce(config_.usage_topic, accepted.front().account_id,
-                                      usage::encodeUsageBatch(accepted, now), {{"content-type", "usage-batch-v1"}});
+    // One message per account, keyed by it: every event of an account goes through one partition, in order, so
+    // a resubmitted copy always lands behind the first and re-recording the topic keeps the same one. Stamped
+    // just before producing: the reporter's arrival margin then only has to cover Kafka's delivery.
+    std::map<std::string, std::vector<usage::UsageEvent>> by_account;
+    for (auto& e : accepted) by_account[e.account_id].push_back(std::move(e));
+    const auto received_at = static_cast<std::int64_t>(std::time(nullptr));
+    std::vector<std::string> payloads;
+    payloads.reserve(by_account.size());
+    for (const auto& [account, events] : by_account) payloads.push_back(usage::encodeUsageBatch(events, received_at));
+    std::vector<kafka::DurableProducer::Message> messages;
+    messages.reserve(by_account.size());
+    std::size_t i = 0;
+    for (const auto& [account, events] : by_account) messages.push_back({account, payloads[i++]});
+    auto delivery = producer_.produceAll(config_.usage_topic, messages, {{"content-type", "usage-batch-v1"}});
     if (delivery.status != kafka::DeliveryStatus::Delivered) {
       throw ApiError(503, "api_error", "kafka_unavailable",
-                     "usage could not be stored durably; nothing was accepted, retry the same request");
+                     "usage could not be stored durably; retry the same request (what was stored is never counted "
+                     "twice)");
     }
   }
 

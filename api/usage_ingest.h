@@ -12,10 +12,10 @@ namespace billing::api {
 
 /// `POST /v1/usage`: validates each usage event on its own (known account and meter, whole non-negative value,
 /// timestamp Stripe will still take, identifier), answers each as accepted, duplicate or rejected with its own
-/// error, and makes the accepted ones durable in Kafka (one message for the whole batch) before answering 2xx.
+/// error, and makes the accepted ones durable in Kafka (one message per account, keyed by it) before answering 2xx.
 /// A repeated identifier is a duplicate: seen in this batch, or recorded already by the usage reporter (an
 /// identifier still in flight in Kafka is answered `accepted` and counted once all the same). Throws ApiError
-/// (503 when Kafka doesn't acknowledge: nothing was accepted).
+/// (503 when Kafka doesn't acknowledge every message: retried, what was stored counts once).
 class UsageIngest {
  public:
   UsageIngest(pg::Connection& db, kafka::DurableProducer& producer, const ApiConfig& config)

@@ -6,8 +6,6 @@
 
 #include "app/commands.h"
 #include "common/config_reader.h"
-#include "common/kafka_admin.h"
-#include "common/kafka_settings.h"
 #include "common/postgres.h"
 #include "common/utc_time.h"
 #include "stripe/stripe_client.h"
@@ -20,7 +18,6 @@ namespace {
 constexpr const char* kUsage = R"(usage: billing usage failed [--limit N]
        billing usage retry (--id N | --all-failed)
        billing usage reconcile --since DATE [--until DATE]
-       billing usage rewind --to DATE
 
 failed   prints the usage aggregates Stripe refused (4xx) or that ran out of retries (23 h), as JSON lines
 retry    sends them again under the same identifier (the running usage reporter picks them up): safe after a
@@ -29,53 +26,7 @@ retry    sends them again under the same identifier (the running usage reporter 
 reconcile  compares the units reported per customer and meter from DATE (ISO-8601 UTC) until DATE (default: 10
          minutes ago, Stripe's summaries lag) with Stripe's meter event summaries; prints one JSON line each and a
          summary; exits 1 on any drift. Needs BILLING_STRIPE_API_KEY as well
-rewind   after a database restore: moves the usage reporters' consumer group (BILLING_USAGE_GROUP_ID) on the usage
-         topic back to the first message accepted at or after DATE in each partition, so the reporters record again
-         what the restore lost. Aggregates are rebuilt from content (same identifiers), so what Stripe already has
-         is answered as a duplicate, not billed twice. Stop every usage reporter first (the broker refuses
-         otherwise). Needs BILLING_KAFKA_BROKERS
 )";
-
-int rewind(const Args& args) {
-  std::optional<std::int64_t> to;
-  for (std::size_t i = 1; i < args.size(); ++i) {
-    if (args[i] == "--to" && i + 1 < args.size()) {
-      to = common::parseIso8601Utc(args[i + 1]);
-      if (!to) {
-        std::cerr << "billing usage rewind: --to must be an ISO-8601 UTC time (2026-12-01T00:00:00Z)\n";
-        return kExitUsage;
-      }
-      ++i;
-    } else {
-      std::cerr << "billing usage rewind: bad option '" << args[i] << "'\n" << kUsage;
-      return kExitUsage;
-    }
-  }
-  if (!to) {
-    std::cerr << "billing usage rewind: --to DATE is required\n" << kUsage;
-    return kExitUsage;
-  }
-  auto env = common::Environment::fromProcess();
-  common::ConfigReader reader(env);
-  auto settings = kafka::readKafkaSettings(reader);
-  auto topic = reader.string("BILLING_KAFKA_USAGE_TOPIC", "stripe.usage");
-  auto group = reader.string("BILLING_USAGE_GROUP_ID", "stripe-billing-usage");
-  if (!reader.errors().empty()) {
-    for (const auto& e : reader.errors()) std::cerr << "billing usage rewind: " << e << "\n";
-    return kExitUsage;
-  }
-  auto result = kafka::rewindGroup(settings, group, topic, *to * 1000, 15000);
-  if (!result.error.empty()) {
-    std::cerr << "billing usage rewind: " << result.error
-              << " (is every usage reporter stopped? the broker refuses while the group has members)\n";
-    return kExitFailure;
-  }
-  for (const auto& [partition, offset] : result.offsets) {
-    std::cout << nlohmann::json{{"topic", topic}, {"group", group}, {"partition", partition}, {"offset", offset}}.dump()
-              << "\n";
-  }
-  return kExitOk;
-}
 
 int reconcile(const Args& args) {
   std::optional<std::int64_t> since, until;
@@ -144,7 +95,6 @@ int runUsage(const Args& args) {
   }
   const std::string& action = args[0];
   if (action == "reconcile") return reconcile(args);
-  if (action == "rewind") return rewind(args);
   long long limit = 100, id = 0;
   bool all_failed = false;
   for (std::size_t i = 1; i < args.size(); ++i) {

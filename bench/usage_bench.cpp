@@ -109,6 +109,7 @@ int main(int argc, char** argv) {
     auto unreported = count(db, "SELECT count(*) FROM usage_aggregates WHERE status <> 'reported'");
     double per_million = events == 0 ? 0 : 1e6 / static_cast<double>(events);
     std::cout << nlohmann::json{{"usage_events", events}, {"sent", sent}, {"recorded_after_s", record_s},
+                                {"recorded_events_per_s", static_cast<long>(static_cast<double>(events) / record_s)},
                                 {"stripe_meter_events", aggregates}, {"unreported", unreported},
                                 {"stripe_meter_events_per_million", static_cast<long>(static_cast<double>(aggregates) * per_million)},
                                 {"stripe_calls_per_million",

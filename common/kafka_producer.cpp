@@ -115,29 +115,48 @@ void DurableProducer::flush(int timeout_ms) { producer_->flush(timeout_ms); }
 
 DeliveryResult DurableProducer::produce(const std::string& topic, std::string_view key, std::string_view value,
                                         const MessageHeaders& headers) {
-  auto pending = std::make_shared<PendingDelivery>();
-  auto* holder = new std::shared_ptr<PendingDelivery>(pending);
-  RdKafka::Headers* kafka_headers = RdKafka::Headers::create();
-  for (const auto& [name, header_value] : headers) kafka_headers->add(name, header_value.data(), header_value.size());
+  return produceAll(topic, {{key, value}}, headers);
+}
 
-  auto err = producer_->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-                                const_cast<char*>(value.data()), value.size(), key.empty() ? nullptr : key.data(),
-                                key.size(), 0, kafka_headers, holder);
-  if (err != RdKafka::ERR_NO_ERROR) {
-    // On failure librdkafka took ownership of neither the headers nor the opaque.
-    delete kafka_headers;
-    delete holder;
-    auto status = err == RdKafka::ERR__QUEUE_FULL ? DeliveryStatus::QueueFull : DeliveryStatus::Failed;
-    return {status, RdKafka::err2str(err), -1, -1};
+DeliveryResult DurableProducer::produceAll(const std::string& topic, const std::vector<Message>& messages,
+                                           const MessageHeaders& headers) {
+  std::vector<std::shared_ptr<PendingDelivery>> waiting;
+  waiting.reserve(messages.size());
+  DeliveryResult refused{DeliveryStatus::Delivered, "", -1, -1};
+  for (const auto& m : messages) {
+    auto pending = std::make_shared<PendingDelivery>();
+    auto* holder = new std::shared_ptr<PendingDelivery>(pending);
+    RdKafka::Headers* kafka_headers = RdKafka::Headers::create();
+    for (const auto& [name, header_value] : headers) kafka_headers->add(name, header_value.data(), header_value.size());
+    auto err = producer_->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+                                  const_cast<char*>(m.value.data()), m.value.size(),
+                                  m.key.empty() ? nullptr : m.key.data(), m.key.size(), 0, kafka_headers, holder);
+    if (err != RdKafka::ERR_NO_ERROR) {
+      // On failure librdkafka took ownership of neither the headers nor the opaque.
+      delete kafka_headers;
+      delete holder;
+      refused = {err == RdKafka::ERR__QUEUE_FULL ? DeliveryStatus::QueueFull : DeliveryStatus::Failed,
+                 RdKafka::err2str(err), -1, -1};
+      break;
+    }
+    waiting.push_back(std::move(pending));
   }
-
-  // librdkafka reports every message within message.timeout.ms; the grace covers report scheduling.
-  auto deadline = std::chrono::milliseconds(options_.delivery_timeout_ms + 2000);
-  std::unique_lock lock(pending->mutex);
-  if (!pending->done_cv.wait_for(lock, deadline, [&] { return pending->done; })) {
-    return {DeliveryStatus::TimedOut, "no delivery report in time", -1, -1};
+  // librdkafka reports every message within message.timeout.ms; the grace covers report scheduling. Every queued
+  // message is waited for, even after a refusal, so none outlives its waiter unnoticed.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.delivery_timeout_ms + 2000);
+  DeliveryResult outcome = refused;
+  for (const auto& pending : waiting) {
+    std::unique_lock lock(pending->mutex);
+    if (!pending->done_cv.wait_until(lock, deadline, [&] { return pending->done; })) {
+      if (outcome.status == DeliveryStatus::Delivered) outcome = {DeliveryStatus::TimedOut, "no delivery report in time", -1, -1};
+      continue;
+    }
+    if (pending->result.status != DeliveryStatus::Delivered && outcome.status == DeliveryStatus::Delivered) {
+      outcome = pending->result;
+    }
+    if (outcome.status == DeliveryStatus::Delivered && messages.size() == 1) outcome = pending->result;
   }
-  return pending->result;
+  return outcome;
 }
 
 bool DurableProducer::topicAvailable(const std::string& topic, int timeout_ms) {

@@ -52,6 +52,14 @@ class DurableProducer {
   DeliveryResult produce(const std::string& topic, std::string_view key, std::string_view value,
                          const MessageHeaders& headers);
 
+  struct Message {
+    std::string_view key, value;  // the caller keeps them alive for the call
+  };
+  /// Sends all of them at once and waits for every delivery report: Delivered only if every one was delivered,
+  /// else the first failure (earlier ones may be durable: callers retry with what makes duplicates harmless).
+  DeliveryResult produceAll(const std::string& topic, const std::vector<Message>& messages,
+                            const MessageHeaders& headers);
+
   /// True when the broker answers a metadata request and `topic` exists with partitions.
   bool topicAvailable(const std::string& topic, int timeout_ms);
 

@@ -84,8 +84,20 @@ std::vector<Row> Connection::query(const std::string& sql, const std::vector<std
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const auto& p : params) values.push_back(p.c_str());
-  Result result(PQexecParams(conn_, sql.c_str(), static_cast<int>(params.size()), nullptr, values.data(), nullptr,
-                             nullptr, 0));
+  // Prepared once per connection and SQL text: the server parses and plans it once, not on every call (hot
+  // statements run hundreds of times a second). A bounded cache, in case some caller builds SQL text freely.
+  auto found = prepared_.find(sql);
+  if (found == prepared_.end() && prepared_.size() < kMaxPrepared) {
+    std::string name = "billing_" + std::to_string(prepared_.size() + 1);
+    Result prepared(PQprepare(conn_, name.c_str(), sql.c_str(), static_cast<int>(params.size()), nullptr));
+    check(prepared, conn_);
+    found = prepared_.emplace(sql, std::move(name)).first;
+  }
+  Result result(found != prepared_.end()
+                    ? PQexecPrepared(conn_, found->second.c_str(), static_cast<int>(params.size()), values.data(),
+                                     nullptr, nullptr, 0)
+                    : PQexecParams(conn_, sql.c_str(), static_cast<int>(params.size()), nullptr, values.data(),
+                                   nullptr, nullptr, 0));
   check(result, conn_);
   std::vector<Row> rows;
   int n_rows = PQntuples(result.get());

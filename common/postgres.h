@@ -3,6 +3,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 #include <type_traits>
 #include <vector>
 
@@ -49,7 +50,8 @@ class Connection {
 
   /// Runs one or more statements; throws PgError on the first failure.
   void exec(const std::string& sql);
-  /// Runs one statement with text parameters ($1, $2, ...) and returns its rows as text (NULL as nullopt).
+  /// Runs one statement with text parameters ($1, $2, ...) and returns its rows as text (NULL as nullopt). The
+  /// statement is prepared on this connection the first time its text is seen.
   std::vector<Row> query(const std::string& sql, const std::vector<std::string>& params = {});
 
   /// The connection is lost (server gone, network cut): throw it away and connect again.
@@ -60,7 +62,9 @@ class Connection {
   std::vector<std::string> waitForNotifications(int timeout_ms);
 
  private:
+  static constexpr std::size_t kMaxPrepared = 512;
   pg_conn* conn_ = nullptr;
+  std::unordered_map<std::string, std::string> prepared_;  // SQL text -> prepared statement name
 };
 
 /// Runs `work` between BEGIN and COMMIT; on any exception rolls back (unless the connection is gone, which rolls

@@ -8,7 +8,7 @@ std::string encodeUsageBatch(const std::vector<UsageEvent>& events, std::int64_t
   nlohmann::json list = nlohmann::json::array();
   for (const auto& e : events) {
     list.push_back({{"identifier", e.identifier}, {"account_id", e.account_id}, {"customer_id", e.customer_id},
-                    {"meter", e.meter}, {"value", e.value}, {"timestamp", e.timestamp}});
+                    {"meter", e.meter}, {"value", e.value}, {"timestamp", e.timestamp}, {"period_cut", e.period_cut}});
   }
   return nlohmann::json{{"v", 1}, {"received_at", received_at}, {"events", list}}.dump();
 }
@@ -39,9 +39,17 @@ std::optional<std::vector<UsageEvent>> decodeUsageBatch(const std::string& paylo
       error = "usage event " + std::to_string(out.size()) + " lacks a field or has a wrong type";
       return std::nullopt;
     }
+    std::int64_t period_cut = -1;
+    if (e.contains("period_cut")) {
+      if (!e["period_cut"].is_number_integer() || e["period_cut"].get<std::int64_t>() < 0) {
+        error = "usage event " + std::to_string(out.size()) + " has a bad period_cut";
+        return std::nullopt;
+      }
+      period_cut = e["period_cut"].get<std::int64_t>();
+    }
     out.push_back({e["identifier"].get<std::string>(), e.value("account_id", ""), e["customer_id"].get<std::string>(),
                    e["meter"].get<std::string>(), e["value"].get<std::int64_t>(), e["timestamp"].get<std::int64_t>(),
-                   received_at});
+                   received_at, period_cut});
   }
   return out;
 }

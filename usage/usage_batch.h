@@ -17,7 +17,11 @@ struct UsageEvent {
   /// When the API accepted it (unix seconds, carried in the message): with the partition, what decides which
   /// aggregate it joins, so re-recording the topic after a database restore rebuilds the same aggregates.
   std::int64_t received_at = 0;
+  /// The billing period boundary its window is cut at (the API's, at ingest): 0 none, -1 not stamped (a message
+  /// from before this field: the reporter looks the periods up).
+  std::int64_t period_cut = 0;
   std::int32_t partition = -1;  // the usage topic partition it came from (set by the reporter)
+  std::int64_t offset = -1;     // its message's offset in that partition (set by the reporter)
 };
 
 /// The Kafka message for one accepted batch: `{"v":1,"received_at":T,"events":[...]}`. One message per request,

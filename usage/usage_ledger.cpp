@@ -1,6 +1,7 @@
 #include "usage/usage_ledger.h"
 
 #include <nlohmann/json.hpp>
+#include <map>
 #include <set>
 
 namespace billing::usage {
@@ -15,71 +16,106 @@ std::string idList(const std::vector<std::int64_t>& ids) {
 
 }  // namespace
 
-std::size_t UsageLedger::record(const std::vector<UsageEvent>& events, const RecordingRules& rules) {
-  if (events.empty()) return 0;
+std::size_t UsageLedger::record(const std::vector<UsageEvent>& events, const std::vector<PartitionRange>& ranges,
+                                const RecordingRules& rules, std::int64_t now,
+                                const std::set<std::int32_t>& gaps_accepted) {
+  if (events.empty() && ranges.empty()) return 0;
   nlohmann::json input = nlohmann::json::array();
   for (const auto& e : events) {
     input.push_back({{"identifier", e.identifier}, {"account_id", e.account_id}, {"customer_id", e.customer_id},
                      {"meter", e.meter}, {"value", e.value}, {"ts", e.timestamp}, {"rcv", e.received_at},
-                     {"part", e.partition}, {"n", input.size()}});
+                     {"part", e.partition}, {"cut", e.period_cut}, {"n", input.size()}});
   }
   const auto text = input.dump();
+  // Per partition: the next offset and how far acceptance times are recorded. An acceptance time ahead of this
+  // host's clock (a fast API clock) counts as now, so it can't close aggregates early for everyone else.
+  nlohmann::json marks = nlohmann::json::array();
+  for (const auto& r : ranges) {
+    marks.push_back({{"part", r.partition}, {"next", r.next_offset},
+                     {"rcv", std::min(r.newest_received_at, now) - rules.arrival_margin_seconds}});
+  }
   const auto window = std::to_string(rules.window_seconds);
   const auto grace = std::to_string(rules.grace_seconds);
   return pg::inTransaction(db_, [&]() -> std::size_t {
+    // 0. The batch must continue where this database's record of each partition ends. It starting further on
+    //    means the database lost what lies between (restored from a backup while the consumer kept its place):
+    //    those messages are read again first (UsageLedger::BehindTopic), never skipped.
+    nlohmann::json parts = nlohmann::json::array();
+    for (const auto& r : ranges) parts.push_back(r.partition);
+    std::map<std::int32_t, std::int64_t> recorded;
+    for (const auto& row : db_.query("SELECT source_partition, next_offset FROM usage_watermarks\n"
+                                     "WHERE source_partition IN (SELECT jsonb_array_elements_text($1::jsonb)::int)\n"
+                                     "FOR UPDATE",
+                                     {parts.dump()})) {
+      recorded[static_cast<std::int32_t>(toInt(row[0]))] = toInt(row[1]);
+    }
+    BehindTopic behind;
+    for (const auto& r : ranges) {
+      auto found = recorded.find(r.partition);
+      if (found != recorded.end() && r.first_offset > found->second && !gaps_accepted.count(r.partition)) {
+        behind.resume_at[r.partition] = found->second;
+      }
+    }
+    if (!behind.resume_at.empty()) throw behind;
     // 1. The events, once: a concurrent reporter inserting the same identifier waits for this transaction and then
     //    finds it, so each event is summed by exactly one transaction. Twice in one batch: the first in topic order.
     auto fresh = db_.query(
         "INSERT INTO usage_events (identifier, account_id, customer_id, meter, value, event_time, aggregate_id,\n"
-        "                          received_at, source_partition)\n"
+        "                          received_at, source_partition, period_cut)\n"
         "SELECT DISTINCT ON (account_id, identifier) identifier, account_id, customer_id, meter, value, to_timestamp(ts),\n"
-        "       0, to_timestamp(rcv), part\n"
+        "       0, to_timestamp(rcv), part, CASE WHEN cut >= 0 THEN to_timestamp(cut) END\n"
         "FROM jsonb_to_recordset($1::jsonb) AS x(identifier text, account_id text, customer_id text,\n"
-        "                                        meter text, value bigint, ts bigint, rcv bigint, part int, n bigint)\n"
+        "                                        meter text, value bigint, ts bigint, rcv bigint, part int, cut bigint,\n"
+        "                                        n bigint)\n"
         "ORDER BY account_id, identifier, n\n"
         "ON CONFLICT (account_id, identifier) DO NOTHING RETURNING identifier",
         {text});
     // 2. How far each partition is recorded now (duplicates count: their messages are read too).
     db_.query(
-        "INSERT INTO usage_watermarks (source_partition, received_through)\n"
-        "SELECT part, to_timestamp(max(rcv) - $2::bigint)\n"
-        "FROM jsonb_to_recordset($1::jsonb) AS x(rcv bigint, part int) WHERE part >= 0 GROUP BY part\n"
+        "INSERT INTO usage_watermarks (source_partition, received_through, next_offset)\n"
+        "SELECT part, to_timestamp(rcv), next FROM jsonb_to_recordset($1::jsonb) AS x(part int, rcv bigint, next bigint)\n"
         "ON CONFLICT (source_partition) DO UPDATE\n"
-        "SET received_through = greatest(usage_watermarks.received_through, excluded.received_through)",
-        {text, std::to_string(rules.arrival_margin_seconds)});
+        "SET received_through = greatest(usage_watermarks.received_through, excluded.received_through),\n"
+        "    next_offset = greatest(usage_watermarks.next_offset, excluded.next_offset)",
+        {marks.dump()});
     if (fresh.empty()) return 0;
     // 3. Their sums into their aggregates, and each new event pointed at its aggregate. New events are the rows
     //    with aggregate_id 0: only this transaction's, since every committed row has its aggregate. An event's
-    //    aggregate follows from its content alone (migration 0010): customer, meter, window (cut at the
-    //    customer's billing period boundaries, view customer_billing_periods, so its timestamp, the window start,
-    //    lies in the period its usage belongs to), partition and generation (from received_at: accepted within
+    //    aggregate follows from what its message carries (migration 0010): customer, meter, window (cut at the
+    //    billing period boundary the API stamped, period_cut, so its timestamp, the window start, lies in the
+    //    period its usage belongs to; messages from before that stamp use the view customer_billing_periods),
+    //    partition and generation (from received_at: accepted within
     //    the window or its grace is generation 0; later, the minute (or shorter window) of acceptance, counted
     //    from the epoch). So is the identifier.
     db_.query(
         "WITH periods AS MATERIALIZED (\n"
         "  SELECT customer_id, period_start, period_end FROM customer_billing_periods\n"
-        "  WHERE customer_id IN (SELECT DISTINCT customer_id FROM usage_events WHERE aggregate_id = 0)\n"
+        "  WHERE customer_id IN (SELECT DISTINCT customer_id FROM usage_events\n"
+        "                        WHERE aggregate_id = 0 AND period_cut IS NULL)\n"
         "), new_events AS (\n"
         "  SELECT e.account_id, e.identifier, e.customer_id, e.meter, e.value, e.source_partition, w.floor_start,\n"
-        "         greatest(w.floor_start,\n"
+        "         CASE WHEN e.period_cut IS NOT NULL\n"
+        "              THEN greatest(w.floor_start, CASE WHEN e.period_cut > w.floor_start THEN e.period_cut END)\n"
+        "              ELSE greatest(w.floor_start,\n"
         "                  CASE WHEN p.period_start > w.floor_start AND p.period_start <= e.event_time THEN p.period_start END,\n"
         "                  CASE WHEN p.period_end > w.floor_start AND p.period_end <= e.event_time THEN p.period_end END)\n"
-        "           AS window_start,\n"
+        "         END AS window_start,\n"
         "         CASE WHEN e.received_at < w.floor_start + make_interval(secs => $1::bigint + $2::bigint) THEN 0\n"
         "              ELSE floor(extract(epoch FROM e.received_at) / $3::bigint)::bigint END AS generation\n"
         "  FROM usage_events e\n"
         "  CROSS JOIN LATERAL (SELECT to_timestamp(floor(extract(epoch FROM e.event_time) / $1::bigint) * $1::bigint)\n"
         "                      AS floor_start) w\n"
-        "  LEFT JOIN periods p ON p.customer_id = e.customer_id\n"
+        "  LEFT JOIN periods p ON p.customer_id = e.customer_id AND e.period_cut IS NULL\n"
         "  WHERE e.aggregate_id = 0\n"
         "), keyed AS (\n"
         // Accepted after its aggregate was sealed (it waited in Kafka beyond the arrival margin): an aggregate of
-        // its own, named by the event, so nothing is added to a sum Stripe may have counted.
+        // its own, named by the event, so nothing is added to a sum Stripe may have counted. (source_partition >= 0
+        // lets the planner use the partial index usage_aggregates_content.)
         "  SELECT n.*, CASE WHEN EXISTS (\n"
         "           SELECT 1 FROM usage_aggregates a\n"
         "           WHERE a.customer_id = n.customer_id AND a.meter = n.meter AND a.window_start = n.window_start\n"
         "             AND a.generation = n.generation AND a.source_partition = n.source_partition\n"
-        "             AND a.late_event = '' AND a.status <> 'open')\n"
+        "             AND a.source_partition >= 0 AND a.late_event = '' AND a.status <> 'open')\n"
         "         THEN n.account_id || '|' || n.identifier ELSE '' END AS late_event\n"
         "  FROM new_events n\n"
         "), sums AS (\n"
@@ -115,16 +151,30 @@ std::size_t UsageLedger::record(const std::vector<UsageEvent>& events, const Rec
   });
 }
 
-void UsageLedger::markReadToEnd(const std::vector<std::int32_t>& partitions, std::int64_t checked_at,
-                                std::int64_t arrival_margin_seconds) {
-  if (partitions.empty()) return;
-  nlohmann::json list = partitions;
-  db_.query(
-      "INSERT INTO usage_watermarks (source_partition, received_through)\n"
-      "SELECT p::int, to_timestamp($2::bigint) FROM jsonb_array_elements_text($1::jsonb) AS p\n"
-      "ON CONFLICT (source_partition) DO UPDATE\n"
-      "SET received_through = greatest(usage_watermarks.received_through, excluded.received_through)",
-      {list.dump(), std::to_string(checked_at - arrival_margin_seconds)});
+std::map<std::int32_t, std::int64_t> UsageLedger::markReadToEnd(
+    const std::vector<std::pair<std::int32_t, std::int64_t>>& positions, std::int64_t checked_at,
+    std::int64_t arrival_margin_seconds) {
+  std::map<std::int32_t, std::int64_t> behind;
+  if (positions.empty()) return behind;
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& [partition, position] : positions) list.push_back({{"part", partition}, {"pos", position}});
+  // Only where the database has recorded up to the consumer's position: a database that is behind it (restored)
+  // must not be marked complete; its partitions are returned to be read again from where its record ends.
+  for (const auto& row : db_.query(
+           "WITH read AS (SELECT part, pos FROM jsonb_to_recordset($1::jsonb) AS x(part int, pos bigint)),\n"
+           "marked AS (\n"
+           "  INSERT INTO usage_watermarks (source_partition, received_through, next_offset)\n"
+           "  SELECT part, to_timestamp($2::bigint), pos FROM read\n"
+           "  ON CONFLICT (source_partition) DO UPDATE\n"
+           "  SET received_through = greatest(usage_watermarks.received_through, excluded.received_through)\n"
+           "  WHERE usage_watermarks.next_offset >= excluded.next_offset\n"
+           ")\n"
+           "SELECT w.source_partition, w.next_offset FROM usage_watermarks w JOIN read r ON r.part = w.source_partition\n"
+           "WHERE w.next_offset < r.pos",
+           {list.dump(), std::to_string(checked_at - arrival_margin_seconds)})) {
+    behind[static_cast<std::int32_t>(toInt(row[0]))] = toInt(row[1]);
+  }
+  return behind;
 }
 
 std::set<std::pair<std::string, std::string>> UsageLedger::knownIdentifiers(

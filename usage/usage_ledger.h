@@ -1,6 +1,8 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <map>
+#include <stdexcept>
 #include <set>
 #include <string>
 #include <utility>
@@ -39,6 +41,19 @@ struct RecordingRules {
   std::int64_t lateSlotSeconds() const { return std::max<std::int64_t>(1, std::min<std::int64_t>(window_seconds, 60)); }
 };
 
+/// The messages of one batch from one partition: [first_offset, next_offset), the newest acceptance time among them.
+struct PartitionRange {
+  std::int32_t partition = -1;
+  std::int64_t first_offset = 0, next_offset = 0;
+  std::int64_t newest_received_at = 0;
+};
+
+/// The database's record of these partitions ends before the batch: read them again from these offsets.
+struct BehindTopic : std::runtime_error {
+  BehindTopic() : std::runtime_error("the database's usage record ends before the messages read") {}
+  std::map<std::int32_t, std::int64_t> resume_at;
+};
+
 /// The usage tables (schema/migrations/0004_usage.sql): events recorded once, summed per customer, meter and
 /// window, and each sum's way to Stripe. Not thread-safe (one connection).
 class UsageLedger {
@@ -46,14 +61,18 @@ class UsageLedger {
   explicit UsageLedger(pg::Connection& db) : db_(db) {}
 
   /// Records the events not recorded before (by account and identifier), adds them to their aggregates (migration
-  /// 0010: from content, so re-recording after a restore rebuilds the same ones) and moves their partitions'
-  /// watermarks, in one transaction. Returns how many were new. Throws PgError (nothing recorded).
-  std::size_t record(const std::vector<UsageEvent>& events, const RecordingRules& rules);
+  /// 0010: from what the messages carry, so re-recording after a restore rebuilds the same ones) and moves the
+  /// partitions' watermarks and next offsets, in one transaction. Returns how many were new. Throws BehindTopic
+  /// when a batch starts past where the database's record of its partition ends (unless the partition is in
+  /// `gaps_accepted`: those messages are gone from the topic), PgError otherwise; nothing is recorded then.
+  std::size_t record(const std::vector<UsageEvent>& events, const std::vector<PartitionRange>& ranges,
+                     const RecordingRules& rules, std::int64_t now, const std::set<std::int32_t>& gaps_accepted = {});
 
-  /// These partitions were read to the end at `checked_at`: everything accepted before it, less the margin, is
-  /// recorded.
-  void markReadToEnd(const std::vector<std::int32_t>& partitions, std::int64_t checked_at,
-                     std::int64_t arrival_margin_seconds);
+  /// These partitions were read to the end at `checked_at` (partition, consumer position): everything accepted
+  /// before it, less the margin, is recorded. Returns the partitions whose record in this database ends before the
+  /// position (a restored database), with the offset to read them again from; those are not marked.
+  std::map<std::int32_t, std::int64_t> markReadToEnd(const std::vector<std::pair<std::int32_t, std::int64_t>>& positions,
+                                                     std::int64_t checked_at, std::int64_t arrival_margin_seconds);
 
   /// Which of these (account, identifier) pairs are recorded already (identifiers are per account).
   std::set<std::pair<std::string, std::string>> knownIdentifiers(

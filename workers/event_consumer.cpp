@@ -36,6 +36,7 @@ EventConsumer::EventConsumer(const kafka::KafkaSettings& settings, const Consume
   std::string error;
   consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), error));
   if (!consumer_) throw std::runtime_error("kafka consumer: " + error);
+  topic_ = options.topic;
   auto code = consumer_->subscribe({options.topic});
   if (code != RdKafka::ERR_NO_ERROR) throw std::runtime_error("kafka subscribe: " + RdKafka::err2str(code));
 }
@@ -111,8 +112,8 @@ std::int64_t EventConsumer::lag() {
   return total;
 }
 
-std::vector<std::int32_t> EventConsumer::readToEnd(int timeout_ms) {
-  std::vector<std::int32_t> out;
+std::vector<std::pair<std::int32_t, std::int64_t>> EventConsumer::readToEnd(int timeout_ms) {
+  std::vector<std::pair<std::int32_t, std::int64_t>> out;
   std::vector<RdKafka::TopicPartition*> assigned;
   if (consumer_->assignment(assigned) != RdKafka::ERR_NO_ERROR) return out;
   consumer_->position(assigned);
@@ -146,10 +147,26 @@ std::vector<std::int32_t> EventConsumer::readToEnd(int timeout_ms) {
     }
     // No offset at all (a new group reads from the earliest): read to the end only if there is nothing to read.
     std::int64_t position = tp->offset() >= 0 ? tp->offset() : low;
-    if (position >= high) out.push_back(tp->partition());
+    if (position >= high) out.push_back({tp->partition(), position});
   }
   RdKafka::TopicPartition::destroy(assigned);
   return out;
+}
+
+bool EventConsumer::seek(std::int32_t partition, std::int64_t offset, int timeout_ms) {
+  std::unique_ptr<RdKafka::TopicPartition> tp(RdKafka::TopicPartition::create(topic_, partition, offset));
+  auto code = consumer_->seek(*tp, timeout_ms);
+  if (code != RdKafka::ERR_NO_ERROR) {
+    log::warn("kafka seek failed", {{"partition", partition}, {"offset", offset}, {"error", RdKafka::err2str(code)}});
+    return false;
+  }
+  return true;
+}
+
+std::int64_t EventConsumer::firstOffset(std::int32_t partition, int timeout_ms) {
+  std::int64_t low = 0, high = 0;
+  if (consumer_->query_watermark_offsets(topic_, partition, &low, &high, timeout_ms) != RdKafka::ERR_NO_ERROR) return -1;
+  return low;
 }
 
 void EventConsumer::close() {

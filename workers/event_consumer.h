@@ -2,6 +2,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/kafka_producer.h"
@@ -47,9 +48,15 @@ class EventConsumer {
   /// Messages behind the end of the assigned partitions (from the last fetch; no broker round trip).
   std::int64_t lag();
 
-  /// The assigned partitions this consumer has read to the end, by a fresh query of the broker (timeout_ms each):
-  /// no message appended before the query is left unread. Partitions the broker couldn't answer for are left out.
-  std::vector<std::int32_t> readToEnd(int timeout_ms);
+  /// The assigned partitions this consumer has read to the end, with its position in each, by a fresh query of
+  /// the broker (timeout_ms each): no message appended before the query is left unread. Partitions the broker
+  /// couldn't answer for are left out.
+  std::vector<std::pair<std::int32_t, std::int64_t>> readToEnd(int timeout_ms);
+
+  /// Reads `partition` again from `offset` (messages fetched beyond it are dropped). False if the broker refused.
+  bool seek(std::int32_t partition, std::int64_t offset, int timeout_ms);
+  /// The partition's first offset still in the topic (retention removes older ones); -1 if unknown.
+  std::int64_t firstOffset(std::int32_t partition, int timeout_ms);
 
   /// Commits stored offsets and leaves the group (partitions move to other workers at once).
   void close();
@@ -59,6 +66,7 @@ class EventConsumer {
 
  private:
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  std::string topic_;
   bool closed_ = false;
   bool fatal_ = false;
 };

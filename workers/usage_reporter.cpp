@@ -1,6 +1,7 @@
 #include "workers/usage_reporter.h"
 
 #include <algorithm>
+#include <map>
 #include <ctime>
 #include <thread>
 
@@ -43,7 +44,10 @@ UsageReporter::UsageReporter(const UsageReporterConfig& config, kafka::DurablePr
       lag_seconds_(metrics::defaultRegistry().gauge(
           "billing_usage_reporting_lag_seconds", "Seconds since the oldest unreported closed window ended")),
       consumer_lag_(metrics::defaultRegistry().gauge("billing_usage_consumer_lag",
-                                                     "Usage batches behind the end of the usage topic")) {}
+                                                     "Usage batches behind the end of the usage topic")),
+      topic_gaps_(metrics::defaultRegistry().counter(
+          "billing_usage_topic_gaps_total",
+          "Times the database's usage record ended before the oldest message the usage topic still had (usage lost)")) {}
 
 UsageReporter::~UsageReporter() {
   if (consumer_) consumer_->close();
@@ -65,8 +69,9 @@ void UsageReporter::run(const std::atomic<bool>& stop) {
     auto batch = consumer_->poll(config_.batch_max, 200, config_.batch_linger_ms);
     consumer_lag_.set(static_cast<double>(consumer_->lag()));
     if (!batch.empty()) {
-      if (!recordBatch(batch, stop)) break;  // stopping: nothing stored, re-delivered later
-      consumer_->storeOffsets(batch);
+      auto outcome = recordBatch(batch, stop);
+      if (outcome == Recorded::Stopping) break;  // stopping: nothing stored, re-delivered later
+      if (outcome == Recorded::Done) consumer_->storeOffsets(batch);
     }
     auto now = std::chrono::steady_clock::now();
     if (now - last_report_ >= std::chrono::seconds(1)) {
@@ -88,37 +93,82 @@ usage::RecordingRules UsageReporter::rules() const {
   return {config_.window_seconds, config_.grace_seconds, config_.arrival_margin_seconds};
 }
 
-bool UsageReporter::recordBatch(const std::vector<ConsumedMessage>& batch, const std::atomic<bool>& stop) {
+UsageReporter::Recorded UsageReporter::recordBatch(const std::vector<ConsumedMessage>& batch,
+                                                   const std::atomic<bool>& stop) {
   std::vector<usage::UsageEvent> events;
+  std::map<std::int32_t, usage::PartitionRange> ranges;
   for (const auto& message : batch) {
+    auto& range = ranges[message.partition];
+    if (range.partition < 0) range = {message.partition, message.offset, message.offset + 1, 0};
+    range.first_offset = std::min(range.first_offset, message.offset);
+    range.next_offset = std::max(range.next_offset, message.offset + 1);
     std::string error;
     auto decoded = usage::decodeUsageBatch(message.payload, message.timestamp_ms / 1000, error);
     if (decoded) {
-      for (auto& e : *decoded) e.partition = message.partition;
+      for (auto& e : *decoded) {
+        e.partition = message.partition;
+        e.offset = message.offset;
+        range.newest_received_at = std::max(range.newest_received_at, e.received_at);
+      }
       events.insert(events.end(), decoded->begin(), decoded->end());
       continue;
     }
     // Not something the API produced: kept in the dead letters, the partition moves on.
     auto connection = [this]() -> pg::Connection& { return db(); };
     if (!moveToDeadLetters(dlq_, config_.dlq_topic, connection, message, "", "usage", "unparseable", error, 1, stop)) {
-      return false;
+      return Recorded::Stopping;
     }
     log::error("usage message dead-lettered", {{"error", error}, {"partition", message.partition}, {"offset", message.offset}});
   }
+  std::vector<usage::PartitionRange> range_list;
+  for (const auto& [partition, range] : ranges) range_list.push_back(range);
   // The database is waited out: an accepted usage event is never skipped.
   for (int attempt = 0;; ++attempt) {
     try {
-      auto fresh = usage::UsageLedger(db()).record(events, rules());
+      auto fresh = usage::UsageLedger(db()).record(events, range_list, rules(), unixNow(), gaps_accepted_);
+      for (const auto& r : range_list) gaps_accepted_.erase(r.partition);
       events_recorded_.inc(fresh);
       events_duplicate_.inc(events.size() - fresh);
       ready_ = true;
-      return true;
+      return Recorded::Done;
+    } catch (const usage::BehindTopic& behind) {
+      // The database's record ends before these messages (restored from a backup): those partitions are read
+      // from where it ends, the batch's other partitions from where the batch began (nothing of it is stored).
+      auto seeked = readAgain(behind.resume_at);
+      if (seeked.empty()) {  // gone from the topic (accepted as lost, recorded on), or the seek was refused
+        if (!waitBeforeRetry(attempt, stop)) return Recorded::Stopping;
+        continue;
+      }
+      for (const auto& r : range_list) {
+        if (!seeked.count(r.partition)) consumer_->seek(r.partition, r.first_offset, 5000);
+      }
+      return Recorded::ReadAgain;
     } catch (const pg::PgError& e) {
       ready_ = false;
       log::warn("usage batch not recorded yet", {{"sqlstate", e.sqlstate()}, {"error", e.what()}, {"events", events.size()}});
-      if (!waitBeforeRetry(attempt, stop)) return false;
+      if (!waitBeforeRetry(attempt, stop)) return Recorded::Stopping;
     }
   }
+}
+
+std::set<std::int32_t> UsageReporter::readAgain(const std::map<std::int32_t, std::int64_t>& resume_at) {
+  std::set<std::int32_t> seeked;
+  for (const auto& [partition, offset] : resume_at) {
+    auto first = consumer_->firstOffset(partition, 5000);
+    if (first > offset) {
+      // Retention removed them: nothing can bring that usage back. Said loudly, counted, and recording goes on.
+      gaps_accepted_.insert(partition);
+      topic_gaps_.inc();
+      log::error("usage lost: the database's record of the partition ends before the oldest message the usage "
+                 "topic still has (restored from a backup older than the topic's retention)",
+                 {{"partition", partition}, {"recorded_to", offset}, {"topic_starts_at", first}});
+      continue;
+    }
+    log::warn("the database's usage record ends before the consumer's position (restored?): reading again",
+              {{"partition", partition}, {"from", offset}});
+    if (consumer_->seek(partition, offset, 5000)) seeked.insert(partition);
+  }
+  return seeked;
 }
 
 void UsageReporter::reportRound(std::int64_t now) {
@@ -127,7 +177,8 @@ void UsageReporter::reportRound(std::int64_t now) {
   // aggregate whose partition is recorded past its generation is complete and sealed; never by the clock alone,
   // so a reporter catching up (after downtime, or replaying after a restore) seals nothing early.
   const auto checked_at = unixNow();
-  ledger.markReadToEnd(consumer_->readToEnd(1000), checked_at, config_.arrival_margin_seconds);
+  auto behind = ledger.markReadToEnd(consumer_->readToEnd(1000), checked_at, config_.arrival_margin_seconds);
+  if (!behind.empty()) readAgain(behind);
   ledger.sealComplete();
   // Leased (BILLING_USAGE_LEASE_SECONDS, 5 minutes): if this process dies mid-send, another reporter (or this one,
   // restarted) resends them then, under the same identifiers.

@@ -1,7 +1,9 @@
 #pragma once
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
+#include <set>
 
 #include "common/kafka_producer.h"
 #include "common/metrics.h"
@@ -31,7 +33,13 @@ class UsageReporter {
   bool ready() const { return ready_.load(); }
 
  private:
-  bool recordBatch(const std::vector<ConsumedMessage>& batch, const std::atomic<bool>& stop);
+  enum class Recorded { Done, ReadAgain, Stopping };
+  /// Done: store the batch's offsets. ReadAgain: the consumer was moved back (the database is behind the topic),
+  /// store nothing. Stopping: nothing recorded.
+  Recorded recordBatch(const std::vector<ConsumedMessage>& batch, const std::atomic<bool>& stop);
+  /// Moves the consumer back to where the database's record of each partition ends; a partition whose messages
+  /// there are gone from the topic is accepted as a gap instead. Returns the partitions moved.
+  std::set<std::int32_t> readAgain(const std::map<std::int32_t, std::int64_t>& resume_at);
   void reportRound(std::int64_t now);
   usage::RecordingRules rules() const;
   pg::Connection& db();
@@ -46,6 +54,7 @@ class UsageReporter {
   std::chrono::steady_clock::time_point last_report_{};
   std::chrono::steady_clock::time_point last_error_fetch_{};
   std::chrono::steady_clock::time_point last_gauges_{};
+  std::set<std::int32_t> gaps_accepted_;  // partitions whose next batch may start past the database's record
 
   metrics::Counter& events_recorded_;
   metrics::Counter& period_closed_;
@@ -53,6 +62,7 @@ class UsageReporter {
   metrics::Gauge& pending_;
   metrics::Gauge& lag_seconds_;
   metrics::Gauge& consumer_lag_;
+  metrics::Counter& topic_gaps_;
 };
 
 }  // namespace billing::workers

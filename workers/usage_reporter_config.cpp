@@ -22,7 +22,7 @@ LoadedUsageReporterConfig loadUsageReporterConfig(const common::Environment& env
   c.window_seconds = reader.integer("BILLING_USAGE_WINDOW_SECONDS", c.window_seconds, 1, 86400);
   c.grace_seconds = reader.integer("BILLING_USAGE_GRACE_SECONDS", c.grace_seconds, 0, 3600);
   c.arrival_margin_seconds =
-      reader.integer("BILLING_USAGE_ARRIVAL_MARGIN_SECONDS", c.arrival_margin_seconds, 0, 3600);
+      reader.integer("BILLING_USAGE_ARRIVAL_MARGIN_SECONDS", c.arrival_margin_seconds, 1, 3600);
   c.send_per_round = static_cast<std::size_t>(reader.integer("BILLING_USAGE_SEND_PER_ROUND", 1000, 1, 100000));
   c.lease_seconds = reader.integer("BILLING_USAGE_LEASE_SECONDS", c.lease_seconds, 10, 3600);
   c.stream_threshold = static_cast<std::size_t>(reader.integer("BILLING_USAGE_STREAM_THRESHOLD", 100, 1, 1000000));

@@ -10,7 +10,11 @@
 -- everything its partition accepted before the generation's end (usage_watermarks), not by the clock, so a
 -- reporter that was down or is replaying seals nothing early.
 
-ALTER TABLE usage_events ADD COLUMN source_partition integer NOT NULL DEFAULT -1;
+ALTER TABLE usage_events
+  ADD COLUMN source_partition integer NOT NULL DEFAULT -1,
+  -- The billing period boundary the API cut the event's window at, stamped at ingest (NULL: a message from before
+  -- the stamp; the recording looks the periods up then).
+  ADD COLUMN period_cut timestamptz;
 
 ALTER TABLE usage_aggregates
   ADD COLUMN generation bigint NOT NULL DEFAULT 0,
@@ -31,10 +35,13 @@ CREATE UNIQUE INDEX usage_aggregates_content
   ON usage_aggregates (customer_id, meter, window_start, generation, source_partition, late_event)
   WHERE source_partition >= 0;
 
--- How far each usage topic partition is recorded: every message the API accepted before received_through is in
--- usage_events. From the newest recorded acceptance time (or, read to the end, the time of that check) minus the
--- arrival margin, which covers the API's Kafka delivery timeout and clock differences between hosts.
+-- How far each usage topic partition is recorded, in the same transactions as the events: next_offset is the
+-- partition offset after the last message recorded, and every message the API accepted before received_through
+-- is in usage_events (from the newest recorded acceptance time, or the time of a check that the partition is read
+-- to its end, minus the arrival margin, which covers the API's Kafka delivery and clock differences between
+-- hosts). After a database restore the reporter finds its consumer ahead of next_offset and reads from there.
 CREATE TABLE usage_watermarks (
   source_partition integer PRIMARY KEY,
-  received_through timestamptz NOT NULL
+  received_through timestamptz NOT NULL,
+  next_offset      bigint NOT NULL
 );
