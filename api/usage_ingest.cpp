@@ -192,12 +192,12 @@ nlohmann::json UsageIngest::accept(const nlohmann::json& body, const std::string
     for (auto& e : accepted) by_account[e.account_id].push_back(std::move(e));
     const auto received_at = static_cast<std::int64_t>(std::time(nullptr));
     std::vector<std::string> payloads;
-    payloads.reserve(by_account.size());
-    for (const auto& [account, events] : by_account) payloads.push_back(usage::encodeUsageBatch(events, received_at));
+    payloads.reserve(by_account.size());  // never reallocated: the messages below view its strings
     std::vector<kafka::DurableProducer::Message> messages;
-    messages.reserve(by_account.size());
-    std::size_t i = 0;
-    for (const auto& [account, events] : by_account) messages.push_back({account, payloads[i++]});
+    for (const auto& [account, events] : by_account) {
+      payloads.push_back(usage::encodeUsageBatch(events, received_at));
+      messages.push_back({account, payloads.back()});
+    }
     auto delivery = producer_.produceAll(config_.usage_topic, messages, {{"content-type", "usage-batch-v1"}});
     if (delivery.status != kafka::DeliveryStatus::Delivered) {
       throw ApiError(503, "api_error", "kafka_unavailable",

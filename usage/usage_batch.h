@@ -21,11 +21,9 @@ struct UsageEvent {
   /// from before this field: the reporter looks the periods up).
   std::int64_t period_cut = 0;
   std::int32_t partition = -1;  // the usage topic partition it came from (set by the reporter)
-  std::int64_t offset = -1;     // its message's offset in that partition (set by the reporter)
 };
 
-/// The Kafka message for one accepted batch: `{"v":1,"received_at":T,"events":[...]}`. One message per request,
-/// so a batch is durable as a whole or not at all.
+/// The Kafka message for one account's accepted events of a request: `{"v":1,"received_at":T,"events":[...]}`.
 std::string encodeUsageBatch(const std::vector<UsageEvent>& events, std::int64_t received_at);
 
 /// Parses a usage topic message; nullopt (and `error`) when it isn't one (it goes to the dead letters). A message

@@ -107,7 +107,6 @@ UsageReporter::Recorded UsageReporter::recordBatch(const std::vector<ConsumedMes
     if (decoded) {
       for (auto& e : *decoded) {
         e.partition = message.partition;
-        e.offset = message.offset;
         range.newest_received_at = std::max(range.newest_received_at, e.received_at);
       }
       events.insert(events.end(), decoded->begin(), decoded->end());
