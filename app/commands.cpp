@@ -4,6 +4,8 @@
 #include <iostream>
 #include <pthread.h>
 
+#include "app/command_help.h"
+#include "sync/event_applier.h"
 #include "sync/event_routes.h"
 
 namespace billing::app {
@@ -30,10 +32,11 @@ commands:
                                 send Stripe's recorded events (last 30 days) through the workers again
   reconcile [--objects LIST] [--sample N] [--repair]
                                 compare PostgreSQL with Stripe, report drift, optionally repair it
-  event-types                   the Stripe event types the workers apply (subscribe the webhook endpoint to these)
+  event-types [--thin]          the Stripe event types the workers apply (subscribe the webhook endpoint to these)
   version                       print the version
 
-Configuration comes from BILLING_* environment variables (README.md lists them).
+`billing <command> --help` describes a command. Configuration comes from BILLING_* environment variables
+(README.md lists them).
 )";
 
 }  // namespace
@@ -73,6 +76,12 @@ int dispatch(int argc, char** argv) {
   }
   std::string command = argv[1];
   Args args(argv + 2, argv + argc);
+  if (asksForHelp(args)) {
+    if (const auto* help = commandHelp(command)) {
+      std::cout << *help;
+      return kExitOk;
+    }
+  }
   if (command == "webhook") return runWebhook(args);
   if (command == "verify-signature") return runVerifySignature(args);
   if (command == "create-topics") return runCreateTopics(args);
@@ -87,6 +96,14 @@ int dispatch(int argc, char** argv) {
   if (command == "replay-events") return runReplayEvents(args);
   if (command == "reconcile") return runReconcile(args);
   if (command == "event-types") {
+    if (args.size() == 1 && args[0] == "--thin") {
+      std::cout << sync::kMeterErrorReportType << "\n" << sync::kNoMeterFoundType << "\n";
+      return kExitOk;
+    }
+    if (!args.empty()) {
+      std::cerr << "billing event-types: unknown option '" << args[0] << "'\n" << *commandHelp(command);
+      return kExitUsage;
+    }
     for (const auto& type : sync::handledEventTypes()) std::cout << type << "\n";
     return kExitOk;
   }

@@ -1,6 +1,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "app/command_help.h"
 #include "app/commands.h"
 #include "common/config_reader.h"
 #include "common/kafka_producer.h"
@@ -29,9 +30,13 @@ nlohmann::json describe(const workers::DeadLetter& d) {
 }  // namespace
 
 int runDlq(const Args& args) {
-  if (args.empty() || args[0] == "--help") {
+  if (args.empty()) {
     std::cerr << kUsage;
-    return args.empty() ? kExitUsage : kExitOk;
+    return kExitUsage;
+  }
+  if (asksForHelp(args)) {
+    std::cout << kUsage;
+    return kExitOk;
   }
   const std::string& action = args[0];
   bool all = false, all_pending = false;

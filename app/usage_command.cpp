@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "app/command_help.h"
 #include "app/commands.h"
 #include "common/config_reader.h"
 #include "common/postgres.h"
@@ -89,9 +90,13 @@ int reconcile(const Args& args) {
 }  // namespace
 
 int runUsage(const Args& args) {
-  if (args.empty() || args[0] == "--help") {
+  if (args.empty()) {
     std::cerr << kUsage;
-    return args.empty() ? kExitUsage : kExitOk;
+    return kExitUsage;
+  }
+  if (asksForHelp(args)) {
+    std::cout << kUsage;
+    return kExitOk;
   }
   const std::string& action = args[0];
   if (action == "reconcile") return reconcile(args);

@@ -107,6 +107,32 @@ install_tofu() {
   return $status
 }
 
+# The stripe/stripe provider for `tofu validate` / `tofu test`: the module proxy refuses its module, so its source is
+# vendored next to the checkout (../shared/vendor/README.md); its dependencies come from the proxy. Laid out as a
+# plugin dir for `tofu init -plugin-dir` under OpenTofu's default registry host.
+install_stripe_provider() {
+  local plugins="$CACHE_DIR/terraform-plugins"
+  local bin="$plugins/registry.opentofu.org/stripe/stripe/$STRIPE_PROVIDER_VERSION/linux_amd64/terraform-provider-stripe_v$STRIPE_PROVIDER_VERSION"
+  [[ -x "$bin" ]] && return 0
+  local tarball="$REPO_ROOT/../shared/vendor/terraform-provider-stripe-$STRIPE_PROVIDER_VERSION.tar.gz"
+  if [[ ! -f "$tarball" ]]; then
+    log "NOT building the stripe/stripe provider: $tarball is missing (the terraform test will say NOT RUN)"
+    return 0
+  fi
+  if [[ "$(sha256sum "$tarball" | cut -d' ' -f1)" != "$STRIPE_PROVIDER_SHA256" ]]; then
+    die "$tarball does not have the sha256 scripts/lib.sh pins ($STRIPE_PROVIDER_SHA256)"
+  fi
+  log "building the stripe/stripe Terraform provider $STRIPE_PROVIDER_VERSION from $tarball"
+  local work; work="$(mktemp -d /tmp/stripe-provider-build-XXXXXX)"
+  tar -xzf "$tarball" -C "$work" &&
+    (cd "$work/terraform-provider-stripe-$STRIPE_PROVIDER_VERSION" && mkdir -p "$(dirname "$bin")" &&
+      GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$STRIPE_PROVIDER_VERSION" \
+        -o "$bin.tmp" . && mv "$bin.tmp" "$bin")
+  local status=$?
+  rm -rf "$work"
+  return $status
+}
+
 # python-hcl2 for the Terraform structural checks, into the cache (not the system's site-packages).
 install_python_hcl2() {
   [[ -f "$CACHE_DIR/python/.hcl2-$PYTHON_HCL2_VERSION" ]] && return 0
@@ -139,5 +165,6 @@ install_playwright
 install_helm
 install_manifest_schemas
 install_tofu
+install_stripe_provider
 install_python_hcl2
 log "dependencies ready"

@@ -14,6 +14,8 @@ HELM_VERSION="v3.22.0"          # built with go install (not in Debian); the cha
 TOFU_VERSION="v1.12.6"          # OpenTofu, built from the Go module proxy through a wrapper module
 TOFU_HCL="github.com/opentofu/hcl/v2@v2.20.2-0.20251021132045-587d123c2828"  # what OpenTofu's go.mod replaces hcl with
 PYTHON_HCL2_VERSION="8.1.4"     # parses terraform/ for the structural checks
+STRIPE_PROVIDER_VERSION="0.3.0"  # stripe/stripe Terraform provider, built from ../shared/vendor (the module proxy refuses it)
+STRIPE_PROVIDER_SHA256="6d70fe0f8205f308b2b662d6efcae86afff8b1403214fb242490c820a1188746"
 STRIPE_NODE_VERSION="22.5.0"  # pins 2026-07-29.dahlia, the API version the code uses
 
 log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }

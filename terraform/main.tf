@@ -88,8 +88,9 @@ resource "stripe_price" "usage" {
   }
 }
 
+# The provider models the portal's sub-objects as nested attributes (`features = { ... }`), not blocks.
 resource "stripe_billing_portal_configuration" "portal" {
-  business_profile {
+  business_profile = {
     headline             = var.portal.headline
     privacy_policy_url   = var.portal.privacy_policy_url
     terms_of_service_url = var.portal.terms_of_service_url
@@ -98,46 +99,68 @@ resource "stripe_billing_portal_configuration" "portal" {
   metadata = {
     managed_by = "terraform" # `billing configure-portal` manages only its own (managed_by = stripe-billing)
   }
-  features {
-    invoice_history {
-      enabled = true
-    }
-    payment_method_update {
-      enabled = true
-    }
-    customer_update {
+  features = {
+    invoice_history       = { enabled = true }
+    payment_method_update = { enabled = true }
+    customer_update = {
       enabled         = true
       allowed_updates = ["email", "address", "tax_id"]
     }
-    subscription_cancel {
+    subscription_cancel = {
       enabled = true
       mode    = "at_period_end"
-      cancellation_reason {
+      cancellation_reason = {
         enabled = true
         options = var.portal.cancellation_reasons
       }
     }
-    subscription_update {
+    subscription_update = {
       enabled                 = true
       default_allowed_updates = ["price"]
       proration_behavior      = "create_prorations"
-      dynamic "products" {
-        for_each = var.plans
-        content {
-          product = stripe_product.plan[products.key].id
-          prices  = [for suffix in keys(local.intervals) : stripe_price.plan["${products.key}_${suffix}"].id]
+      products = [
+        for key, plan in var.plans : {
+          product = stripe_product.plan[key].id
+          prices  = [for suffix in keys(local.intervals) : stripe_price.plan["${key}_${suffix}"].id]
         }
-      }
+      ]
     }
   }
 }
 
+# One endpoint per API version in use: the pinned one and, during an API version upgrade, the one being retired
+# (previous_api_version). A changed api_version replaces an endpoint (the provider marks it RequiresReplace) and
+# the new endpoint signs with a new secret, so the old endpoint stays until the receivers have both secrets
+# (docs/deploy.md, "Upgrading the Stripe API version"); create_before_destroy covers any other replacement.
 resource "stripe_webhook_endpoint" "billing" {
+  for_each       = toset(compact([var.api_version, var.previous_api_version]))
   url            = var.webhook_url
-  description    = "stripe-billing webhook receiver"
-  api_version    = var.api_version
+  description    = each.key == var.api_version ? "stripe-billing webhook receiver" : "stripe-billing webhook receiver (retiring ${each.key})"
+  api_version    = each.key
   enabled_events = var.enabled_events
   metadata = {
     managed_by = "terraform"
+  }
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+# Thin events (v2) come only through an event destination, never a v1 webhook endpoint: the meter error reports
+# the usage reporter ties back to its aggregates. Same receiver URL, its own signing secret.
+resource "stripe_v2_core_event_destination" "meter_errors" {
+  name           = "stripe-billing meter errors"
+  description    = "Thin meter error events for the stripe-billing usage reporter"
+  type           = "webhook_endpoint"
+  event_payload  = "thin"
+  enabled_events = var.thin_event_types
+  webhook_endpoint {
+    url = var.webhook_url
+  }
+  metadata = {
+    managed_by = "terraform"
+  }
+  lifecycle {
+    create_before_destroy = true
   }
 }

@@ -11,6 +11,32 @@ variable "api_version" {
   description = "Stripe API version the webhook endpoint renders events in: the one the code pins (stripe/api_version.h)."
   type        = string
   default     = "2026-07-29.dahlia"
+  validation {
+    condition     = can(regex("^[0-9]{4}-[0-9]{2}-[0-9]{2}(\\.[a-z]+)?$", var.api_version))
+    error_message = "api_version is a Stripe API version such as 2026-07-29.dahlia."
+  }
+}
+
+variable "previous_api_version" {
+  description = <<-EOT
+    During an API version upgrade only: the version being retired. Its webhook endpoint (and signing secret) stays
+    next to the new one until the receivers have both secrets; then unset it and apply again (docs/deploy.md).
+  EOT
+  type        = string
+  default     = null
+  validation {
+    condition     = var.previous_api_version == null || var.previous_api_version != var.api_version
+    error_message = "previous_api_version is the version being retired: it can't be api_version."
+  }
+}
+
+variable "thin_event_types" {
+  description = "Thin (v2) event types the event destination sends: exactly what `billing event-types --thin` prints."
+  type        = list(string)
+  default = [
+    "v1.billing.meter.error_report_triggered",
+    "v1.billing.meter.no_meter_found",
+  ]
 }
 
 variable "enabled_events" {
@@ -117,8 +143,13 @@ variable "plans" {
     }
   }
   validation {
-    condition     = alltrue([for p in values(var.plans) : p.monthly_amount > 0 && p.annual_amount > 0 && floor(p.monthly_amount) == p.monthly_amount])
+    condition = alltrue([for p in values(var.plans) : p.monthly_amount > 0 && p.annual_amount > 0 &&
+    floor(p.monthly_amount) == p.monthly_amount && floor(p.annual_amount) == p.annual_amount])
     error_message = "Plan amounts are positive integers in the currency's minor unit."
+  }
+  validation {
+    condition     = length(var.plans) >= 1 && length(var.plans) <= 10
+    error_message = "Between 1 and 10 plans: the Customer Portal switches between at most 10 products."
   }
 }
 

@@ -30,6 +30,15 @@ expect "no command" 2 "usage: billing" -- "$billing"
 expect "unknown command" 2 "unknown command 'frobnicate'" -- "$billing" frobnicate
 expect "help" 0 "verify-signature" -- "$billing" help
 expect "version" 0 "billing [0-9]" -- "$billing" version
+# Every command `billing help` lists answers --help (and -h) with its own usage, exit 0, and runs nothing.
+commands=$("$billing" help | sed -n 's/^  \([a-z][a-z-]*\).*/\1/p')
+[[ $(wc -w <<<"$commands") -ge 15 ]] && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL help lists the commands: $commands"; }
+for command in $commands; do
+  expect "$command --help" 0 "usage: billing $command" -- env -i "$billing" "$command" --help
+  expect "$command -h" 0 "usage: billing $command" -- env -i "$billing" "$command" -h
+done
+expect "event-types --thin" 0 "^v1\.billing\.meter\.error_report_triggered$" -- "$billing" event-types --thin
+expect "event-types: an unknown option" 2 "unknown option '--fat'" -- "$billing" event-types --fat
 
 expect "verify valid" 0 "^valid$" -- "$billing" verify-signature --secret "$secret" --header "t=$now,v1=$sig" --payload-file "$payload" --now "$now"
 expect "verify second secret" 0 "^valid$" -- "$billing" verify-signature --secret whsec_other --secret "$secret" --header "t=$now,v1=$sig" --payload-file "$payload" --now "$now"

@@ -33,6 +33,10 @@ def unquote(v):
     return v
 
 
+def first(v):
+    return v[0] if isinstance(v, list) else v
+
+
 def blocks(doc, kind):
     out = {}
     for entry in doc.get(kind, []):
@@ -52,24 +56,33 @@ outputs = {k: v for d in docs.values() for k, v in blocks(d, "output").items()}
 
 # The provider's resources this module may use (stripe/stripe 0.3.x).
 known = {"stripe_product", "stripe_price", "stripe_billing_meter", "stripe_billing_portal_configuration",
-         "stripe_webhook_endpoint"}
+         "stripe_webhook_endpoint", "stripe_v2_core_event_destination"}
 check("only stripe/stripe resources", {t for t, _ in resources} <= known)
 for rtype in known:
     check(f"a {rtype}", any(t == rtype for t, _ in resources))
 
 pinned = re.search(r'kApiVersion = "([^"]+)"', (root / "stripe/api_version.h").read_text()).group(1)
 check("the webhook endpoint's API version is the pinned one", variables["api_version"]["default"] == pinned)
-check("the webhook endpoint uses it", resources[("stripe_webhook_endpoint", "billing")]["api_version"] == "${var.api_version}")
+endpoint = resources[("stripe_webhook_endpoint", "billing")]
+check("an endpoint per API version in use (the pinned one, and the one retiring during an upgrade)",
+      "var.api_version" in endpoint["for_each"] and "var.previous_api_version" in endpoint["for_each"] and
+      endpoint["api_version"] == "${each.key}")
+check("a replaced endpoint is created before the old one goes",
+      first(endpoint["lifecycle"]).get("create_before_destroy") is True)
 handled = subprocess.run([billing, "event-types"], capture_output=True, text=True, check=True).stdout.split()
 check("subscribed to exactly the event types the workers handle (billing event-types)",
       variables["enabled_events"]["default"] == handled)
-check("the webhook endpoint uses them", resources[("stripe_webhook_endpoint", "billing")]["enabled_events"] == "${var.enabled_events}")
+check("the webhook endpoint uses them", endpoint["enabled_events"] == "${var.enabled_events}")
+thin = subprocess.run([billing, "event-types", "--thin"], capture_output=True, text=True, check=True).stdout.split()
+destination = resources[("stripe_v2_core_event_destination", "meter_errors")]
+check("the event destination sends exactly the thin event types the workers handle (billing event-types --thin)",
+      variables["thin_event_types"]["default"] == thin and destination["enabled_events"] == "${var.thin_event_types}")
+check("the event destination sends thin events to the receiver's URL",
+      destination["event_payload"] == "thin" and first(destination["webhook_endpoint"])["url"] == "${var.webhook_url}")
 
 example = json.loads((root / "api/portal.example.json").read_text())
 features = resources[("stripe_billing_portal_configuration", "portal")]["features"]
-features = features[0] if isinstance(features, list) else features
-def first(v):
-    return v[0] if isinstance(v, list) else v
+features = first(features)
 cancel = first(features["subscription_cancel"])
 check("portal: cancellation at period end, as configure-portal's example",
       cancel["mode"] == example["features"]["subscription_cancel"]["mode"])
@@ -79,7 +92,7 @@ check("portal: the same cancellation reasons",
 update = first(features["subscription_update"])
 check("portal: plan switching with the same proration",
       update["proration_behavior"] == example["features"]["subscription_update"]["proration_behavior"])
-check("portal: plan switching between every plan's prices", "dynamic" in update)
+check("portal: plan switching between every plan's prices", "var.plans" in json.dumps(update["products"]))
 check("portal: the same customer updates",
       first(features["customer_update"])["allowed_updates"] == example["features"]["customer_update"]["allowed_updates"])
 for feature in ("invoice_history", "payment_method_update"):
@@ -99,7 +112,7 @@ meter = resources[("stripe_billing_meter", "usage")]
 check("the meter sums the value by customer id", first(meter["default_aggregation"])["formula"] == "sum" and
       first(meter["customer_mapping"])["event_payload_key"] == "stripe_customer_id" and
       first(meter["value_settings"])["event_payload_key"] == "value")
-check("the webhook secret is a sensitive output", outputs["webhook_secret"].get("sensitive") is True)
+check("the signing secrets are a sensitive output", outputs["webhook_secrets"].get("sensitive") is True)
 check("price ids are an output", "price_ids" in outputs)
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
