@@ -134,6 +134,14 @@ if [[ $demo -eq 1 ]]; then
     demo_links+="  Billing page ($account): http://127.0.0.1:$BILLING_API_PORT/billing/#token=$token"$'\n'
   done
   call POST /v1/usage "$usage" >/dev/null
+  # Accepted usage shows once the usage reporter has recorded it (its consumer group's first join takes a few
+  # seconds): wait for that, so the billing page links below show the demo's usage from the first load.
+  for _ in $(seq 1 60); do
+    recorded="$(call GET /v1/accounts/demo/usage "" | python3 -c 'import json, sys; print(sum(m["total"] for m in json.load(sys.stdin)["meters"]))')"
+    [[ "$recorded" -gt 0 ]] && break
+    sleep 0.5
+  done
+  [[ "$recorded" -gt 0 ]] || log "warning: the usage reporter has not recorded the demo usage after 30 s"
 fi
 
 cat >&2 <<TXT
