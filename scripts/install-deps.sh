@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the build, the service and the tests need on Debian 12. Idempotent: a second run
-# only checks. Needs root for apt-get (CI and the dev machines run as root; otherwise it uses sudo).
+# only checks. --deployment-tests also builds the stripe/stripe Terraform provider and kube-apiserver + etcd
+# (scripts/test.sh passes it; scripts/run.sh doesn't need them). Needs root for apt-get (CI and the dev machines run as root; otherwise it uses sudo).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 APT_PACKAGES=(
@@ -10,6 +11,7 @@ APT_PACKAGES=(
   default-jre-headless maven
   nodejs npm
   chromium
+  buildah mmdebstrap
 )
 
 install_apt() {
@@ -133,6 +135,45 @@ install_stripe_provider() {
   return $status
 }
 
+# A real Kubernetes API server for the k8s test: kube-apiserver, etcd and kubectl built through a wrapper module (k8s.io/kubernetes
+# replaces its staging modules with ./staging paths, which a module download can't follow; the wrapper points each at
+# its published version), cached by version under $CACHE_DIR/kubernetes-<version>.
+install_kube_apiserver() {
+  local dir="$CACHE_DIR/kubernetes-$KUBERNETES_VERSION"
+  [[ -x "$dir/kube-apiserver" && -x "$dir/etcd" && -x "$dir/kubectl" ]] && return 0
+  log "building kube-apiserver, etcd and kubectl $KUBERNETES_VERSION from the Go module proxy (about 12 minutes, once)"
+  local work; work="$(mktemp -d /tmp/kube-build-XXXXXX)"
+  local staging="v0.${KUBERNETES_VERSION#1.}"
+  (
+    set -e
+    cd "$work"
+    go mod init local/kube >/dev/null 2>&1
+    local mod; mod="$(go mod download -json "k8s.io/kubernetes@v$KUBERNETES_VERSION" | python3 -c 'import json, sys; print(json.load(sys.stdin)["GoMod"])')"
+    for m in $(sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "$mod"); do
+      go mod edit -replace="$m=$m@$staging"
+    done
+    go mod edit -require="k8s.io/kubernetes@v$KUBERNETES_VERSION"
+    mkdir -p apiserver etcd kubectl
+    printf '%s\n' 'package main' 'import (' '  "k8s.io/component-base/cli"' '  "k8s.io/kubectl/pkg/cmd"' '  "k8s.io/kubectl/pkg/cmd/util"' ')' \
+      'func main() { if err := cli.RunNoErrOutput(cmd.NewDefaultKubectlCommand()); err != nil { util.CheckErr(err) } }' > kubectl/main.go
+    printf '%s\n' 'package main' 'import (' '  "os"' '  "k8s.io/component-base/cli"' '  "k8s.io/kubernetes/cmd/kube-apiserver/app"' ')' \
+      'func main() { os.Exit(cli.Run(app.NewAPIServerCommand())) }' > apiserver/main.go
+    printf '%s\n' 'package main' 'import (' '  "os"' '  "go.etcd.io/etcd/server/v3/etcdmain"' ')' 'func main() { etcdmain.Main(os.Args) }' > etcd/main.go
+    go mod tidy >/dev/null 2>&1
+    mkdir -p "$dir"
+    local v="k8s.io/component-base/version" minor="${KUBERNETES_VERSION#1.}"
+    CGO_ENABLED=0 go build -trimpath -o "$dir/kube-apiserver.tmp" \
+      -ldflags "-s -w -X $v.gitVersion=v$KUBERNETES_VERSION -X $v.gitMajor=1 -X $v.gitMinor=${minor%%.*}" ./apiserver
+    CGO_ENABLED=0 go build -trimpath -o "$dir/etcd.tmp" -ldflags "-s -w" ./etcd
+    CGO_ENABLED=0 go build -trimpath -o "$dir/kubectl.tmp" \
+      -ldflags "-s -w -X $v.gitVersion=v$KUBERNETES_VERSION -X $v.gitMajor=1 -X $v.gitMinor=${minor%%.*}" ./kubectl
+    mv "$dir/kube-apiserver.tmp" "$dir/kube-apiserver" && mv "$dir/etcd.tmp" "$dir/etcd" && mv "$dir/kubectl.tmp" "$dir/kubectl"
+  )
+  local status=$?
+  rm -rf "$work"
+  return $status
+}
+
 # python-hcl2 for the Terraform structural checks, into the cache (not the system's site-packages).
 install_python_hcl2() {
   [[ -f "$CACHE_DIR/python/.hcl2-$PYTHON_HCL2_VERSION" ]] && return 0
@@ -165,6 +206,10 @@ install_playwright
 install_helm
 install_manifest_schemas
 install_tofu
-install_stripe_provider
 install_python_hcl2
+# Only the deployment tests need these two (minutes of Go builds, once): scripts/test.sh asks for them.
+if [[ "${1:-}" == "--deployment-tests" ]]; then
+  install_stripe_provider
+  install_kube_apiserver || die "building kube-apiserver/etcd failed (the k8s test needs them)"
+fi
 log "dependencies ready"

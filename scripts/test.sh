@@ -8,7 +8,7 @@
 # Extra arguments go to ctest (e.g. scripts/test.sh -L unit).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-"$REPO_ROOT/scripts/install-deps.sh"
+"$REPO_ROOT/scripts/install-deps.sh" --deployment-tests
 
 if [[ "${BILLING_SKIP_SANITIZE:-0}" != "1" && $# -eq 0 ]]; then
   BILLING_SANITIZE=1 "$REPO_ROOT/scripts/build.sh" unit_tests

@@ -83,7 +83,7 @@ run "catalog_meter_portal_webhook" {
 run "upgrade_adds_the_new_endpoint_and_keeps_the_old" {
   command = apply
   variables {
-    api_version          = "2026-10-28.dahlia"
+    api_version          = "2026-10-28.endive"
     previous_api_version = "2026-07-29.dahlia"
     # What step 0 left (test-only variables: OpenTofu evaluates run.* here, not in assertions).
     step0_endpoint_id       = run.catalog_meter_portal_webhook.webhook_endpoint_ids["2026-07-29.dahlia"]
@@ -106,7 +106,7 @@ run "upgrade_adds_the_new_endpoint_and_keeps_the_old" {
   }
   assert {
     condition = (length(split("\n", nonsensitive(output.webhook_secrets))) == 3 &&
-    split("\n", nonsensitive(output.webhook_secrets))[0] == nonsensitive(stripe_webhook_endpoint.billing["2026-10-28.dahlia"].secret))
+    split("\n", nonsensitive(output.webhook_secrets))[0] == nonsensitive(stripe_webhook_endpoint.billing["2026-10-28.endive"].secret))
     error_message = "the new endpoint's secret comes first, then the old one's, then the event destination's"
   }
   assert {
@@ -119,16 +119,16 @@ run "upgrade_adds_the_new_endpoint_and_keeps_the_old" {
 run "upgrade_retires_the_old_endpoint" {
   command = apply
   variables {
-    api_version       = "2026-10-28.dahlia"
-    step1_endpoint_id = run.upgrade_adds_the_new_endpoint_and_keeps_the_old.webhook_endpoint_ids["2026-10-28.dahlia"]
+    api_version       = "2026-10-28.endive"
+    step1_endpoint_id = run.upgrade_adds_the_new_endpoint_and_keeps_the_old.webhook_endpoint_ids["2026-10-28.endive"]
   }
 
   assert {
-    condition     = keys(stripe_webhook_endpoint.billing) == ["2026-10-28.dahlia"]
+    condition     = keys(stripe_webhook_endpoint.billing) == ["2026-10-28.endive"]
     error_message = "only the new version's endpoint is left"
   }
   assert {
-    condition     = output.webhook_endpoint_ids["2026-10-28.dahlia"] == var.step1_endpoint_id
+    condition     = output.webhook_endpoint_ids["2026-10-28.endive"] == var.step1_endpoint_id
     error_message = "the new endpoint is kept as it was created in step 1"
   }
   assert {

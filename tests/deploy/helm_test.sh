@@ -28,6 +28,21 @@ check "rendered manifests are valid Kubernetes, KEDA and prometheus-operator obj
 check "the chart renders what a deployment needs" 'run_node chart_assertions.mjs "$out/default.yaml" "$out/full.yaml"'
 check "every role accepts its configuration (defaults)" 'run_node check_config.mjs "$billing" "$out/default.yaml"'
 check "every role accepts its configuration (full)" 'run_node check_config.mjs "$billing" "$out/full.yaml"'
+# Which pods a changed secret rolls: the checksum annotations of the Deployments whose role reads the changed key.
+rolled() {  # --set of the change: the Deployments whose pod template differs, space-separated
+  "$helm" template billing "$chart" -n billing -f "$chart/ci/default-values.yaml" --kube-version 1.30.0 "$@" > "$out/changed.yaml" &&
+    (cd "$root/tests/deploy" && node -e '
+      const yaml = require("js-yaml"); const fs = require("fs");
+      const deps = (f) => Object.fromEntries(yaml.loadAll(fs.readFileSync(f, "utf8")).filter((d) => d && d.kind === "Deployment")
+        .map((d) => [d.metadata.labels["app.kubernetes.io/component"], JSON.stringify(d.spec.template)]));
+      const [a, b] = [deps(process.argv[1]), deps(process.argv[2])];
+      console.log(Object.keys(a).filter((k) => a[k] !== b[k]).join(" "));' "$out/default.yaml" "$out/changed.yaml")
+}
+check "a new webhook secret rolls only the webhook receivers" \
+  '[[ "$(rolled --set "secrets.webhookSecrets={whsec_0123456789abcdefghijklmnopqrstuv,whsec_new0123456789abcdef}")" == "webhook" ]]'
+check "a new database URL rolls the roles that read it, not the receivers" \
+  '[[ "$(rolled --set secrets.databaseUrl=postgresql://billing:other@db:5432/billing)" == "worker api usage-reporter" ]]'
+check "a changed setting rolls every role" '[[ "$(rolled --set logLevel=debug)" == "webhook worker api usage-reporter" ]]'
 
 # Refusals, each with a message that says what to fix.
 refuses() {  # name expected-message args...

@@ -76,11 +76,21 @@ app.kubernetes.io/component: {{ .role }}
 {{- end }}
 {{- end -}}
 
-{{/* Rolls the pods when settings or secrets change. */}}
+{{/* Rolls a role's pods when the settings change, or the secret keys that role reads (so a new webhook secret
+     rolls only the webhook receivers). (dict "root" $ "role" ROLE) */}}
 {{- define "billing.checksums" -}}
-checksum/config: {{ include (print .Template.BasePath "/configmap.yaml") . | sha256sum }}
-{{- if not .Values.existingSecret }}
-checksum/secret: {{ include (print .Template.BasePath "/secret.yaml") . | sha256sum }}
+checksum/config: {{ include (print .root.Template.BasePath "/configmap.yaml") .root | sha256sum }}
+{{- if not .root.Values.existingSecret }}
+{{- $s := .root.Values.secrets }}
+{{- $values := dict "database-url" $s.databaseUrl "stripe-api-key" $s.stripeApiKey "webhook-secrets" (join "\n" $s.webhookSecrets) "api-keys" (join "\n" $s.apiKeys) "api-token-secret" $s.apiTokenSecret }}
+{{- $parts := list }}
+{{- range $key := include "billing.roleSecretKeys" .role | fromJsonArray }}
+{{- $parts = append $parts (printf "%s=%s" $key (get $values $key)) }}
+{{- end }}
+{{- if .root.Values.kafka.saslMechanism }}
+{{- $parts = append $parts (printf "kafka-password=%s" $s.kafkaPassword) }}
+{{- end }}
+checksum/secret: {{ join "\n" $parts | sha256sum }}
 {{- end }}
 {{- end -}}
 

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# The container image, built and run for real (no Docker daemon: buildah + a Debian 12 base from mmdebstrap,
+# scripts/image.sh): the Dockerfile builds; inside the image `billing --help` (its default command), `billing
+# version` and every role's --check-config run; it runs as user 10001 with `billing` as its entrypoint; every shared
+# library the executable needs resolves. Then the image's own `billing` migrates the test's PostgreSQL, creates the
+# topics on the test's Kafka broker, and runs the webhook receiver and a sync worker: one signed event POSTed to the
+# receiver must reach PostgreSQL. Usage: image_test.sh. Ends with "N passed, N failed".
+set -u
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+source "$root/scripts/lib.sh"
+set +e
+passed=0; failed=0
+check() { if eval "$2"; then passed=$((passed + 1)); echo "PASS $1"; else failed=$((failed + 1)); echo "FAIL $1"; fi; }
+
+if ! command -v buildah >/dev/null || ! command -v mmdebstrap >/dev/null; then
+  echo "NOT RUN the image test: buildah or mmdebstrap is missing (scripts/install-deps.sh installs them)"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+state="$(mktemp -d /tmp/billing-image-XXXXXX)"
+name="localhost/stripe-billing:test-$$"
+img() { "$root/scripts/image.sh" buildah "$@"; }
+containers=()
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill -- -"$pid" 2>/dev/null; done
+  sleep 1
+  for c in "${containers[@]}"; do img rm "$c" >/dev/null 2>&1; done
+  img rmi "$name" >/dev/null 2>&1
+  "$root/scripts/kafka.sh" stop "$state/kafka" >/dev/null 2>&1
+  "$root/scripts/postgres.sh" stop "$state/postgres" >/dev/null 2>&1
+  rm -rf "$state"
+}
+trap cleanup EXIT
+
+# 1. The build.
+started=$(date +%s)
+check "the Dockerfile builds with buildah from the local Debian 12 base" \
+  '"$root/scripts/image.sh" build "$name" > "$state/build.log" 2>&1 || { tail -40 "$state/build.log"; false; }'
+echo "image build: $(( $(date +%s) - started )) s"
+if ! img inspect --type image "$name" >/dev/null 2>&1; then
+  echo "$passed passed, $failed failed"
+  exit 1
+fi
+config() { img inspect --type image --format "$1" "$name"; }
+check "runs as user 10001, not root" '[[ "$(config "{{.OCIv1.Config.User}}")" == "10001:10001" ]]'
+check "the entrypoint is the billing executable" '[[ "$(config "{{json .OCIv1.Config.Entrypoint}}")" == "[\"/usr/local/bin/billing\"]" ]]'
+check "the default command is --help" '[[ "$(config "{{json .OCIv1.Config.Cmd}}")" == "[\"--help\"]" ]]'
+epoch="$(git -C "$root" log -1 --format=%ct 2>/dev/null || echo 0)"
+check "created at SOURCE_DATE_EPOCH (the last commit's time)" \
+  '[[ "$(date -u -d "$(config "{{.OCIv1.Created}}")" +%s)" == "$epoch" ]]'
+echo "image size: $(img images --format '{{.Size}}' "$name" 2>/dev/null | head -1)"
+
+c="$(img from --quiet "$name")"; containers+=("$c")
+inside() { img run --isolation chroot "$@"; }
+check "inside: the process runs as uid 10001" '[[ "$(inside "$c" -- id -u)" == "10001" ]]'
+check "inside: every shared library resolves (ldd)" \
+  'out="$(inside "$c" -- ldd /usr/local/bin/billing)" && ! grep -q "not found" <<<"$out" || { echo "$out"; false; }'
+check "inside: billing --help (the default command) exits 0" 'inside "$c" -- /usr/local/bin/billing --help | grep -q "^usage: billing"'
+check "inside: billing version" 'inside "$c" -- /usr/local/bin/billing version | grep -Eq "^billing [0-9]"'
+for role in webhook worker api usage-reporter migrate; do
+  check "inside: billing $role --help exits 0" 'inside "$c" -- /usr/local/bin/billing "$role" --help | grep -q "^usage: billing $role"'
+done
+
+# Every role's configuration check, with the variables a deployment gives it.
+secret="whsec_image_test_$(openssl rand -hex 12)"
+common_env=(--env BILLING_KAFKA_BROKERS=127.0.0.1:9 --env BILLING_DATABASE_URL=postgresql://billing@127.0.0.1:9/billing
+  --env BILLING_STRIPE_API_KEY=sk_test_0123456789abcdefghijklmn --env "BILLING_WEBHOOK_SECRETS=$secret"
+  --env BILLING_API_KEYS=bk_0123456789abcdefghijklmnop --env BILLING_API_TOKEN_SECRET=0123456789abcdef0123456789abcdef0123
+  --env BILLING_USAGE_METERS=api_requests)
+for role in webhook worker api usage-reporter; do
+  check "inside: billing $role --check-config" \
+    'out="$(inside "${common_env[@]}" "$c" -- /usr/local/bin/billing "$role" --check-config 2>&1)" && grep -q "^configuration ok" <<<"$out" || { echo "$out"; false; }'
+done
+check "inside: a bad configuration is refused (exit 2)" \
+  'inside --env BILLING_WEBHOOK_SECRETS=nope "$c" -- /usr/local/bin/billing webhook --check-config >/dev/null 2>&1; [[ $? -eq 2 ]]'
+
+# 2. The image's executable against real PostgreSQL and Kafka (host network: chroot isolation shares it).
+db="$("$root/scripts/postgres.sh" start "$state/postgres")" || { echo "FAIL PostgreSQL did not start"; exit 1; }
+brokers="$("$root/scripts/kafka.sh" start "$state/kafka")" || { echo "FAIL Kafka did not start"; exit 1; }
+webhook_port="$(free_port)"; worker_port="$(free_port)"
+run_env=(--env "BILLING_DATABASE_URL=$db" --env "BILLING_KAFKA_BROKERS=$brokers" --env "BILLING_WEBHOOK_SECRETS=$secret"
+  --env "BILLING_WEBHOOK_PORT=$webhook_port" --env "BILLING_WORKER_PORT=$worker_port" --env BILLING_WEBHOOK_HOST=127.0.0.1
+  --env BILLING_WORKER_HOST=127.0.0.1 --env BILLING_KAFKA_EVENTS_PARTITIONS=3 --env BILLING_KAFKA_USAGE_PARTITIONS=1
+  --env BILLING_KAFKA_REPLICATION_FACTOR=1 --env BILLING_STRIPE_API_KEY=sk_test_0123456789abcdefghijklmn
+  --env "BILLING_STRIPE_API_BASE=http://127.0.0.1:$(free_port)" --env BILLING_WORKER_REFETCH_CONCURRENCY=0)
+check "inside: billing migrate" 'inside "${run_env[@]}" "$c" -- /usr/local/bin/billing migrate > "$state/migrate.log" 2>&1 || { cat "$state/migrate.log"; false; }'
+check "inside: billing create-topics" 'inside "${run_env[@]}" "$c" -- /usr/local/bin/billing create-topics > "$state/topics.log" 2>&1 || { cat "$state/topics.log"; false; }'
+for role in webhook worker; do
+  rc="$(img from --quiet "$name")"; containers+=("$rc")
+  setsid "$root/scripts/image.sh" buildah run --isolation chroot "${run_env[@]}" "$rc" -- /usr/local/bin/billing "$role" \
+    > "$state/$role.log" 2>&1 &
+  pids+=("$!")
+done
+ready() { for _ in $(seq 1 60); do curl -sf "http://127.0.0.1:$1/readyz" >/dev/null && return 0; sleep 0.5; done; return 1; }
+check "the image's webhook receiver is ready" 'ready "$webhook_port" || { tail -20 "$state/webhook.log"; false; }'
+check "the image's sync worker is ready" 'ready "$worker_port" || { tail -20 "$state/worker.log"; false; }'
+event="$root/tests/fixtures/stripe/events/invoice.paid.json"
+invoice="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["data"]["object"]["id"])' "$event")"
+check "a signed event is accepted (2xx after Kafka's ack)" \
+  'BILLING_WEBHOOK_SECRET="$secret" "$root/scripts/send-event.sh" "$event" "http://127.0.0.1:$webhook_port/webhooks/stripe" | grep -q "^HTTP 200"'
+synced() {
+  for _ in $(seq 1 60); do
+    [[ "$(psql -tA "$db" -c "SELECT status FROM invoices WHERE id = '$invoice'" 2>/dev/null)" == "paid" ]] && return 0
+    sleep 0.5
+  done
+  return 1
+}
+check "the event reached PostgreSQL through Kafka and the image's worker (invoice $invoice paid)" \
+  'synced || { tail -20 "$state/worker.log"; false; }'
+check "the webhook and worker logs are JSON lines" \
+  'grep -v "^configuration ok" "$state/webhook.log" "$state/worker.log" | cut -d: -f2- | grep -v "^$" | python3 -c "import json, sys; [json.loads(l) for l in sys.stdin]"'
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]
