@@ -11,7 +11,12 @@ const [mode, ...args] = process.argv.slice(2);
 const headers = { Authorization: `Bearer ${process.env.K8S_TOKEN}` };
 
 async function get(server, path) {
-  const response = await fetch(server + path, { headers });
+  let response = await fetch(server + path, { headers });
+  // Right after a CRD is created its storage may still be initializing: 429 with a Retry-After.
+  for (let i = 0; response.status === 429 && i < 30; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    response = await fetch(server + path, { headers });
+  }
   if (!response.ok) throw new Error(`GET ${path}: ${response.status} ${await response.text()}`);
   return response.json();
 }

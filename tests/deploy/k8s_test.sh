@@ -86,7 +86,7 @@ namespace() { api -X POST -H 'Content-Type: application/yaml' --data-binary "{ap
   "$server/api/v1/namespaces" -o /dev/null -w '%{http_code}' | grep -q 201; }
 # The migration Job is a pre-install/pre-upgrade hook; no kubelet runs it here, so the server validates it by a dry run.
 dry_run_hooks() {  # namespace values-file
-  "$helm" template billing "$chart" -n "$1" -f "$2" --show-only templates/migrations.yaml > "$state/hooks.yaml" &&
+  "$helm" template billing "$chart" -n "$1" -f "$2" --kube-version "$KUBERNETES_VERSION" --show-only templates/migrations.yaml > "$state/hooks.yaml" &&
     (cd "$root/tests/deploy" && node k8s_checks.mjs dry-run "$server" "$1" "$state/hooks.yaml")
 }
 helm_do() { "$helm" "$@" > "$state/helm.log" 2>&1 || { cat "$state/helm.log"; return 1; }; }
@@ -121,6 +121,8 @@ check "docs/deploy.md, Kubernetes: kubectl create namespace and secret, helm ins
   'run_docs "$user" "## 3. Kubernetes (Helm)" 1'
 check "what the server stored for it: selectors, Services, PDBs, probes, the Secret it names" \
   'checks stored "$server" billing billing docs'
+check "the settings the docs give reached the ConfigMap (both brokers, the meter)" \
+  '[[ "$("$kube/kubectl" -n billing get configmap billing-stripe-billing -o jsonpath="{.data.BILLING_KAFKA_BROKERS} {.data.BILLING_USAGE_METERS}")" == "kafka-0.kafka:9092,kafka-1.kafka:9092 api_requests" ]]'
 check "the Secret holds the keys the docs name" \
   '[[ "$("$kube/kubectl" -n billing get secret billing-secrets -o go-template="{{range \$k, \$v := .data}}{{\$k}} {{end}}")" == "api-keys api-token-secret database-url stripe-api-key webhook-secrets " ]]'
 # The upgrade's step 3 runs from terraform/ with the secrets tofu wrote to ../webhook-secrets: new, old, thin.
@@ -132,6 +134,8 @@ check "docs/deploy.md, API version upgrade step 3: the Secret replaced and the r
 checks snapshot "$server" billing billing > "$state/docs-after.json" 2>/dev/null
 check "the rollout restart changed only the webhook pods" \
   '[[ "$(checks changed "$state/docs-before.json" "$state/docs-after.json")" == "webhook" ]]'
+check "the Secret kept its other keys" \
+  '[[ "$("$kube/kubectl" -n billing get secret billing-secrets -o go-template="{{range \$k, \$v := .data}}{{\$k}} {{end}}")" == "api-keys api-token-secret database-url stripe-api-key webhook-secrets " ]]'
 check "the Secret now has the three signing secrets" \
   '[[ "$("$kube/kubectl" -n billing get secret billing-secrets -o jsonpath="{.data.webhook-secrets}" | base64 -d | grep -c "^whsec_")" == 3 ]]'
 
