@@ -28,6 +28,10 @@ variable "previous_api_version" {
     condition     = var.previous_api_version == null || var.previous_api_version != var.api_version
     error_message = "previous_api_version is the version being retired: it can't be api_version."
   }
+  validation {
+    condition     = var.previous_api_version == null || can(regex("^[0-9]{4}-[0-9]{2}-[0-9]{2}(\\.[a-z]+)?$", var.previous_api_version))
+    error_message = "previous_api_version is a Stripe API version such as 2026-07-29.dahlia (the one the endpoint has now)."
+  }
 }
 
 variable "thin_event_types" {

@@ -153,6 +153,14 @@ run "refuses_retiring_the_current_version" {
   expect_failures = [var.previous_api_version]
 }
 
+run "refuses_a_retiring_version_that_is_not_one" {
+  command = plan
+  variables {
+    previous_api_version = "old"
+  }
+  expect_failures = [var.previous_api_version]
+}
+
 run "refuses_an_api_version_that_is_not_one" {
   command = plan
   variables {

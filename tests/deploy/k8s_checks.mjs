@@ -83,8 +83,8 @@ async function stored(server, namespace, release, values) {
     check(`${role}: the Service's targetPort is the container's port`,
       Boolean(service) && service.spec.ports.every((p) => p.targetPort === 'http' || p.targetPort === http?.containerPort));
     const pdbs = all.PodDisruptionBudget.filter((p) => selects(p.spec.selector.matchLabels, d.spec.template.metadata.labels));
-    check(`${role}: at most one PodDisruptionBudget, selecting only its pods`,
-      pdbs.length <= 1 && pdbs.every((p) => podsOf(p.spec.selector.matchLabels).join() === role));
+    check(`${role}: ${full ? 'one PodDisruptionBudget' : 'at most one PodDisruptionBudget'}, selecting only its pods`,
+      (full ? pdbs.length === 1 : pdbs.length <= 1) && pdbs.every((p) => podsOf(p.spec.selector.matchLabels).join() === role));
     if (full) {
       const policies = all.NetworkPolicy.filter((p) => selects(p.spec.podSelector.matchLabels, d.spec.template.metadata.labels));
       check(`${role}: one NetworkPolicy selects its pods`, policies.length === 1);
@@ -96,10 +96,17 @@ async function stored(server, namespace, release, values) {
         check(`${role}: egress to Kafka (9093)`, egressPorts.includes(9093));
         check(`${role}: egress to PostgreSQL (5432) only where it reads the database`,
           egressPorts.includes(5432) === (role !== 'webhook'));
+        const peer = (ns) => JSON.stringify([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } }]);
         if (role === 'webhook') {
-          check('webhook: ingress only from the ingress controller namespace',
-            JSON.stringify(policy.spec.ingress[0].from) ===
-            JSON.stringify([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } }]));
+          check('webhook: ingress only from the ingress controller namespace, and Prometheus',
+            policy.spec.ingress.length === 2 && JSON.stringify(policy.spec.ingress[0].from) === peer('ingress-nginx'));
+        }
+        if (role === 'webhook' || role === 'api') {
+          check(`${role}: Prometheus (metricsFrom) may reach its http port for /metrics`,
+            policy.spec.ingress.some((r) => JSON.stringify(r.from) === peer('monitoring') &&
+              r.ports.some((p) => p.port === 'http' || p.port === http?.containerPort)));
+        } else {
+          check(`${role}: its http port (metrics) open to the namespace's scrapers`, policy.spec.ingress.some((r) => !r.from));
         }
       }
       const monitors = all.ServiceMonitor.filter((m) => service && selects(m.spec.selector.matchLabels, service.metadata.labels));
@@ -108,6 +115,8 @@ async function stored(server, namespace, release, values) {
         monitors[0].spec.endpoints.every((e) => e.path === '/metrics'));
     }
   }
+  check('every PodDisruptionBudget selects the pods of exactly one role',
+    all.PodDisruptionBudget.every((p) => podsOf(p.spec.selector.matchLabels).length === 1));
   for (const hpa of all.HorizontalPodAutoscaler) {
     check(`HPA ${hpa.metadata.name} scales an existing Deployment`,
       hpa.spec.scaleTargetRef.kind === 'Deployment' && deployments.some((d) => d.metadata.name === hpa.spec.scaleTargetRef.name));
@@ -118,8 +127,8 @@ async function stored(server, namespace, release, values) {
     check('no HPA of the chart competes with KEDA for it',
       !all.HorizontalPodAutoscaler.some((h) => h.spec.scaleTargetRef.name === so.spec.scaleTargetRef.name));
     const auth = so.spec.triggers.map((t) => t.authenticationRef?.name).filter(Boolean);
-    check('its triggers authenticate with the release\'s TriggerAuthentication',
-      auth.every((name) => all.TriggerAuthentication.some((t) => t.metadata.name === name)));
+    check('its triggers authenticate (SASL) with the release\'s TriggerAuthentication',
+      auth.length > 0 && auth.every((name) => all.TriggerAuthentication.some((t) => t.metadata.name === name)));
   }
   for (const ingress of all.Ingress) {
     for (const rule of ingress.spec.rules) {
@@ -143,10 +152,10 @@ async function snapshot(server, namespace, release) {
 
 async function gone(server, namespace, release) {
   let left = [];
-  for (const kind of ['Deployment', 'Service', 'ConfigMap', 'Secret', 'ServiceAccount', 'PodDisruptionBudget']) {
+  for (const kind of Object.keys(kinds)) {
     left = left.concat((await list(server, namespace, release, kind)).map((o) => `${kind}/${o.metadata.name}`));
   }
-  check('no Deployment, Service, ConfigMap, Secret, ServiceAccount or PDB of the release is left', left.length === 0, left.join(', '));
+  check('no object of the release is left (every kind the chart makes)', left.length === 0, left.join(', '));
 }
 
 async function dryRun(server, namespace, file) {

@@ -169,5 +169,6 @@ check "helm install (full) is accepted by the server" \
 check "what the server stored (full): selectors, services, PDBs, HPAs, ScaledObject, NetworkPolicies, ServiceMonitors" \
   'checks stored "$server" billing-full billing full'
 check "helm uninstall (full)" 'helm_do uninstall billing -n billing-full'
+check "nothing of the release is left (full)" 'checks gone "$server" billing-full billing'
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]
