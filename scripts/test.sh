@@ -20,4 +20,13 @@ fi
 "$REPO_ROOT/scripts/build.sh"
 log "all tests"
 cd "$BUILD_DIR"
-ctest --output-on-failure -j "$(nproc)" --timeout 600 "$@"
+status=0
+ctest --output-on-failure -j "$(nproc)" --timeout 600 "$@" || status=$?
+# CTest shows the output of failed tests only: say here, for every test that counts its checks, what it counted,
+# and every NOT RUN anywhere (a test that could not run what it names must not pass unnoticed).
+if [[ -f Testing/Temporary/LastTest.log ]]; then
+  log "what the script tests counted (NOT RUN lines included)"
+  awk '/^[0-9]+\/[0-9]+ Testing: / { sub(/^[0-9]+\/[0-9]+ Testing: /, ""); name = $0 }
+       /NOT RUN|^[0-9]+ passed, [0-9]+ failed$|^image build: / { print "  " name ": " $0 }' Testing/Temporary/LastTest.log
+fi
+exit "$status"
