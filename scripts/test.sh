@@ -27,6 +27,8 @@ ctest --output-on-failure -j "$(nproc)" --timeout 600 "$@" || status=$?
 if [[ -f Testing/Temporary/LastTest.log ]]; then
   log "what the script tests counted (NOT RUN lines included)"
   awk '/^[0-9]+\/[0-9]+ Testing: / { sub(/^[0-9]+\/[0-9]+ Testing: /, ""); name = $0 }
-       /NOT RUN|^[0-9]+ passed, [0-9]+ failed$|^image build: / { print "  " name ": " $0 }' Testing/Temporary/LastTest.log
+       /NOT RUN/ { print "  " name ": " $0 }
+       /^[0-9]+ passed, [0-9]+ failed$/ { if (!(name in last)) order[++n] = name; last[name] = $0 }
+       END { for (i = 1; i <= n; i++) print "  " order[i] ": " last[order[i]] }' Testing/Temporary/LastTest.log
 fi
 exit "$status"
