@@ -27,6 +27,27 @@ if [[ -x "$provider" ]]; then
   check "tofu validate" '(cd "$work" && "$tofu" validate -no-color)'
   check "tofu test (mock_provider: the whole plan, the API version upgrade in two applies, the refusals)" \
     '(cd "$work" && "$tofu" test -no-color)'
+  # A real plan by the real provider, with terraform.tfvars made as docs/deploy.md says (cp of the example). A plan
+  # of new objects makes no Stripe call (-refresh=false; the key is a placeholder), so it runs offline.
+  cp "$work/terraform.tfvars.example" "$work/terraform.tfvars"
+  planned() {  # tofu plan args: "type action" lines, sorted, with counts
+    (cd "$work" && STRIPE_API_KEY=sk_test_placeholder "$tofu" plan -refresh=false -input=false -no-color -out plan.bin "$@" > plan.log 2>&1 &&
+      "$tofu" show -json plan.bin) | python3 -c '
+import collections, json, sys
+changes = json.load(sys.stdin)["resource_changes"]
+for (t, a), n in sorted(collections.Counter((r["type"], "+".join(r["change"]["actions"])) for r in changes).items()):
+    print(n, t, a)'
+  }
+  expected_first='1 stripe_billing_meter create
+1 stripe_billing_portal_configuration create
+7 stripe_price create
+4 stripe_product create
+1 stripe_v2_core_event_destination create
+1 stripe_webhook_endpoint create'
+  check "tofu plan (real provider, terraform.tfvars from the example): the 15 objects of a first apply" \
+    '[[ "$(planned)" == "$expected_first" ]] || { cat "$work/plan.log"; planned; false; }'
+  check "tofu plan during an API version upgrade: an endpoint for each version" \
+    '[[ "$(planned -var api_version=2026-10-28.endive -var previous_api_version=2026-07-29.dahlia | grep stripe_webhook_endpoint)" == "2 stripe_webhook_endpoint create" ]]'
   rm -rf "$work"
 else
   # scripts/install-deps.sh --deployment-tests builds it (Go and ../shared/vendor's source): missing, that failed.
