@@ -81,16 +81,27 @@ app.kubernetes.io/component: {{ .role }}
 {{- define "billing.checksums" -}}
 checksum/config: {{ include (print .root.Template.BasePath "/configmap.yaml") .root | sha256sum }}
 {{- if not .root.Values.existingSecret }}
-{{- $s := .root.Values.secrets }}
-{{- $values := dict "database-url" $s.databaseUrl "stripe-api-key" $s.stripeApiKey "webhook-secrets" (join "\n" $s.webhookSecrets) "api-keys" (join "\n" $s.apiKeys) "api-token-secret" $s.apiTokenSecret }}
+{{- $data := include "billing.secretData" .root | fromYaml }}
 {{- $parts := list }}
 {{- range $key := include "billing.roleSecretKeys" .role | fromJsonArray }}
-{{- $parts = append $parts (printf "%s=%s" $key (get $values $key)) }}
+{{- $parts = append $parts (printf "%s=%s" $key (get $data $key)) }}
 {{- end }}
 {{- if .root.Values.kafka.saslMechanism }}
-{{- $parts = append $parts (printf "kafka-password=%s" $s.kafkaPassword) }}
+{{- $parts = append $parts (printf "kafka-password=%s" (get $data "kafka-password")) }}
 {{- end }}
 checksum/secret: {{ join "\n" $parts | sha256sum }}
+{{- end }}
+{{- end -}}
+
+{{/* The chart's own Secret's keys and values (secret.yaml, and the checksums above). */}}
+{{- define "billing.secretData" -}}
+database-url: {{ required "secrets.databaseUrl is required (or set existingSecret)" .Values.secrets.databaseUrl | quote }}
+stripe-api-key: {{ required "secrets.stripeApiKey is required (or set existingSecret)" .Values.secrets.stripeApiKey | quote }}
+webhook-secrets: {{ required "secrets.webhookSecrets needs at least one whsec_... (or set existingSecret)" (join "\n" .Values.secrets.webhookSecrets) | quote }}
+api-keys: {{ required "secrets.apiKeys needs at least one key (or set existingSecret)" (join "\n" .Values.secrets.apiKeys) | quote }}
+api-token-secret: {{ required "secrets.apiTokenSecret is required (or set existingSecret)" .Values.secrets.apiTokenSecret | quote }}
+{{- if .Values.kafka.saslMechanism }}
+kafka-password: {{ required "secrets.kafkaPassword is required with kafka.saslMechanism" .Values.secrets.kafkaPassword | quote }}
 {{- end }}
 {{- end -}}
 
