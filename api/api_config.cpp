@@ -13,6 +13,7 @@ LoadedApiConfig loadApiConfig(const common::Environment& env) {
   c.host = reader.string("BILLING_API_HOST", c.host);
   c.port = static_cast<std::uint16_t>(reader.integer("BILLING_API_PORT", c.port, 0, 65535));
   c.threads = static_cast<int>(reader.integer("BILLING_API_THREADS", c.threads, 2, 1024));
+  c.connections = http::readConnectionSettings(reader);
   c.api_keys = reader.secretList("BILLING_API_KEYS", true);
   for (std::size_t i = 0; i < c.api_keys.size(); ++i) {
     if (c.api_keys[i].size() < 24) {

@@ -1,4 +1,5 @@
 #pragma once
+#include "common/http_settings.h"
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -15,6 +16,7 @@ struct ApiConfig {
   std::string host = "0.0.0.0";
   std::uint16_t port = 8082;
   int threads = 64;
+  http::ConnectionSettings connections;
   std::vector<std::string> api_keys;   // product backends' keys; several at once for rotation
   std::string token_secret;            // signs browser tokens and preview tokens (HS256), >= 32 bytes
   int token_ttl_seconds = 900;

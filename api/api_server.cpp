@@ -1,11 +1,9 @@
 #include "api/api_server.h"
 
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/Net/ServerSocket.h>
-#include <Poco/Net/SocketAddress.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "common/json_log.h"
@@ -38,8 +36,7 @@ ApiServer::ApiServer(const ApiConfig& config, stripe::StripeClient& stripe)
       usage_producer_(config.usageEnabled() ? std::make_unique<kafka::DurableProducer>(config.kafka, kafka::ProducerOptions{})
                                             : nullptr),
       context_{config_, auth_, pool_, stripe, cache_, usage_producer_.get()},
-      database_check_([this] { return pool_.healthy(); }, std::chrono::seconds(2)),
-      threads_("api", 4, config.threads) {
+      database_check_([this] { return pool_.healthy(); }, std::chrono::seconds(2)) {
   checks_.live = [] { return true; };
   checks_.ready = [this] { return database_check_.ok(); };
 }
@@ -66,22 +63,21 @@ void ApiServer::start() {
       log::warn("usage meters not checked: Stripe could not be reached", {{"error", e.what()}});
     }
   }
-  Poco::Net::ServerSocket socket(Poco::Net::SocketAddress(config_.host, config_.port), 1024);
-  auto params = new Poco::Net::HTTPServerParams;
-  params->setMaxThreads(config_.threads);
-  params->setMaxQueued(4096);
-  params->setKeepAlive(true);
-  params->setMaxKeepAliveRequests(0);
-  params->setKeepAliveTimeout(Poco::Timespan(30, 0));
-  server_ = std::make_unique<Poco::Net::HTTPServer>(new Routes(context_, checks_), threads_, socket, params);
+  http::HttpServerOptions options;
+  options.name = "api";
+  options.host = config_.host;
+  options.port = config_.port;
+  options.workers = config_.threads;
+  options.request.max_body_bytes = std::max(config_.max_body_bytes, config_.usage_max_body_bytes);
+  options.connections = config_.connections;
+  server_ = std::make_unique<http::HttpServer>(options, std::make_unique<Routes>(context_, checks_));
   server_->start();
   log::info("api listening", {{"host", config_.host}, {"port", port()}, {"api_keys", config_.api_keys.size()}});
 }
 
 void ApiServer::stop() {
   if (!server_) return;
-  server_->stopAll(true);
-  threads_.joinAll();
+  server_->stop();
   server_.reset();
   log::info("api stopped");
 }

@@ -1,6 +1,4 @@
 #pragma once
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/ThreadPool.h>
 
 #include <cstdint>
 #include <memory>
@@ -10,6 +8,7 @@
 #include "api/authenticator.h"
 #include "api/read_cache.h"
 #include "common/health_handlers.h"
+#include "common/http_server.h"
 #include "common/periodic_check.h"
 #include "common/pg_pool.h"
 #include "stripe/stripe_client.h"
@@ -35,8 +34,7 @@ class ApiServer {
   ApiContext context_;
   common::PeriodicCheck database_check_;
   http::HealthChecks checks_;
-  Poco::ThreadPool threads_;
-  std::unique_ptr<Poco::Net::HTTPServer> server_;
+  std::unique_ptr<http::HttpServer> server_;
 };
 
 }  // namespace billing::api

@@ -42,7 +42,7 @@ int runUsageReporter(const Args& args) {
   kafka::DurableProducer dlq(config.kafka, {});
   stripe::StripeClient stripe(config.stripe);
   workers::UsageReporter reporter(config, dlq, stripe);
-  http::OpsServer ops(config.host, config.port, {[&] { return reporter.live(); }, [&] { return reporter.ready(); }, {}});
+  http::OpsServer ops(config.host, config.port, config.connections, {[&] { return reporter.live(); }, [&] { return reporter.ready(); }, {}});
   ops.start();
   log::info("usage reporter ops endpoints listening", {{"host", config.host}, {"port", ops.port()}});
   std::atomic<bool> stop{false};

@@ -71,7 +71,7 @@ int runWorker(const Args& args) {
     }
     return true;
   };
-  http::OpsServer ops(config.host, config.port,
+  http::OpsServer ops(config.host, config.port, config.connections,
                       {[&] { return all(&workers::EventWorker::live); }, [&] { return all(&workers::EventWorker::ready); },
                        [&] { return nlohmann::json{{"refetch", refetch ? refetch->backlog() : nlohmann::json(nullptr)}}; }});
   ops.start();

@@ -1,11 +1,8 @@
 #include "common/ops_server.h"
 
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
-#include <Poco/Net/ServerSocket.h>
-#include <Poco/Net/SocketAddress.h>
 
 #include "common/http_util.h"
 
@@ -35,24 +32,26 @@ class Routes : public Poco::Net::HTTPRequestHandlerFactory {
 
 }  // namespace
 
-OpsServer::OpsServer(std::string host, std::uint16_t port, HealthChecks checks)
-    : host_(std::move(host)), port_(port), checks_(std::move(checks)), pool_("ops", 1, 4) {}
+OpsServer::OpsServer(std::string host, std::uint16_t port, ConnectionSettings connections, HealthChecks checks)
+    : host_(std::move(host)), port_(port), connections_(connections), checks_(std::move(checks)) {}
 
 OpsServer::~OpsServer() { stop(); }
 
 void OpsServer::start() {
-  Poco::Net::ServerSocket socket(Poco::Net::SocketAddress(host_, port_), 64);
-  auto params = new Poco::Net::HTTPServerParams;
-  params->setMaxThreads(4);
-  params->setKeepAlive(true);
-  server_ = std::make_unique<Poco::Net::HTTPServer>(new Routes(checks_), pool_, socket, params);
+  HttpServerOptions options;
+  options.name = "ops";
+  options.host = host_;
+  options.port = port_;
+  options.workers = 2;
+  options.request.max_body_bytes = 65536;  // nothing here takes a body
+  options.connections = connections_;
+  server_ = std::make_unique<HttpServer>(options, std::make_unique<Routes>(checks_));
   server_->start();
 }
 
 void OpsServer::stop() {
   if (!server_) return;
-  server_->stopAll(true);
-  pool_.joinAll();
+  server_->stop();
   server_.reset();
 }
 

@@ -1,19 +1,19 @@
 #pragma once
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/ThreadPool.h>
 
 #include <cstdint>
 #include <memory>
 #include <string>
 
 #include "common/health_handlers.h"
+#include "common/http_server.h"
+#include "common/http_settings.h"
 
 namespace billing::http {
 
 /// An HTTP server with only /healthz, /readyz and /metrics, for roles without an API of their own (the worker).
 class OpsServer {
  public:
-  OpsServer(std::string host, std::uint16_t port, HealthChecks checks);
+  OpsServer(std::string host, std::uint16_t port, ConnectionSettings connections, HealthChecks checks);
   ~OpsServer();
   OpsServer(const OpsServer&) = delete;
   OpsServer& operator=(const OpsServer&) = delete;
@@ -25,9 +25,9 @@ class OpsServer {
  private:
   std::string host_;
   std::uint16_t port_;
+  ConnectionSettings connections_;
   HealthChecks checks_;
-  Poco::ThreadPool pool_;
-  std::unique_ptr<Poco::Net::HTTPServer> server_;
+  std::unique_ptr<HttpServer> server_;
 };
 
 }  // namespace billing::http

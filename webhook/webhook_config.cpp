@@ -32,6 +32,7 @@ LoadedWebhookConfig loadWebhookConfig(const common::Environment& env) {
   log::Level level;
   if (!log::parseLevel(c.log_level, level)) reader.addError("BILLING_LOG_LEVEL must be debug, info, warn or error");
   c.kafka = kafka::readKafkaSettings(reader);
+  c.connections = http::readConnectionSettings(reader);
   c.producer.delivery_timeout_ms =
       static_cast<int>(reader.integer("BILLING_KAFKA_DELIVERY_TIMEOUT_MS", c.producer.delivery_timeout_ms, 1000, 300000));
   c.producer.linger_ms = static_cast<int>(reader.integer("BILLING_KAFKA_LINGER_MS", c.producer.linger_ms, 0, 1000));

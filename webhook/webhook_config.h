@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/environment.h"
+#include "common/http_settings.h"
 #include "common/kafka_producer.h"
 #include "common/kafka_settings.h"
 
@@ -23,6 +24,7 @@ struct WebhookConfig {
   std::string log_level = "info";
   kafka::KafkaSettings kafka;
   kafka::ProducerOptions producer;
+  http::ConnectionSettings connections;
 };
 
 struct LoadedWebhookConfig {

@@ -1,11 +1,8 @@
 #include "webhook/webhook_server.h"
 
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
-#include <Poco/Net/ServerSocket.h>
-#include <Poco/Net/SocketAddress.h>
 
 #include <chrono>
 #include <thread>
@@ -52,8 +49,7 @@ WebhookServer::WebhookServer(const WebhookConfig& config, kafka::DurableProducer
       producer_(producer),
       verifier_(config.secrets, config.tolerance_seconds),
       context_{config_, verifier_, producer_, metrics_, in_flight_},
-      kafka_check_([this] { return producer_.topicAvailable(config_.topic, 2000); }, std::chrono::seconds(2)),
-      pool_("http", 8, config.threads) {
+      kafka_check_([this] { return producer_.topicAvailable(config_.topic, 2000); }, std::chrono::seconds(2)) {
   checks_.live = [this] { return !producer_.fatal(); };
   checks_.ready = [this] { return ready(); };
 }
@@ -61,15 +57,14 @@ WebhookServer::WebhookServer(const WebhookConfig& config, kafka::DurableProducer
 WebhookServer::~WebhookServer() { stop(); }
 
 void WebhookServer::start() {
-  Poco::Net::ServerSocket socket(Poco::Net::SocketAddress(config_.host, config_.port), 1024);
-  auto params = new Poco::Net::HTTPServerParams;
-  params->setMaxThreads(config_.threads);
-  params->setMaxQueued(4096);
-  params->setKeepAlive(true);
-  params->setMaxKeepAliveRequests(0);  // unlimited
-  params->setKeepAliveTimeout(Poco::Timespan(30, 0));
-  params->setTimeout(Poco::Timespan(30, 0));
-  server_ = std::make_unique<Poco::Net::HTTPServer>(new RouteFactory(context_, checks_), pool_, socket, params);
+  http::HttpServerOptions options;
+  options.name = "webhook";
+  options.host = config_.host;
+  options.port = config_.port;
+  options.workers = config_.threads;
+  options.request.max_body_bytes = config_.max_body_bytes;
+  options.connections = config_.connections;
+  server_ = std::make_unique<http::HttpServer>(options, std::make_unique<RouteFactory>(context_, checks_));
   server_->start();
   running_ = true;
   log::info("webhook receiver listening", {{"host", config_.host},
@@ -83,15 +78,9 @@ void WebhookServer::start() {
 void WebhookServer::stop() {
   if (!running_) return;
   running_ = false;
-  // 1. Stop accepting. 2. Let requests that are waiting for a delivery report get their answer (bounded by the
-  // delivery timeout). 3. Close idle keep-alive connections, which would otherwise hold threads until they time out.
-  server_->stop();
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.producer.delivery_timeout_ms + 3000);
-  while (in_flight_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  server_->stopAll(true);
-  pool_.joinAll();
+  // Stop accepting, close idle connections, and let requests that wait for a delivery report get their answer
+  // (bounded by the delivery timeout).
+  server_->stop(std::chrono::milliseconds(config_.producer.delivery_timeout_ms + 3000));
   log::info("webhook receiver stopped");
 }
 

@@ -1,12 +1,11 @@
 #pragma once
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/ThreadPool.h>
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
 
 #include "common/health_handlers.h"
+#include "common/http_server.h"
 #include "common/kafka_producer.h"
 #include "common/periodic_check.h"
 #include "webhook/receiver_handler.h"
@@ -37,8 +36,7 @@ class WebhookServer {
   ReceiverContext context_;
   common::PeriodicCheck kafka_check_;
   http::HealthChecks checks_;
-  Poco::ThreadPool pool_;
-  std::unique_ptr<Poco::Net::HTTPServer> server_;
+  std::unique_ptr<http::HttpServer> server_;
   bool running_ = false;
 };
 

@@ -33,6 +33,7 @@ LoadedUsageReporterConfig loadUsageReporterConfig(const common::Environment& env
   c.drift_settle_seconds = reader.integer("BILLING_USAGE_DRIFT_SETTLE_SECONDS", c.drift_settle_seconds, 0, 86400);
   c.host = reader.string("BILLING_USAGE_HOST", c.host);
   c.port = static_cast<std::uint16_t>(reader.integer("BILLING_USAGE_PORT", c.port, 0, 65535));
+  c.connections = http::readConnectionSettings(reader);
   c.log_level = reader.string("BILLING_LOG_LEVEL", c.log_level);
   log::Level level;
   if (!log::parseLevel(c.log_level, level)) reader.addError("BILLING_LOG_LEVEL must be debug, info, warn or error");

@@ -1,4 +1,5 @@
 #pragma once
+#include "common/http_settings.h"
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -33,6 +34,7 @@ struct UsageReporterConfig {
   std::int64_t drift_settle_seconds = 600;     // up to this long ago (Stripe's summaries lag)
   std::string host = "0.0.0.0";          // ops endpoints: /healthz /readyz /metrics
   std::uint16_t port = 8083;
+  http::ConnectionSettings connections;  // of the ops port
   std::string log_level = "info";
   stripe::StripeClientConfig stripe;
   stripe::StripeClientConfig stream;     // the v2 meter event stream's host (BILLING_STRIPE_METER_EVENTS_BASE)

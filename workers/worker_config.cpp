@@ -29,6 +29,7 @@ LoadedWorkerConfig loadWorkerConfig(const common::Environment& env) {
       static_cast<int>(reader.integer("BILLING_WORKER_EVENT_RETENTION_DAYS", c.event_retention_days, 31, 3650));
   c.host = reader.string("BILLING_WORKER_HOST", c.host);
   c.port = static_cast<std::uint16_t>(reader.integer("BILLING_WORKER_PORT", c.port, 0, 65535));
+  c.connections = http::readConnectionSettings(reader);
   c.log_level = reader.string("BILLING_LOG_LEVEL", c.log_level);
   log::Level level;
   if (!log::parseLevel(c.log_level, level)) reader.addError("BILLING_LOG_LEVEL must be debug, info, warn or error");

@@ -1,4 +1,5 @@
 #pragma once
+#include "common/http_settings.h"
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -29,6 +30,7 @@ struct WorkerConfig {
   int event_retention_days = 45; // processed event ids kept (Stripe resends for 3 days, replay-events reaches 30)
   std::string host = "0.0.0.0"; // ops endpoints: /healthz /readyz /metrics
   std::uint16_t port = 8081;
+  http::ConnectionSettings connections;  // of the ops port
   std::string log_level = "info";
   bool stripe_enabled = false;  // without an API key, doubtful objects stay queued (and the metric shows it)
   stripe::StripeClientConfig stripe;
