@@ -12,6 +12,7 @@
 
 #include "api/api_error.h"
 #include "api/call.h"
+#include "api/input_checks.h"
 #include "api/routes.h"
 #include "common/http_util.h"
 #include "common/json_log.h"
@@ -126,6 +127,7 @@ void ApiHandler::handleRequest(Poco::Net::HTTPServerRequest& request, Poco::Net:
       throw ApiError(405, "invalid_request_error", "method_not_allowed", "use " + allowed);
     }
     const Route& matched = *match.route;
+    for (const auto& [name, value] : match.params) checkUrlValue(name, value);
     route = matched.name;
     auto authorization = request.find("Authorization");
     auto caller = context_.auth.authenticate(authorization == request.end() ? "" : authorization->second, unixNow());
@@ -148,17 +150,17 @@ void ApiHandler::handleRequest(Poco::Net::HTTPServerRequest& request, Poco::Net:
       if (http::readBody(request, limit, text) == http::BodyRead::TooLarge) {
         throw ApiError(413, "invalid_request_error", "body_too_large", "body over " + std::to_string(limit) + " bytes");
       }
-      if (!text.empty()) {
-        call.body = nlohmann::json::parse(text, nullptr, false);
-        if (call.body.is_discarded() || !call.body.is_object()) {
-          throw badRequest("invalid_json", "the body must be a JSON object");
-        }
-      }
+      if (!text.empty()) call.body = parseJsonObject(text);
     } else if (method == "POST") {
       // No body expected: empty or {} only, so a misplaced parameter is refused, not ignored.
       std::string text;
-      if (http::readBody(request, context_.config.max_body_bytes, text) == http::BodyRead::TooLarge ||
-          (!text.empty() && nlohmann::json::parse(text, nullptr, false) != nlohmann::json::object())) {
+      if (http::readBody(request, context_.config.max_body_bytes, text) == http::BodyRead::TooLarge) {
+        throw ApiError(413, "invalid_request_error", "body_too_large",
+                       "body over " + std::to_string(context_.config.max_body_bytes) + " bytes");
+      }
+      auto given = text.empty() ? nlohmann::json::object() : nlohmann::json::parse(text, nullptr, false);
+      if (given.is_discarded()) throw badRequest("invalid_json", "the body must be empty or a JSON object");
+      if (!given.is_object() || !given.empty()) {
         throw badRequest("parameter_unknown", "this endpoint takes no parameters: send an empty body or {}");
       }
     } else {

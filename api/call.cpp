@@ -4,6 +4,7 @@
 
 #include "api/api_error.h"
 #include "api/billing_reads.h"
+#include "api/input_checks.h"
 
 namespace billing::api {
 
@@ -15,7 +16,10 @@ std::string Call::queryValue(const std::string& name) const {
     throw badRequest("invalid_query", "the query string is malformed");
   }
   for (const auto& [k, v] : parameters) {
-    if (k == name) return v;
+    if (k == name) {
+      checkUrlValue(name, v);
+      return v;
+    }
   }
   return "";
 }

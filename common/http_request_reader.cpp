@@ -120,8 +120,16 @@ RequestReader::Step RequestReader::readHead(std::string& buffer) {
   if (buffer.empty()) return Step::NeedMore;
   started_ = true;
   auto end = buffer.find("\r\n\r\n", scanned_ > 3 ? scanned_ - 3 : 0);
+  // A bare LF (or CR) can't end a line here: refuse it as it arrives instead of waiting for a CRLF CRLF that a
+  // client ending its lines with LF never sends.
+  for (auto i = scanned_; i < (end == std::string::npos ? buffer.size() : end); ++i) {
+    if ((buffer[i] == '\n' && (i == 0 || buffer[i - 1] != '\r')) ||
+        (buffer[i] == '\r' && i + 1 < buffer.size() && buffer[i + 1] != '\n')) {
+      return refuse(400, "invalid_line_ending", "lines must end with CRLF; a bare CR or LF is not allowed");
+    }
+  }
   if (end == std::string::npos) {
-    scanned_ = buffer.size();
+    scanned_ = buffer.size() > 0 && buffer.back() == '\r' ? buffer.size() - 1 : buffer.size();
     auto line_end = buffer.find("\r\n");
     if ((line_end == std::string::npos ? buffer.size() : line_end) > limits_.max_request_line) {
       return refuse(414, "uri_too_long", "request line over " + std::to_string(limits_.max_request_line) + " bytes");
