@@ -231,12 +231,12 @@ def api_routes():
     for path, item in spec["paths"].items():
         for method in item:
             if method in ("get", "post", "put", "patch", "delete"):
-                yield method.upper(), path
+                yield method.upper(), path, "requestBody" in item[method]
 
 
 def api_cases(port, api_key, account):
     auth = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
-    for method, template in api_routes():
+    for method, template, takes_body in api_routes():
         path = template.replace("{account_id}", account)
         endpoint = f"api {method} {template}"
         for name, body in JSON_BODIES:
@@ -244,6 +244,8 @@ def api_cases(port, api_key, account):
             ok = a.status is not None and 400 <= a.status < 500 and error_shaped(a)
             if method == "GET" and a.status == 200:
                 ok = True  # a GET ignores its body
+            if method == "POST" and not takes_body and body == b"{}" and a.status in (200, 404, 409):
+                ok = True  # a no-parameter POST takes {} (api/openapi.yaml: "an empty body or {}")
             if template == "/v1/usage" and a.status == 200:
                 # A usage batch answers per event (api/openapi.yaml): acceptable only if nothing was accepted.
                 try:
@@ -326,8 +328,8 @@ def ops_cases(port, role, ops_only):
     a = exchange(port, request("GET", "/healthz", {}, b"x" * 100000))
     if ops_only:  # an ops-only port takes bodies of 64 KiB at most
         record(a.status == 413 and error_shaped(a) and a.closed, "body over the ops limit", f"{role} GET /healthz", a.status)
-    else:  # within the role's body limit: read, ignored, and the connection closed as the handler asked
-        record(a.status == 200 and a.closed, "100 KB body on a GET (ignored)", f"{role} GET /healthz", a.status)
+    else:  # within the role's body limit: read whole by the server (framing intact), ignored, the connection reusable
+        record(a.status == 200, "100 KB body on a GET (ignored)", f"{role} GET /healthz", a.status)
 
 
 def pipelining(port, role, count=51):

@@ -13,7 +13,7 @@ using billing::http::RequestReader;
 namespace {
 
 struct Outcome {
-  RequestReader::Step step;
+  RequestReader::Step step = RequestReader::Step::NeedMore;
   int status = 0;
   std::string code;
   ParsedRequest request;
@@ -29,7 +29,8 @@ Outcome readAll(const std::string& bytes, std::size_t piece = 1 << 20, RequestLi
     buffer.append(bytes.substr(at, piece));
     step = reader.read(buffer);
   }
-  Outcome out{step};
+  Outcome out;
+  out.step = step;
   if (step == RequestReader::Step::Refused) {
     out.status = reader.refusal().status;
     out.code = reader.refusal().code;
