@@ -6,6 +6,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config git python3 python3-pip curl openssl
+  clang-14 libclang-rt-14-dev
   libpoco-dev librdkafka-dev nlohmann-json3-dev libsimdjson-dev catch2 libpq-dev libssl-dev libyaml-cpp-dev
   postgresql-15 kcat
   default-jre-headless maven

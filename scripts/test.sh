@@ -4,6 +4,9 @@
 #   integration real Apache Kafka 4.1 (and PostgreSQL 15) started and stopped by the tests themselves
 #   sdk         the committed signature vectors are the official stripe npm package's verdicts
 #   cli         the billing executable's command-line contract
+#   badinput    every endpoint of every role under malformed, ambiguous, slow and flooding clients
+#   scale       the plan of every hot-path statement against 1,000,000 subscriptions
+#   fuzz        libFuzzer targets (clang) over the parsers of outside bytes, 20 s each
 # The unit tests also run once under ASan+UBSan (set BILLING_SKIP_SANITIZE=1 to skip).
 # Extra arguments go to ctest (e.g. scripts/test.sh -L unit).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -18,6 +21,10 @@ if [[ "${BILLING_SKIP_SANITIZE:-0}" != "1" && $# -eq 0 ]]; then
 fi
 
 "$REPO_ROOT/scripts/build.sh"
+# The fuzz targets (clang, a few minutes): for the fuzz label, so not when only other labels were asked for.
+if [[ $# -eq 0 || "$*" == *fuzz* ]]; then
+  "$REPO_ROOT/scripts/fuzz.sh" build
+fi
 log "all tests"
 cd "$BUILD_DIR"
 status=0
@@ -28,6 +35,7 @@ if [[ -f Testing/Temporary/LastTest.log ]]; then
   log "what the script tests counted (NOT RUN lines included)"
   awk '/^[0-9]+\/[0-9]+ Testing: / { sub(/^[0-9]+\/[0-9]+ Testing: /, ""); name = $0 }
        /NOT RUN/ { print "  " name ": " $0 }
+       /^chaos: / { print "  " name ": " $0 }
        /^[0-9]+ passed, [0-9]+ failed$/ { if (!(name in last)) order[++n] = name; last[name] = $0 }
        END { for (i = 1; i <= n; i++) print "  " order[i] ": " last[order[i]] }' Testing/Temporary/LastTest.log
 fi

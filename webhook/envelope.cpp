@@ -2,9 +2,11 @@
 
 #include "common/utc_time.h"
 
+#include <algorithm>
 #include <array>
 #include <simdjson.h>
 #include <string>
+#include <vector>
 
 namespace billing::webhook {
 namespace {
@@ -71,10 +73,24 @@ struct StringField {
   std::string* target;
 };
 
+// The members this file reads, each at most once: JSON allows a repeated name, but readers disagree about which
+// value wins (this one would keep the last, the worker's DOM finds the first), so a repeated member we read makes the
+// body ambiguous and it is refused (Stripe never repeats a name). `repeated` gets the first such name.
+struct Repeats {
+  std::string repeated;
+  void seen(std::vector<std::string_view>& names, std::string_view key) {
+    for (auto name : names) {
+      if (name == key && repeated.empty()) repeated = std::string(key);
+    }
+    names.push_back(key);
+  }
+};
+
 // An object whose listed string members are copied out; every other member is only validated.
-simdjson::error_code readStringFields(od::value value, std::initializer_list<StringField> fields) {
+simdjson::error_code readStringFields(od::value value, std::initializer_list<StringField> fields, Repeats& repeats) {
   od::object object;
   if (value.get_object().get(object) != simdjson::SUCCESS) return validate(value);
+  std::vector<std::string_view> names;
   for (auto field : object) {
     std::string_view key;
     if (auto e = field.unescaped_key().get(key)) return e;
@@ -82,21 +98,24 @@ simdjson::error_code readStringFields(od::value value, std::initializer_list<Str
     for (const auto& f : fields) {
       if (f.key == key) target = f.target;
     }
+    if (target) repeats.seen(names, key);
     if (auto e = target ? readString(field.value(), *target) : validate(field.value())) return e;
   }
   return simdjson::SUCCESS;
 }
 
 // data: {object: {id, object, customer, ...}, previous_attributes}
-simdjson::error_code readData(od::value value, Envelope& out) {
+simdjson::error_code readData(od::value value, Envelope& out, Repeats& repeats) {
   od::object object;
   if (value.get_object().get(object) != simdjson::SUCCESS) return validate(value);
+  std::vector<std::string_view> names;
   for (auto field : object) {
     std::string_view key;
     if (auto e = field.unescaped_key().get(key)) return e;
+    if (key == "object") repeats.seen(names, key);
     auto e = key == "object" ? readStringFields(field.value(), {{"id", &out.object_id},
                                                                 {"object", &out.object_type},
-                                                                {"customer", &out.customer}})
+                                                                {"customer", &out.customer}}, repeats)
                              : validate(field.value());
     if (e) return e;
   }
@@ -142,12 +161,17 @@ EnvelopeResult extractEnvelope(std::string_view body) {
   if (auto code = doc.type().get(root_type)) return not_json(code);
   bool root_is_object = root_type == od::json_type::object;
   std::string created_text;
+  Repeats repeats;
   if (root_is_object) {
     od::object root;
     if (auto code = doc.get_object().get(root)) return not_json(code);
+    std::vector<std::string_view> names;
+    static constexpr std::array<std::string_view, 8> kRead = {"id", "type", "object", "api_version", "created",
+                                                              "livemode", "data", "related_object"};
     for (auto field : root) {
       std::string_view key;
       if (auto code = field.unescaped_key().get(key)) return not_json(code);
+      if (std::find(kRead.begin(), kRead.end(), key) != kRead.end()) repeats.seen(names, key);
       simdjson::error_code code;
       if (key == "id") code = readString(field.value(), e.id);
       else if (key == "type") code = readString(field.value(), e.type);
@@ -159,9 +183,9 @@ EnvelopeResult extractEnvelope(std::string_view body) {
         code = field.value().get_bool().get(livemode);
         if (code == simdjson::INCORRECT_TYPE) code = validate(field.value());
         else if (!code) e.livemode = livemode;
-      } else if (key == "data") code = readData(field.value(), e);
+      } else if (key == "data") code = readData(field.value(), e, repeats);
       else if (key == "related_object")
-        code = readStringFields(field.value(), {{"id", &e.object_id}, {"type", &e.object_type}});
+        code = readStringFields(field.value(), {{"id", &e.object_id}, {"type", &e.object_type}}, repeats);
       else code = validate(field.value());
       if (code) return not_json(code);
     }
@@ -190,6 +214,9 @@ EnvelopeResult extractEnvelope(std::string_view body) {
   if (!root_is_object) {
     result.error = EnvelopeError::NotAnEvent;
     result.detail = "body is not a JSON object";
+  } else if (!repeats.repeated.empty()) {
+    result.error = EnvelopeError::NotAnEvent;
+    result.detail = "member \"" + repeats.repeated + "\" appears twice (ambiguous)";
   } else if (e.object != "event" && e.object != "v2.core.event") {
     result.error = EnvelopeError::NotAnEvent;
     result.detail = "\"object\" must be \"event\" or \"v2.core.event\"";

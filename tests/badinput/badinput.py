@@ -294,6 +294,10 @@ def webhook_cases(port, secret):
         a = exchange(port, request("POST", path, {"Stripe-Signature": sign(secret, raw), "Content-Type": "application/json"}, raw))
         ok = a.status is not None and a.status in (200, 400) and error_shaped(a) if a.status != 200 else True
         record(ok, "signed: " + name, "webhook POST " + path, a.status or a.error, "" if ok else f"body={a.body[:100]!r}")
+    # A member read twice is ambiguous (readers disagree on which value wins): refused, never half-read.
+    raw = json.dumps(event)[:-1].encode() + b', "type": "invoice.paid"}'
+    a = exchange(port, request("POST", path, {"Stripe-Signature": sign(secret, raw), "Content-Type": "application/json"}, raw))
+    record(a.status == 400 and error_shaped(a), "signed: type twice", "webhook POST " + path, a.status)
     good = json.dumps(event).encode()
     for name, header in [("no signature", None), ("empty signature", ""), ("wrong secret", sign("whsec_wrong", good)),
                          ("stale timestamp", sign(secret, good, time.time() - 3600)),

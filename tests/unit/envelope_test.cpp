@@ -96,6 +96,25 @@ TEST_CASE("envelope rejects what is not a Stripe event", "[envelope]") {
   CHECK(r.detail.find("not valid JSON") != std::string::npos);
 }
 
+// Found by fuzz/event_fuzz.cpp: with "type" twice the receiver kept the last value and the worker's DOM the first,
+// so the two read different events from one body (fuzz/regressions/event/).
+TEST_CASE("a member the envelope reads may not appear twice", "[envelope]") {
+  const std::string event = R"("object":"event","created":1,"livemode":false)";
+  auto twice = [&](const std::string& body) {
+    auto r = extractEnvelope(body);
+    return r.error == EnvelopeError::NotAnEvent && r.detail.find("appears twice") != std::string::npos;
+  };
+  CHECK(twice(R"({"id":"evt_1","type":"a",)" + event + R"(,"type":"b"})"));
+  CHECK(twice(R"({"id":"evt_1","id":"evt_2","type":"a",)" + event + "}"));
+  CHECK(twice(R"({"id":"evt_1","type":"a",)" + event + R"(,"data":{"object":{"id":"cus_1"}},"data":{}})"));
+  CHECK(twice(R"({"id":"evt_1","type":"a",)" + event + R"(,"data":{"object":{"id":"cus_1"},"object":{"id":"cus_2"}}})"));
+  CHECK(twice(R"({"id":"evt_1","type":"a",)" + event + R"(,"data":{"object":{"id":"cus_1","id":"cus_2"}}})"));
+  // Names the envelope doesn't read may repeat (the worker ignores them too), nested objects are not its concern.
+  CHECK(extractEnvelope(R"({"id":"evt_1","type":"a",)" + event +
+                        R"(,"request":{},"request":{},"data":{"object":{"id":"cus_1","metadata":{"k":1,"k":2}}}})")
+            .error == EnvelopeError::None);
+}
+
 TEST_CASE("malformed JSON anywhere in the document is refused even where no field is read", "[envelope]") {
   const std::string head = R"({"id":"evt_1","object":"event","type":"x","created":1,)";
   for (const std::string& tail : {
