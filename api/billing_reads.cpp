@@ -105,7 +105,10 @@ nlohmann::json BillingReads::subscription(const std::string& customer_id) {
       "                                                            extract(epoch FROM now()))\n"
       "             ORDER BY (ph ->> 'start_date')::bigint LIMIT 1)\n"
       ")::text\n"
-      "FROM subscriptions s LEFT JOIN current_subscriptions c ON c.id = s.id\n"
+      // The customer's current subscription, looked up by customer (the view's DISTINCT ON column, so through the
+      // index): a join on c.id would make PostgreSQL compute the view for every customer first.
+      "FROM subscriptions s\n"
+      "LEFT JOIN LATERAL (SELECT cs.id FROM current_subscriptions cs WHERE cs.customer_id = s.customer_id) c ON c.id = s.id\n"
       "WHERE s.customer_id = $1 AND NOT s.deleted\n"
       "ORDER BY c.id IS NOT NULL DESC, s.created DESC, s.id DESC\n"
       "LIMIT 1",

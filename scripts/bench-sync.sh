@@ -3,15 +3,18 @@
 # topic with 12 partitions, `billing webhook` and `billing worker`, then bench/sync_bench:
 #   1. apply: the worker's per-event cost alone (parse + one transaction per batch of 1, 50, 500 events)
 #   2. e2e:   unique signed events POSTed to the receiver at concurrency 64; the clock stops at the last commit
-#   scripts/bench-sync.sh [--events N] [--workers N] [--broker-warmup SECONDS]
+#   scripts/bench-sync.sh [--events N] [--workers N] [--broker-warmup SECONDS] [--existing N]
+# --existing N first fills the schema with N accounts as a big deployment holds them (tests/scale/fill.sql: N
+# subscriptions and customers, 2N items and invoices, 4N processed events), so the cost is measured at that size.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-events=30000; workers=1; warmup=30
+events=30000; workers=1; warmup=30; existing=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --events) events="$2"; shift 2 ;;
     --workers) workers="$2"; shift 2 ;;
     --broker-warmup) warmup="$2"; shift 2 ;;
+    --existing) existing="$2"; shift 2 ;;
     *) die "unknown option $1" ;;
   esac
 done
@@ -37,8 +40,12 @@ export BILLING_DATABASE_URL BILLING_KAFKA_BROKERS BILLING_LOG_LEVEL=warn
 export BILLING_KAFKA_REPLICATION_FACTOR=1 BILLING_KAFKA_EVENTS_PARTITIONS=12
 "$BUILD_DIR/app/billing" migrate >/dev/null
 "$BUILD_DIR/app/billing" create-topics >/dev/null
+if [[ "$existing" -gt 0 ]]; then
+  log "filling the schema with $existing accounts (tests/scale/fill.sql)"
+  psql "$BILLING_DATABASE_URL" -q -v n="$existing" -f "$REPO_ROOT/tests/scale/fill.sql" >/dev/null
+fi
 
-echo "# $(date -u +%FT%TZ) $(nproc) cores, PostgreSQL 15 (fsync on), Kafka $KAFKA_VERSION single node, $workers worker(s)"
+echo "# $(date -u +%FT%TZ) $(nproc) cores, PostgreSQL 15 (fsync on), Kafka $KAFKA_VERSION single node, $workers worker(s), $existing existing subscriptions"
 "$BUILD_DIR/bench/sync_bench" apply --database-url "$BILLING_DATABASE_URL" \
   --events-dir "$REPO_ROOT/tests/fixtures/stripe/events" --events 10000 --batch 1,50,500
 

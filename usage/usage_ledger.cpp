@@ -89,9 +89,11 @@ std::size_t UsageLedger::record(const std::vector<UsageEvent>& events, const std
     //    from the epoch). So is the identifier.
     db_.query(
         "WITH periods AS MATERIALIZED (\n"
-        "  SELECT customer_id, period_start, period_end FROM customer_billing_periods\n"
-        "  WHERE customer_id IN (SELECT DISTINCT customer_id FROM usage_events\n"
-        "                        WHERE aggregate_id = 0 AND period_cut IS NULL)\n"
+        // (per customer through LATERAL, so the view is read through its index: see usage_reads.cpp)
+        "  SELECT p.customer_id, p.period_start, p.period_end\n"
+        "  FROM (SELECT DISTINCT customer_id FROM usage_events WHERE aggregate_id = 0 AND period_cut IS NULL) n\n"
+        "  CROSS JOIN LATERAL (SELECT v.customer_id, v.period_start, v.period_end FROM customer_billing_periods v\n"
+        "                      WHERE v.customer_id = n.customer_id OFFSET 0) p\n"
         "), new_events AS (\n"
         "  SELECT e.account_id, e.identifier, e.customer_id, e.meter, e.value, e.source_partition, w.floor_start,\n"
         "         CASE WHEN e.period_cut IS NOT NULL\n"
@@ -211,7 +213,10 @@ std::vector<DueAggregate> UsageLedger::claimDue(std::size_t limit, std::int64_t 
   auto rows = db_.query(
       "WITH due AS (\n"
       "  SELECT u.id, CASE WHEN u.window_start < p.period_start THEN p.period_start END AS period_ended\n"
-      "  FROM usage_aggregates u LEFT JOIN customer_billing_periods p ON p.customer_id = u.customer_id\n"
+      "  FROM usage_aggregates u\n"
+      "  LEFT JOIN LATERAL (SELECT v.period_start FROM customer_billing_periods v WHERE v.customer_id = u.customer_id\n"
+      "                     OFFSET 0) p ON true\n"  // the view read per customer, by index (usage_reads.cpp)
+
       "  WHERE u.status = 'sealed' AND u.next_attempt_at <= now()\n"
       "  ORDER BY (u.window_start < p.period_start) IS TRUE DESC, u.next_attempt_at, u.id\n"
       "  LIMIT $1::bigint FOR UPDATE OF u SKIP LOCKED\n"

@@ -31,11 +31,12 @@ HOT_PATHS = [
     ("usage: aggregates sealed", r"UPDATE usage_aggregates"),
 ]
 
-PLAN_START = re.compile(r"LOG:\s+duration: ([0-9.]+) ms\s+plan:\s*$")
+PLAN_START = re.compile(r"app=(\S*) .*LOG:\s+duration: ([0-9.]+) ms\s+plan:\s*$")
 
 
 def plans(log_path):
-    """Yields (duration_ms, plan dict) for every auto_explain entry; continuation lines start with a tab."""
+    """Yields (duration_ms, plan dict) for every auto_explain entry of the roles' sessions (not the test's psql);
+    continuation lines start with a tab."""
     with open(log_path, encoding="utf-8", errors="replace") as log:
         lines = log.read().split("\n")
     i = 0
@@ -48,10 +49,12 @@ def plans(log_path):
         while i < len(lines) and lines[i].startswith("\t"):
             body.append(lines[i][1:])
             i += 1
+        if m.group(1) == "psql":
+            continue
         try:
-            yield float(m.group(1)), json.loads("\n".join(body))
+            yield float(m.group(2)), json.loads("\n".join(body))
         except ValueError:
-            yield float(m.group(1)), None
+            yield float(m.group(2)), None
 
 
 def scans(node, found):

@@ -14,8 +14,8 @@ source "$root/tests/support/stack.sh"
 passed=0; failed=0
 check() { if eval "$2"; then passed=$((passed + 1)); echo "ok   $1"; else failed=$((failed + 1)); echo "FAIL $1"; fi; }
 
-webhook_secret="whsec_scale_test"; api_key="bk_scale_test"
-export BILLING_WEBHOOK_SECRETS="$webhook_secret" BILLING_API_KEYS="$api_key" BILLING_API_TOKEN_SECRET="ts_scale_test"
+webhook_secret="whsec_scale_test"; api_key="bk_scale_test_key_0123456789abcdef"
+export BILLING_WEBHOOK_SECRETS="$webhook_secret" BILLING_API_KEYS="$api_key" BILLING_API_TOKEN_SECRET="ts_scale_test_token_secret_0123456789abcdef"
 export BILLING_STRIPE_API_KEY="sk_test_scale" BILLING_USAGE_METERS=api_requests
 export BILLING_USAGE_WINDOW_SECONDS=2 BILLING_USAGE_GRACE_SECONDS=1
 export PG_FSYNC=off  # the fill is throwaway; plans don't depend on fsync
@@ -32,11 +32,13 @@ big_tables="$(psql "$db" -tAc "SELECT string_agg(relname, ',' ORDER BY relname) 
 echo "big tables: $big_tables"
 check "the fill made the big tables" '[[ "$big_tables" == *subscriptions* && "$big_tables" == *processed_events* ]]'
 
-# From here every statement of every new session is logged with its plan.
+# From here every statement of every new session is logged with its plan, under its session's application name
+# (the test's own psql queries are left out of the check).
 psql "$db" -q -v ON_ERROR_STOP=1 -c "LOAD 'auto_explain'" \
   -c "ALTER SYSTEM SET session_preload_libraries = 'auto_explain'" \
   -c "ALTER SYSTEM SET auto_explain.log_min_duration = 0" -c "ALTER SYSTEM SET auto_explain.log_format = 'json'" \
-  -c "ALTER SYSTEM SET auto_explain.log_nested_statements = on" -c "SELECT pg_reload_conf()" >/dev/null \
+  -c "ALTER SYSTEM SET auto_explain.log_nested_statements = on" \
+  -c "ALTER SYSTEM SET log_line_prefix = '%m [%p] app=%a '" -c "SELECT pg_reload_conf()" >/dev/null \
   || stack_not_run "auto_explain could not be enabled"
 log_start=$(wc -l < "$pg_dir/postgres.log")
 
