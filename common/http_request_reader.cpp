@@ -36,9 +36,10 @@ bool isFieldValue(std::string_view s) {
 
 bool isHex(char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; }
 
-// Origin-form (or "*"): visible ASCII only, and every '%' starts a two-digit escape.
-bool isValidTarget(std::string_view t) {
-  if (t == "*") return true;
+// Origin-form, or "*" for OPTIONS only (RFC 9112 section 3.2.4): visible ASCII only, and every '%' starts a
+// two-digit escape.
+bool isValidTarget(std::string_view method, std::string_view t) {
+  if (t == "*") return method == "OPTIONS";
   if (t.empty() || t.front() != '/') return false;
   for (std::size_t i = 0; i < t.size(); ++i) {
     auto c = static_cast<unsigned char>(t[i]);
@@ -179,7 +180,7 @@ RequestReader::Step RequestReader::parseHead(const std::string& head) {
   if (version != "HTTP/1.1" && version != "HTTP/1.0") {
     return refuse(400, "unsupported_http_version", "only HTTP/1.1 and HTTP/1.0 are served");
   }
-  if (!isValidTarget(target)) {
+  if (!isValidTarget(method, target)) {
     return refuse(400, "invalid_uri",
                   "the request target must be a path of visible ASCII characters with valid percent escapes");
   }

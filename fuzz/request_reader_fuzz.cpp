@@ -41,7 +41,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     auto request = reader.take();
     FUZZ_CHECK(!request.method.empty(), "a request has a method");
-    FUZZ_CHECK(!request.target.empty() && request.target[0] == '/', "the target is origin-form");
+    FUZZ_CHECK((!request.target.empty() && request.target[0] == '/') ||
+                   (request.target == "*" && request.method == "OPTIONS"),
+               "the target is origin-form (or * for OPTIONS)");
     FUZZ_CHECK(request.version == "HTTP/1.0" || request.version == "HTTP/1.1", "the version is 1.0 or 1.1");
     FUZZ_CHECK(request.body.size() <= limits.max_body_bytes, "the body is within the limit");
     FUZZ_CHECK(request.headers.size() <= limits.max_headers, "the headers are within the limit");

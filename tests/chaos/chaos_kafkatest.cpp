@@ -3,7 +3,9 @@
 // worker and the receiver are SIGKILLed mid-stream (the receiver's unacknowledged requests retried, as Stripe
 // retries), the broker is stopped and started and PostgreSQL is restarted. Afterwards every row must equal the
 // oracle (tests/chaos/history_oracle.h, written apart from sync/), every event be recorded once, and nothing be
-// dead-lettered. Size: BILLING_CHAOS_EVENTS (20,000 in CI; README: the 1,000,000 run), seed BILLING_CHAOS_SEED.
+// dead-lettered. Size: BILLING_CHAOS_EVENTS (20,000 in CI; README: the 1,000,000 run), seed BILLING_CHAOS_SEED,
+// pace BILLING_CHAOS_RATE deliveries/s (250: so the faults land mid-stream), BILLING_CHAOS_FAULT_ROUNDS times the
+// six faults (1).
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -53,10 +55,11 @@ struct Faults {
 // Posts each delivery until the receiver answers 2xx, as Stripe retries (a refused connection, a reset, a 503).
 class Deliveries {
  public:
-  Deliveries(const chaos::History& history, std::vector<std::size_t> order, int port)
-      : history_(history), order_(std::move(order)), port_(port) {}
+  Deliveries(const chaos::History& history, std::vector<std::size_t> order, int port, double per_second)
+      : history_(history), order_(std::move(order)), port_(port), per_second_(per_second) {}
 
   void run(int threads) {
+    start_ = std::chrono::steady_clock::now();
     std::vector<std::thread> senders;
     for (int i = 0; i < threads; ++i) senders.emplace_back([this] { send(); });
     for (auto& t : senders) t.join();
@@ -70,6 +73,7 @@ class Deliveries {
   void send() {
     std::unique_ptr<testing::HttpClient> client;
     for (std::size_t i = next_++; i < order_.size(); i = next_++) {
+      std::this_thread::sleep_until(start_ + std::chrono::microseconds(static_cast<std::int64_t>(i * 1e6 / per_second_)));
       auto payload = chaos::eventPayload(history_.changes[order_[i]]);
       for (;;) {
         try {
@@ -94,6 +98,8 @@ class Deliveries {
   const chaos::History& history_;
   std::vector<std::size_t> order_;
   int port_;
+  double per_second_;
+  std::chrono::steady_clock::time_point start_;
   std::atomic<std::size_t> next_{0};
   std::atomic<std::size_t> retries_{0};
   std::atomic<std::size_t> refused_{0};
@@ -118,6 +124,8 @@ TEST_CASE("chaos: a shuffled, repeated Stripe history through killed and restart
           "[chaos]") {
   const auto events = envSize("BILLING_CHAOS_EVENTS", 20000);
   const auto seed = envSize("BILLING_CHAOS_SEED", 20261203);
+  const auto rate = static_cast<double>(envSize("BILLING_CHAOS_RATE", 250));
+  const auto rounds = static_cast<int>(envSize("BILLING_CHAOS_FAULT_ROUNDS", 1));
   // Stripe's clock: the history ends a minute ago (the worker fetches only once Stripe's clock is past a doubt).
   const std::int64_t span = static_cast<std::int64_t>(events);
   auto history = chaos::generateHistory(seed, events, std::time(nullptr) - span - 60);
@@ -160,13 +168,17 @@ TEST_CASE("chaos: a shuffled, repeated Stripe history through killed and restart
   auto receiver = startReceiver();
   auto worker = startWorker();
 
-  Deliveries deliveries(history, order, receiver_port);
+  Deliveries deliveries(history, order, receiver_port, rate);
   Faults faults;
   std::atomic<bool> delivering{true};
   std::thread chaos_thread([&] {
-    // At these shares of the deliveries sent: worker, receiver, broker, PostgreSQL, worker, receiver.
-    const std::vector<std::pair<double, std::string>> schedule = {
+    // At these shares of each round's deliveries: worker, receiver, broker, PostgreSQL, worker, receiver.
+    const std::vector<std::pair<double, std::string>> round = {
         {0.10, "worker"}, {0.25, "receiver"}, {0.40, "broker"}, {0.55, "postgres"}, {0.70, "worker"}, {0.85, "receiver"}};
+    std::vector<std::pair<double, std::string>> schedule;
+    for (int r = 0; r < rounds; ++r) {
+      for (const auto& [share, what] : round) schedule.emplace_back((r + share) / rounds, what);
+    }
     for (const auto& [share, what] : schedule) {
       while (delivering && deliveries.sent() < share * deliveries.total()) std::this_thread::sleep_for(20ms);
       if (!delivering) return;
@@ -261,7 +273,7 @@ TEST_CASE("chaos: a shuffled, repeated Stripe history through killed and restart
   CHECK(event_ids.size() == history.changes.size());
   CHECK(recorded == want);  // every event once (event_id is the key: a second apply would be a second row)
   CHECK(dead == 0);
-  CHECK(faults.total() == 6);
+  CHECK(faults.total() == 6 * rounds);  // every fault landed while events were still being delivered
   INFO(report.str());
   CHECK(mismatches == 0);
 

@@ -4,13 +4,15 @@ namespace billing::chaos {
 
 std::map<std::string, ExpectedObject> expectedState(const History& history) {
   std::map<std::string, ExpectedObject> state;
+  std::map<std::string, const Change*> last;
   for (const auto& change : history.changes) {
-    auto id = change.object.at("id").get<std::string>();
-    auto& expected = state[id];
-    if (expected.deleted) continue;
-    expected.object_type = change.object.at("object").get<std::string>();
-    expected.object = change.object;
-    expected.deleted = change.deletes;
+    auto& latest = last[change.object_id];
+    if (latest && latest->deletes) continue;  // nothing changes a deleted object
+    latest = &change;
+  }
+  for (const auto& [id, change] : last) {
+    auto object = nlohmann::json::parse(change->object);
+    state[id] = {object.at("object").get<std::string>(), object, change->deletes};
   }
   return state;
 }

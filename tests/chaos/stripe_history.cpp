@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <random>
 
+#include "stripe/api_version.h"
 #include "tests/support/fixtures.h"
-#include "tests/support/sync_database.h"
 
 namespace billing::chaos {
 namespace {
@@ -66,8 +66,8 @@ class Generator {
   std::size_t pick(std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n - 1)(random_); }
 
   void emit(const std::string& type, const json& object, bool deletes = false) {
-    history_.changes.push_back(
-        {"evt_chaos_" + std::to_string(history_.changes.size()), type, clock_, object, deletes});
+    history_.changes.push_back({"evt_chaos_" + std::to_string(history_.changes.size()), type, clock_,
+                                object.at("id").get<std::string>(), object.dump(), deletes});
   }
 
   void catalog() {
@@ -305,10 +305,10 @@ std::vector<std::size_t> deliveryOrder(const History& history, std::uint64_t see
     auto key = static_cast<double>(i) + jitter(random);
     if (c.type == "customer.deleted") {
       // Its last update is delivered only after the deletion (a delete followed by a late update).
-      auto found = last_update.find(c.object["id"].get<std::string>());
+      auto found = last_update.find(c.object_id);
       if (found != last_update.end()) keyed[first_delivery[found->second]].first = key + 1 + jitter(random);
     }
-    if (c.type == "customer.updated") last_update[c.object["id"].get<std::string>()] = i;
+    if (c.type == "customer.updated") last_update[c.object_id] = i;
     first_delivery[i] = keyed.size();
     keyed.emplace_back(key, i);
     if (percent(random) < duplicate_percent) keyed.emplace_back(key + window * (2 + 40 * jitter(random) / window), i);
@@ -321,7 +321,11 @@ std::vector<std::size_t> deliveryOrder(const History& history, std::uint64_t see
 }
 
 std::string eventPayload(const Change& change) {
-  return testing::makeEvent(change.type, change.created, change.object, change.event_id);
+  // The envelope Stripe sends (as tests/support's makeEvent builds it), around the stored object's text.
+  return "{\"id\":\"" + change.event_id + "\",\"object\":\"event\",\"api_version\":\"" + std::string(stripe::kApiVersion) +
+         "\",\"created\":" + std::to_string(change.created) + ",\"data\":{\"object\":" + change.object +
+         "},\"livemode\":false,\"pending_webhooks\":1,\"request\":{\"id\":null,\"idempotency_key\":null},\"type\":\"" +
+         change.type + "\"}";
 }
 
 }  // namespace billing::chaos

@@ -11,12 +11,14 @@
 
 namespace billing::chaos {
 
-/// One change at Stripe and the event it emitted: `object` is the whole object right after it.
+/// One change at Stripe and the event it emitted: `object` is the whole object right after it, serialized (a
+/// million changes fit in memory as text, not as JSON trees).
 struct Change {
   std::string event_id;
   std::string type;      // e.g. customer.subscription.updated
   std::int64_t created;  // Stripe's clock, unix seconds; several changes of one object may share a second
-  nlohmann::json object;
+  std::string object_id;
+  std::string object;    // JSON
   bool deletes = false;  // the object is gone at Stripe afterwards (customer.deleted)
 };
 

@@ -110,6 +110,8 @@ TEST_CASE("ambiguous or malformed framing is refused with 400, never guessed") {
       {"bad percent escape", "GET /v1/plans?x=%zz HTTP/1.1\r\nHost: x\r\n\r\n", 400, "invalid_uri"},
       {"truncated percent escape", "GET /v1/plans?x=% HTTP/1.1\r\nHost: x\r\n\r\n", 400, "invalid_uri"},
       {"absolute-form target", "GET http://x/ HTTP/1.1\r\nHost: x\r\n\r\n", 400, "invalid_uri"},
+      // found by fuzz/request_reader_fuzz.cpp: "*" is OPTIONS's alone (RFC 9112 section 3.2.4)
+      {"asterisk target on a GET", "GET * HTTP/1.1\r\nHost: x\r\n\r\n", 400, "invalid_uri"},
       {"non-ASCII target", "GET /\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n", 400, "invalid_uri"},
       {"method not a token", "GE(T / HTTP/1.1\r\nHost: x\r\n\r\n", 400, "invalid_method"},
       {"no Host in HTTP/1.1", "GET / HTTP/1.1\r\n\r\n", 400, "invalid_host"},
