@@ -23,6 +23,7 @@
 #include "tests/chaos/history_oracle.h"
 #include "tests/chaos/stripe_history.h"
 #include "tests/support/child_process.h"
+#include "tests/support/fixtures.h"
 #include "tests/support/fake_stripe.h"
 #include "tests/support/http_client.h"
 #include "tests/support/kafka_broker.h"
@@ -36,6 +37,7 @@ using namespace std::chrono_literals;
 namespace {
 
 const std::string kSecret = "whsec_chaos_test_secret";
+const std::string kStripeKey = "sk_test_chaos_key_0123456789";
 
 std::size_t envSize(const char* name, std::size_t fallback) {
   const char* value = std::getenv(name);
@@ -150,13 +152,13 @@ TEST_CASE("chaos: a shuffled, repeated Stripe history through killed and restart
   std::map<std::string, std::string> receiver_env = {
       {"BILLING_WEBHOOK_SECRETS", kSecret},           {"BILLING_KAFKA_BROKERS", broker.address()},
       {"BILLING_WEBHOOK_HOST", "127.0.0.1"},          {"BILLING_WEBHOOK_PORT", std::to_string(receiver_port)},
-      {"BILLING_KAFKA_DELIVERY_TIMEOUT_MS", "5000"},  {"BILLING_LOG_LEVEL", "warn"}};
+      {"BILLING_KAFKA_DELIVERY_TIMEOUT_MS", "5000"},  {"BILLING_LOG_LEVEL", "info"}};
   std::map<std::string, std::string> worker_env = {
       {"BILLING_DATABASE_URL", postgres.url()},       {"BILLING_KAFKA_BROKERS", broker.address()},
       {"BILLING_WORKER_HOST", "127.0.0.1"},           {"BILLING_WORKER_PORT", std::to_string(worker_ops)},
-      {"BILLING_WORKER_SESSION_TIMEOUT_MS", "6000"},  {"BILLING_STRIPE_API_KEY", "sk_test_chaos"},
+      {"BILLING_WORKER_SESSION_TIMEOUT_MS", "6000"},  {"BILLING_STRIPE_API_KEY", kStripeKey},
       {"BILLING_STRIPE_API_BASE", fake.baseUrl()},    {"BILLING_STRIPE_READS_PER_SECOND", "200"},
-      {"BILLING_LOG_LEVEL", "warn"}};
+      {"BILLING_LOG_LEVEL", "info"}};
   auto startReceiver = [&] {
     return std::make_unique<testing::ChildProcess>(std::vector<std::string>{BILLING_EXECUTABLE, "webhook"},
                                                    receiver_env, "chaos-webhook.log");
@@ -276,6 +278,13 @@ TEST_CASE("chaos: a shuffled, repeated Stripe history through killed and restart
   CHECK(faults.total() == 6 * rounds);  // every fault landed while events were still being delivered
   INFO(report.str());
   CHECK(mismatches == 0);
+
+  // Secrets: the signing secret and the Stripe key appear in no log line, through every restart and fault.
+  for (const auto* log : {"chaos-webhook.log", "chaos-worker.log"}) {
+    auto text = testing::readFile(log);
+    CHECK(text.find(kSecret) == std::string::npos);
+    CHECK(text.find(kStripeKey) == std::string::npos);
+  }
 
   std::ostringstream outcomes;
   for (const auto& row : db.query("SELECT outcome, count(*) FROM processed_events GROUP BY 1 ORDER BY 1")) {
