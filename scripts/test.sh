@@ -35,7 +35,7 @@ if [[ -f Testing/Temporary/LastTest.log ]]; then
   log "what the script tests counted (NOT RUN lines included)"
   awk '/^[0-9]+\/[0-9]+ Testing: / { sub(/^[0-9]+\/[0-9]+ Testing: /, ""); name = $0 }
        /NOT RUN/ { print "  " name ": " $0 }
-       /^chaos: [0-9]/ { print "  " name ": " $0 }
+       /^chaos( usage)?: [0-9]/ { print "  " name ": " $0 }
        /^[0-9]+ passed, [0-9]+ failed$/ { if (!(name in last)) order[++n] = name; last[name] = $0 }
        END { for (i = 1; i <= n; i++) print "  " order[i] ": " last[order[i]] }' Testing/Temporary/LastTest.log
 fi

@@ -20,6 +20,7 @@
 
 #include "common/postgres.h"
 #include "schema/migrator.h"
+#include "tests/chaos/chaos_support.h"
 #include "tests/chaos/history_oracle.h"
 #include "tests/chaos/stripe_history.h"
 #include "tests/support/child_process.h"
@@ -33,16 +34,13 @@
 
 using namespace billing;
 using namespace std::chrono_literals;
+using chaos::envSize;
+using chaos::waitFor;
 
 namespace {
 
 const std::string kSecret = "whsec_chaos_test_secret";
 const std::string kStripeKey = "sk_test_chaos_key_0123456789";
-
-std::size_t envSize(const char* name, std::size_t fallback) {
-  const char* value = std::getenv(name);
-  return value && *value ? static_cast<std::size_t>(std::stoull(value)) : fallback;
-}
 
 // Table and children of each object type the history has.
 const std::map<std::string, std::string> kTables = {
@@ -106,19 +104,6 @@ class Deliveries {
   std::atomic<std::size_t> retries_{0};
   std::atomic<std::size_t> refused_{0};
 };
-
-bool waitFor(const std::function<bool()>& condition, std::chrono::seconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    try {
-      if (condition()) return true;
-    } catch (const std::exception&) {
-      // the database may be restarting
-    }
-    std::this_thread::sleep_for(250ms);
-  }
-  return false;
-}
 
 }  // namespace
 

@@ -310,6 +310,7 @@ Answer scriptedFailure(State& s, const RecordedRequest& request) {
 ScriptedResponse answer(State& state, const RecordedRequest& recorded) {
   Answer answer;
   std::int64_t date = 0;
+  bool lose = false;
   {
     std::lock_guard lock(state.mutex);
     if (auto page = fake::hostedPage(state, recorded)) return *page;
@@ -326,11 +327,16 @@ ScriptedResponse answer(State& state, const RecordedRequest& recorded) {
         // A bug in the fake, not Stripe behaviour: loud, with what went wrong.
         answer = {500, {{"error", {{"type", "api_error"}, {"message", std::string("fake_stripe bug: ") + e.what()}}}}, {}};
       }
+      if (state.lose_count > 0) {
+        --state.lose_count;
+        lose = true;
+      }
     }
     // Stripe stamps Date when the answer leaves, after it read the object.
     date = state.now() + state.latency_seconds;
   }
   ScriptedResponse out{answer.status, answer.body.dump(), answer.headers};
+  out.drop = lose;  // executed and saved above; the client sees a closed connection
   out.headers["Date"] = Poco::DateTimeFormatter::format(Poco::Timestamp::fromEpochTime(static_cast<std::time_t>(date)),
                                                         Poco::DateTimeFormat::HTTP_FORMAT);
   out.headers["Request-Id"] = "req_fake" + std::to_string(date);
@@ -384,6 +390,16 @@ void FakeStripe::failNext(int count, int status) {
   std::lock_guard lock(state_->mutex);
   state_->fail_count = count;
   state_->fail_status = status;
+}
+
+void FakeStripe::loseAnswers(int count) {
+  std::lock_guard lock(state_->mutex);
+  state_->lose_count = count;
+}
+
+int FakeStripe::lostAnswersLeft() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->lose_count;
 }
 
 int FakeStripe::scriptedFailuresLeft() const {

@@ -46,6 +46,14 @@ class FakeStripe {
   /// saved for its Idempotency-Key); a 5xx happened during execution and is saved, with `Stripe-Should-Retry: false`,
   /// as Stripe does (https://docs.stripe.com/api/idempotent_requests: "including 500 errors").
   void failNext(int count, int status);
+  /// The next `count` requests are executed (and saved for their Idempotency-Key) but their connection closes before
+  /// the answer: a network failure after Stripe did the work, which the client can only resend
+  /// (https://docs.stripe.com/api/idempotent_requests: "if a connection error occurs, you can safely repeat the
+  /// request"; for meter events the identifier is what makes a resend count once,
+  /// https://docs.stripe.com/api/billing/meter-event/create#create_billing_meter_event-identifier).
+  void loseAnswers(int count);
+  /// Answers still to be lost.
+  int lostAnswersLeft() const;
   /// Scripted failures not yet answered.
   int scriptedFailuresLeft() const;
   /// Charges to this customer are declined (card_error, card_declined), as with pm_card_chargeCustomerFail.

@@ -95,6 +95,7 @@ struct State {
   std::vector<json> events;
   int fail_count = 0;
   int fail_status = 500;
+  int lose_count = 0;  // answers lost after execution (loseAnswers)
   std::vector<RecordedRequest> requests;
   struct Saved {
     std::string endpoint, body;

@@ -1,0 +1,32 @@
+#pragma once
+// What the chaos runs share: their size knobs from the environment, and waiting for a condition while a database
+// restarts under it.
+#include <chrono>
+#include <cstdlib>
+#include <exception>
+#include <functional>
+#include <string>
+#include <thread>
+
+namespace billing::chaos {
+
+inline std::size_t envSize(const char* name, std::size_t fallback) {
+  const char* value = std::getenv(name);
+  return value && *value ? static_cast<std::size_t>(std::stoull(value)) : fallback;
+}
+
+/// True once `condition` holds; an exception (the database restarting) counts as not yet.
+inline bool waitFor(const std::function<bool()>& condition, std::chrono::seconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    try {
+      if (condition()) return true;
+    } catch (const std::exception&) {
+      // not reachable yet
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  return false;
+}
+
+}  // namespace billing::chaos
