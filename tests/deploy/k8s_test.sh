@@ -125,6 +125,16 @@ check "the settings the docs give reached the ConfigMap (both brokers, the meter
   '[[ "$("$kube/kubectl" -n billing get configmap billing-stripe-billing -o jsonpath="{.data.BILLING_KAFKA_BROKERS} {.data.BILLING_USAGE_METERS}")" == "kafka-0.kafka:9092,kafka-1.kafka:9092 api_requests" ]]'
 check "the Secret holds the keys the docs name" \
   '[[ "$("$kube/kubectl" -n billing get secret billing-secrets -o go-template="{{range \$k, \$v := .data}}{{\$k}} {{end}}")" == "api-keys api-token-secret database-url stripe-api-key webhook-secrets " ]]'
+# The upgrade's step 1, `helm upgrade` to a release pinned to NEW: the docs' release upgraded to a new image tag with
+# the values it was installed with; every role rolls to it, and the Secret it names stays.
+checks snapshot "$server" billing billing > "$state/docs-release-1.json" 2>/dev/null
+check "docs/deploy.md, API version upgrade step 1: helm upgrade of the docs' release to a new image (--reuse-values)" \
+  'helm_do upgrade billing "$chart" -n billing --reuse-values --set image.tag=0.2.0 --no-hooks'
+checks snapshot "$server" billing billing > "$state/docs-release-2.json" 2>/dev/null
+check "every role rolled to the new image" \
+  '[[ "$(checks changed "$state/docs-release-1.json" "$state/docs-release-2.json")" == "api usage-reporter webhook worker" ]] &&
+   [[ "$("$kube/kubectl" -n billing get deploy -o jsonpath="{.items[*].spec.template.spec.containers[*].image}" | tr " " "\n" | sort -u)" == "registry.example.com/stripe-billing:0.2.0" ]]'
+check "what the server stored for the upgraded release (the Secret it mounts is still the docs' billing-secrets)" 'checks stored "$server" billing billing docs'
 # The upgrade's step 3 runs from terraform/ with the secrets tofu wrote to ../webhook-secrets: new, old, thin.
 printf '%s\n' whsec_new0123456789abcdefghijklmno whsec_0123456789abcdefghijklmnopqrstuv whsec_thin0123456789abcdefghijkl \
   > "$user/webhook-secrets"

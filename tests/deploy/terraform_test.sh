@@ -24,6 +24,18 @@ if [[ -x "$provider" ]]; then
   cp -r "$root/terraform/." "$work/"
   echo "running tofu init/validate/test with stripe/stripe $STRIPE_PROVIDER_VERSION built from ../shared/vendor ($provider)"
   check "tofu init (local provider)" '(cd "$work" && "$tofu" init -backend=false -plugin-dir="$plugins" -input=false -no-color >/dev/null)'
+  # docs/deploy.md's "tofu init && tofu validate", as a user types them, in a fresh copy: the CLI configuration
+  # installs stripe/stripe from a filesystem mirror (the built provider) where a user's would reach the registry.
+  docs="$(mktemp -d /tmp/billing-tofu-docs-XXXXXX)"
+  cp -r "$root/terraform/." "$docs/"
+  printf 'provider_installation {\n  filesystem_mirror {\n    path    = "%s"\n    include = ["registry.opentofu.org/stripe/stripe"]\n  }\n}\n' \
+    "$plugins" > "$TF_CLI_CONFIG_FILE"
+  check "docs/deploy.md: tofu init && tofu validate, as written (provider from a filesystem mirror)" \
+    '(cd "$docs" && cp terraform.tfvars.example terraform.tfvars && STRIPE_API_KEY=sk_test_placeholder PATH="$(dirname "$tofu"):$PATH" NO_COLOR=1 bash -ec "tofu init && tofu validate" > docs.log 2>&1) || { cat "$docs/docs.log"; false; }'
+  check "tofu init recorded the provider's checksum in .terraform.lock.hcl" \
+    'grep -q "registry.opentofu.org/stripe/stripe" "$docs/.terraform.lock.hcl" && grep -q "version     = \"$STRIPE_PROVIDER_VERSION\"" "$docs/.terraform.lock.hcl"'
+  : > "$TF_CLI_CONFIG_FILE"
+  rm -rf "$docs"
   check "tofu validate" '(cd "$work" && "$tofu" validate -no-color)'
   check "tofu test (mock_provider: the whole plan, the API version upgrade in two applies, the refusals)" \
     '(cd "$work" && "$tofu" test -no-color)'
