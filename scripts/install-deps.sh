@@ -12,7 +12,7 @@ APT_PACKAGES=(
   default-jre-headless maven
   nodejs npm
   chromium
-  buildah mmdebstrap
+  buildah mmdebstrap docker-registry
 )
 
 install_apt() {
