@@ -22,6 +22,7 @@
 #include "schema/migrator.h"
 #include "tests/chaos/chaos_support.h"
 #include "tests/chaos/history_oracle.h"
+#include "tests/chaos/paced_posts.h"
 #include "tests/chaos/stripe_history.h"
 #include "tests/support/child_process.h"
 #include "tests/support/fixtures.h"
@@ -50,59 +51,6 @@ const std::map<std::string, std::string> kTables = {
 struct Faults {
   int worker_kills = 0, receiver_kills = 0, broker_restarts = 0, postgres_restarts = 0;
   int total() const { return worker_kills + receiver_kills + broker_restarts + postgres_restarts; }
-};
-
-// Posts each delivery until the receiver answers 2xx, as Stripe retries (a refused connection, a reset, a 503).
-class Deliveries {
- public:
-  Deliveries(const chaos::History& history, std::vector<std::size_t> order, int port, double per_second)
-      : history_(history), order_(std::move(order)), port_(port), per_second_(per_second) {}
-
-  void run(int threads) {
-    start_ = std::chrono::steady_clock::now();
-    std::vector<std::thread> senders;
-    for (int i = 0; i < threads; ++i) senders.emplace_back([this] { send(); });
-    for (auto& t : senders) t.join();
-  }
-  std::size_t sent() const { return next_.load(); }
-  std::size_t total() const { return order_.size(); }
-  std::size_t retries() const { return retries_.load(); }
-  std::size_t refused() const { return refused_.load(); }
-
- private:
-  void send() {
-    std::unique_ptr<testing::HttpClient> client;
-    for (std::size_t i = next_++; i < order_.size(); i = next_++) {
-      std::this_thread::sleep_until(start_ + std::chrono::microseconds(static_cast<std::int64_t>(i * 1e6 / per_second_)));
-      auto payload = chaos::eventPayload(history_.changes[order_[i]]);
-      for (;;) {
-        try {
-          if (!client) client = std::make_unique<testing::HttpClient>(port_);
-          auto header = webhook::makeSignatureHeader(kSecret, std::time(nullptr), payload);
-          auto reply = client->request("POST", "/webhooks/stripe", payload,
-                                       {{"Stripe-Signature", header}, {"Content-Type", "application/json"}});
-          if (reply.status >= 200 && reply.status < 300) break;
-          if (reply.status == 400 || reply.status == 401) {
-            ++refused_;  // a valid, signed event refused: counted and checked after the run (Catch2 is one-thread)
-            break;
-          }
-        } catch (const std::exception&) {
-          client.reset();  // connection refused or reset: the receiver is down or was killed
-        }
-        ++retries_;
-        std::this_thread::sleep_for(200ms);
-      }
-    }
-  }
-
-  const chaos::History& history_;
-  std::vector<std::size_t> order_;
-  int port_;
-  double per_second_;
-  std::chrono::steady_clock::time_point start_;
-  std::atomic<std::size_t> next_{0};
-  std::atomic<std::size_t> retries_{0};
-  std::atomic<std::size_t> refused_{0};
 };
 
 }  // namespace
@@ -155,7 +103,16 @@ TEST_CASE("chaos: a shuffled, repeated Stripe history through killed and restart
   auto receiver = startReceiver();
   auto worker = startWorker();
 
-  Deliveries deliveries(history, order, receiver_port, rate);
+  // Each delivery posted until the receiver answers 2xx, as Stripe retries; a valid, signed event refused is a failure.
+  chaos::PacedPosts deliveries(order.size(), receiver_port, rate);
+  auto deliver = [&](std::size_t i, testing::HttpClient& client) {
+    auto payload = chaos::eventPayload(history.changes[order[i]]);
+    auto header = webhook::makeSignatureHeader(kSecret, std::time(nullptr), payload);
+    auto reply = client.request("POST", "/webhooks/stripe", payload,
+                                {{"Stripe-Signature", header}, {"Content-Type", "application/json"}});
+    if (reply.status >= 200 && reply.status < 300) return chaos::Attempt::Taken;
+    return reply.status == 400 || reply.status == 401 ? chaos::Attempt::Refused : chaos::Attempt::Retry;
+  };
   Faults faults;
   std::atomic<bool> delivering{true};
   std::thread chaos_thread([&] {
@@ -167,7 +124,7 @@ TEST_CASE("chaos: a shuffled, repeated Stripe history through killed and restart
       for (const auto& [share, what] : round) schedule.emplace_back((r + share) / rounds, what);
     }
     for (const auto& [share, what] : schedule) {
-      while (delivering && deliveries.sent() < share * deliveries.total()) std::this_thread::sleep_for(20ms);
+      while (delivering && deliveries.started() < share * deliveries.total()) std::this_thread::sleep_for(20ms);
       if (!delivering) return;
       if (what == "worker") {
         worker->stop(SIGKILL);
@@ -192,7 +149,7 @@ TEST_CASE("chaos: a shuffled, repeated Stripe history through killed and restart
     }
   });
   auto started = std::chrono::steady_clock::now();
-  deliveries.run(8);
+  deliveries.run(8, deliver);
   delivering = false;
   chaos_thread.join();
   auto delivered_in = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started);

@@ -25,6 +25,7 @@
 #include "schema/migrator.h"
 #include "stripe/stripe_client.h"
 #include "tests/chaos/chaos_support.h"
+#include "tests/chaos/paced_posts.h"
 #include "tests/support/child_process.h"
 #include "tests/support/fake_stripe.h"
 #include "tests/support/fixtures.h"
@@ -55,78 +56,6 @@ std::int64_t sum(const Totals& t) {
   for (const auto& [k, v] : t) s += v;
   return s;
 }
-
-// Posts each batch until the API answers 200, as a product backend retries (same Idempotency-Key, same
-// identifiers): a refused connection, a reset, a 503 while Kafka or PostgreSQL is away.
-class Ingest {
- public:
-  Ingest(const std::vector<nlohmann::json>& batches, int port, double batches_per_second)
-      : batches_(batches), port_(port), per_second_(batches_per_second) {}
-
-  void run(int threads) {
-    start_ = std::chrono::steady_clock::now();
-    std::vector<std::thread> senders;
-    for (int i = 0; i < threads; ++i) senders.emplace_back([this] { send(); });
-    for (auto& t : senders) t.join();
-  }
-  std::size_t sent() const { return next_.load(); }
-  std::size_t total() const { return batches_.size(); }
-  std::size_t retries() const { return retries_.load(); }
-  std::size_t requests() const { return requests_.load(); }
-  std::size_t duplicates() const { return duplicates_.load(); }
-  std::size_t refused() const { return refused_.load(); }
-
- private:
-  void send() {
-    std::unique_ptr<testing::HttpClient> client;
-    for (std::size_t i = next_++; i < batches_.size(); i = next_++) {
-      std::this_thread::sleep_until(start_ + std::chrono::microseconds(static_cast<std::int64_t>(i * 1e6 / per_second_)));
-      post(client, i);
-      // Every tenth, an earlier request again, already answered: its answer was lost on the client's side.
-      if (i % 10 == 9) post(client, i - 5);
-    }
-  }
-
-  void post(std::unique_ptr<testing::HttpClient>& client, std::size_t i) {
-    const auto body = batches_[i].dump();
-    const std::map<std::string, std::string> headers = {{"Authorization", "Bearer " + kApiKey},
-                                                        {"Content-Type", "application/json"},
-                                                        {"Idempotency-Key", "chaos-batch-" + std::to_string(i)}};
-    for (;;) {
-      try {
-        if (!client) client = std::make_unique<testing::HttpClient>(port_);
-        ++requests_;
-        auto reply = client->request("POST", "/v1/usage", body, headers);
-        if (reply.status == 200) {
-          auto answer = nlohmann::json::parse(reply.body);
-          duplicates_ += answer["duplicates"].get<std::size_t>();
-          if (answer["rejected"] != 0 || answer["accepted"].get<std::size_t>() + answer["duplicates"].get<std::size_t>() != kBatch) {
-            ++refused_;  // checked after the run (Catch2 is one-thread)
-          }
-          break;
-        }
-        if (reply.status >= 400 && reply.status < 500 && reply.status != 429) {
-          ++refused_;
-          break;
-        }
-      } catch (const std::exception&) {
-        client.reset();  // refused or reset: the API is down or was killed
-      }
-      ++retries_;
-      std::this_thread::sleep_for(200ms);
-    }
-  }
-
-  const std::vector<nlohmann::json>& batches_;
-  int port_;
-  double per_second_;
-  std::chrono::steady_clock::time_point start_;
-  std::atomic<std::size_t> next_{0};
-  std::atomic<std::size_t> retries_{0};
-  std::atomic<std::size_t> requests_{0};
-  std::atomic<std::size_t> duplicates_{0};
-  std::atomic<std::size_t> refused_{0};
-};
 
 bool answers(int port, const std::string& path) {
   try {
@@ -250,7 +179,30 @@ TEST_CASE("chaos usage: units ingested through killed API and reporter, broker a
   auto api = start("api", api_env, api_port, "chaos-usage-api.log");
   auto reporter = start("usage-reporter", reporter_env, reporter_port, "chaos-usage-reporter.log");
 
-  Ingest ingest(batches, api_port, rate / kBatch);
+  // Each batch posted until the API answers 200, as a product backend retries (same Idempotency-Key, same
+  // identifiers); after every tenth, an earlier batch again, already answered: its answer was lost on the client's
+  // side. Every event answered accepted or duplicate, none rejected.
+  std::vector<std::size_t> posts;
+  for (std::size_t b = 0; b < batches.size(); ++b) {
+    posts.push_back(b);
+    if (b % 10 == 9) posts.push_back(b - 5);
+  }
+  chaos::PacedPosts ingest(posts.size(), api_port, rate / kBatch);
+  std::atomic<std::size_t> answered_duplicate{0};
+  auto post = [&](std::size_t i, testing::HttpClient& client) {
+    const auto b = posts[i];
+    auto reply = client.request("POST", "/v1/usage", batches[b].dump(),
+                                {{"Authorization", "Bearer " + kApiKey}, {"Content-Type", "application/json"},
+                                 {"Idempotency-Key", "chaos-batch-" + std::to_string(b)}});
+    if (reply.status == 200) {
+      auto answer = nlohmann::json::parse(reply.body);
+      answered_duplicate += answer["duplicates"].get<std::size_t>();
+      bool whole = answer["rejected"] == 0 &&
+                   answer["accepted"].get<std::size_t>() + answer["duplicates"].get<std::size_t>() == kBatch;
+      return whole ? chaos::Attempt::Taken : chaos::Attempt::Refused;
+    }
+    return reply.status >= 400 && reply.status < 500 && reply.status != 429 ? chaos::Attempt::Refused : chaos::Attempt::Retry;
+  };
   std::map<std::string, int> faults;
   std::atomic<bool> ingesting{true};
   std::thread chaos_thread([&] {
@@ -262,7 +214,7 @@ TEST_CASE("chaos usage: units ingested through killed API and reporter, broker a
       for (const auto& [share, what] : round) schedule.emplace_back((r + share) / rounds, what);
     }
     for (const auto& [share, what] : schedule) {
-      while (ingesting && ingest.sent() < share * ingest.total()) std::this_thread::sleep_for(20ms);
+      while (ingesting && ingest.started() < share * ingest.total()) std::this_thread::sleep_for(20ms);
       if (!ingesting) return;
       if (what == "reporter") {
         reporter->stop(SIGKILL);
@@ -289,7 +241,7 @@ TEST_CASE("chaos usage: units ingested through killed API and reporter, broker a
     }
   });
   auto started = std::chrono::steady_clock::now();
-  ingest.run(4);
+  ingest.run(4, post);
   ingesting = false;
   chaos_thread.join();
   auto ingested_in = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started);
@@ -362,8 +314,8 @@ TEST_CASE("chaos usage: units ingested through killed API and reporter, broker a
     fault_total += count;
   }
   CHECK(fault_total == 9 * rounds);  // every fault landed while usage was still arriving
-  std::cout << "chaos usage: " << events << " events in " << batches.size() << " batches, " << ingest.requests()
-            << " requests (" << ingest.retries() << " retried, " << ingest.duplicates() << " events answered duplicate) in "
+  std::cout << "chaos usage: " << events << " events in " << batches.size() << " batches, " << ingest.total() + ingest.retries()
+            << " requests (" << ingest.retries() << " retried, " << answered_duplicate << " events answered duplicate) in "
             << ingested_in.count() << " s, "
             << fault_total << " faults (" << fault_counts.str() << "), " << restarts_refused << " starts refused; units "
             << sum(ingested) << " ingested, " << sum(stripe_totals) << " at Stripe's meters (" << fake.meterDuplicates()
