@@ -6,7 +6,7 @@
 # The working corpus grows in build-fuzz/corpus/TARGET between runs, seeded from fuzz/seeds/TARGET (and the sample
 # events for the event target). A crash or broken property leaves its input in
 # build-fuzz/crashes/TARGET-*: copy it into fuzz/regressions/TARGET/ with the fix. The last line counts targets,
-# executions and crashes. Long run: scripts/fuzz.sh run --seconds 3600 (README lists what it gave).
+# executions and crashes. Long run: scripts/fuzz.sh run --seconds 300, or longer (README lists what it gave).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 FUZZ_DIR="${BILLING_FUZZ_DIR:-$REPO_ROOT/build-fuzz}"
