@@ -35,6 +35,11 @@ install_apt() {
   local sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${filtered[@]}" >/dev/null
+  # The image test starts its own registry on a free port; Debian's package also enables one on :5000 for every
+  # boot, which a developer's machine should not get from a test setup.
+  if [[ " ${filtered[*]} " == *" docker-registry "* ]] && command -v systemctl >/dev/null; then
+    $sudo systemctl disable --now docker-registry >/dev/null 2>&1 || true
+  fi
 }
 
 # The Apache Kafka broker and a log4j2 backend, from Maven Central, into $CACHE_DIR/kafka-$KAFKA_VERSION/libs.
