@@ -117,13 +117,9 @@ TEST_CASE("chaos: a shuffled, repeated Stripe history through killed and restart
   std::atomic<bool> delivering{true};
   std::thread chaos_thread([&] {
     // At these shares of each round's deliveries: worker, receiver, broker, PostgreSQL, worker, receiver.
-    const std::vector<std::pair<double, std::string>> round = {
+    const std::vector<chaos::Fault> round = {
         {0.10, "worker"}, {0.25, "receiver"}, {0.40, "broker"}, {0.55, "postgres"}, {0.70, "worker"}, {0.85, "receiver"}};
-    std::vector<std::pair<double, std::string>> schedule;
-    for (int r = 0; r < rounds; ++r) {
-      for (const auto& [share, what] : round) schedule.emplace_back((r + share) / rounds, what);
-    }
-    for (const auto& [share, what] : schedule) {
+    for (const auto& [share, what] : chaos::faultSchedule(round, rounds)) {
       while (delivering && deliveries.started() < share * deliveries.total()) std::this_thread::sleep_for(20ms);
       if (!delivering) return;
       if (what == "worker") {

@@ -206,14 +206,10 @@ TEST_CASE("chaos usage: units ingested through killed API and reporter, broker a
   std::map<std::string, int> faults;
   std::atomic<bool> ingesting{true};
   std::thread chaos_thread([&] {
-    const std::vector<std::pair<double, std::string>> round = {
+    const std::vector<chaos::Fault> round = {
         {0.10, "reporter"}, {0.20, "api"},        {0.30, "stripe 500"}, {0.40, "stripe lost answers"}, {0.50, "broker"},
         {0.60, "postgres"}, {0.70, "stripe 429"}, {0.80, "reporter"}, {0.90, "api"}};
-    std::vector<std::pair<double, std::string>> schedule;
-    for (int r = 0; r < rounds; ++r) {
-      for (const auto& [share, what] : round) schedule.emplace_back((r + share) / rounds, what);
-    }
-    for (const auto& [share, what] : schedule) {
+    for (const auto& [share, what] : chaos::faultSchedule(round, rounds)) {
       while (ingesting && ingest.started() < share * ingest.total()) std::this_thread::sleep_for(20ms);
       if (!ingesting) return;
       if (what == "reporter") {
