@@ -1,5 +1,7 @@
 #include "api/billing_reads.h"
 
+#include "subscription/price_amount.h"
+
 #include <set>
 #include <sstream>
 
@@ -8,6 +10,21 @@ namespace {
 
 constexpr const char* kLicensedPrice =
     "pr.active AND NOT pr.deleted AND pr.type = 'recurring' AND coalesce(pr.usage_type, 'licensed') = 'licensed'";
+
+// A price as Stripe sent it, with its tiers when the API has fetched them (price_tiers, migration 0012).
+constexpr const char* kPriceWithTiers =
+    "CASE WHEN t.tiers IS NULL THEN pr.raw ELSE pr.raw || jsonb_build_object('tiers', t.tiers) END";
+
+// `amount`: what one period of the entry's price costs at `quantity`, for every price shape (tiered, decimal,
+// transformed); null when it can't be priced here (tiers not fetched yet, an amount the customer names), so the
+// page never shows such a plan as free. `pricing`: Stripe's billing_scheme. The raw price leaves the answer.
+void addAmount(nlohmann::json& entry, std::int64_t quantity) {
+  const auto raw = entry.contains("price_raw") ? entry["price_raw"] : nlohmann::json();
+  auto priced = subscription::priceAmount(raw, quantity, entry.value("currency", nlohmann::json()).is_string() ? entry["currency"].get<std::string>() : "");
+  entry["amount"] = priced.priced() ? nlohmann::json(*priced.amount) : nlohmann::json();
+  entry["pricing"] = raw.is_object() ? raw.value("billing_scheme", "per_unit") : "per_unit";
+  entry.erase("price_raw");
+}
 
 nlohmann::json parse(const std::optional<std::string>& text) {
   if (!text) return nullptr;
@@ -29,9 +46,9 @@ nlohmann::json BillingReads::plans(const std::string& customer_id) {
       "  'features', (SELECT coalesce(jsonb_agg(f ->> 'name'), '[]'::jsonb) FROM jsonb_array_elements(p.marketing_features) f),\n"
       "  'prices', (SELECT jsonb_agg(jsonb_build_object('price_id', pr.id, 'unit_amount', pr.unit_amount,\n"
       "               'currency', pr.currency, 'interval', pr.recurring_interval, 'interval_count', pr.recurring_interval_count,\n"
-      "               'lookup_key', pr.lookup_key, 'nickname', pr.nickname)\n"
+      "               'lookup_key', pr.lookup_key, 'nickname', pr.nickname, 'price_raw', ") + kPriceWithTiers + ")\n"
       "             ORDER BY pr.recurring_interval, pr.recurring_interval_count, pr.unit_amount)\n"
-      "             FROM prices pr WHERE pr.product_id = p.id AND ") + kLicensedPrice + "))::text\n"
+      "             FROM prices pr LEFT JOIN price_tiers t ON t.price_id = pr.id WHERE pr.product_id = p.id AND " + kLicensedPrice + "))::text\n"
       "FROM products p\n"
       "WHERE p.active AND NOT p.deleted AND EXISTS (SELECT 1 FROM prices pr WHERE pr.product_id = p.id AND " + kLicensedPrice + ")\n"
       "  AND ($1::text = '' OR p.livemode = ($1::text = 'live'))\n"
@@ -50,6 +67,7 @@ nlohmann::json BillingReads::plans(const std::string& customer_id) {
     auto plan = parse(row[0]);
     bool current = false;
     for (auto& price : plan["prices"]) {
+      addAmount(price, 1);
       price["current"] = current_prices.count(price["price_id"].get<std::string>()) > 0;
       current = current || price["current"].get<bool>();
     }
@@ -79,11 +97,13 @@ nlohmann::json BillingReads::subscription(const std::string& customer_id) {
       "     LEFT JOIN invoices inv ON inv.id = s.latest_invoice_id LIMIT 1),\n"
       "  'items', (SELECT coalesce(jsonb_agg(jsonb_build_object('id', i.id, 'role', r.role, 'price_id', i.price_id,\n"
       "             'product_id', i.product_id, 'product_name', prod.name, 'quantity', i.quantity, 'unit_amount', pr.unit_amount,\n"
+      "             'price_raw', " + std::string(kPriceWithTiers) + ",\n"
       "             'currency', pr.currency, 'interval', pr.recurring_interval, 'interval_count', pr.recurring_interval_count,\n"
       "             'current_period_start', iso_utc(i.current_period_start), 'current_period_end', iso_utc(i.current_period_end))\n"
       "             ORDER BY r.role = 'plan' DESC, i.created, i.id), '[]'::jsonb)\n"
       "             FROM subscription_items i JOIN subscription_item_roles r ON r.id = i.id\n"
-      "             LEFT JOIN prices pr ON pr.id = i.price_id LEFT JOIN products prod ON prod.id = i.product_id\n"
+      "             LEFT JOIN prices pr ON pr.id = i.price_id LEFT JOIN price_tiers t ON t.price_id = pr.id\n"
+      "             LEFT JOIN products prod ON prod.id = i.product_id\n"
       "             WHERE i.subscription_id = s.id),\n"
       "  'scheduled_change', (SELECT jsonb_build_object('schedule_id', sc.id,\n"
       "             'effective_at', iso_utc(to_timestamp((ph ->> 'start_date')::bigint)),\n"
@@ -114,7 +134,12 @@ nlohmann::json BillingReads::subscription(const std::string& customer_id) {
       "LIMIT 1",
       {customer_id});
   if (rows.empty()) return nullptr;
-  return parse(rows[0][0]);
+  auto sub = parse(rows[0][0]);
+  for (auto& item : sub["items"]) {
+    const bool has_quantity = item.contains("quantity") && item["quantity"].is_number_integer();
+    addAmount(item, has_quantity ? item["quantity"].get<std::int64_t>() : 1);
+  }
+  return sub;
 }
 
 nlohmann::json BillingReads::entitlements(const std::string& customer_id) {

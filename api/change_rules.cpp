@@ -7,10 +7,12 @@
 namespace billing::api {
 namespace {
 
-// Price per month in minor units × 12 (exact for month and year intervals), to compare plans across intervals.
-std::int64_t perYear(const PriceRow& p, std::int64_t quantity) {
+// A period's amount per year in minor units (exact for month and year intervals), to compare plans across intervals.
+// In 128 bits: a large amount times 365 periods must not wrap.
+__extension__ typedef __int128 Wide;
+Wide perYear(const PriceRow& p, std::int64_t period_amount) {
   std::int64_t periods_per_year = p.interval == "year" ? 1 : p.interval == "month" ? 12 : p.interval == "week" ? 52 : 365;
-  return p.unit_amount * quantity * periods_per_year / std::max<std::int64_t>(1, p.interval_count);
+  return Wide(period_amount) * periods_per_year / std::max<std::int64_t>(1, p.interval_count);
 }
 
 // Length of one billing period in days (approximate, only to order intervals).
@@ -21,9 +23,9 @@ std::int64_t periodDays(const PriceRow& p) {
 
 }  // namespace
 
-bool appliesNow(const PriceRow& from, std::int64_t from_quantity, const PriceRow& to, std::int64_t to_quantity) {
+bool appliesNow(const PriceRow& from, std::int64_t from_amount, const PriceRow& to, std::int64_t to_amount) {
   if (periodDays(to) != periodDays(from)) return periodDays(to) > periodDays(from);
-  return perYear(to, to_quantity) > perYear(from, from_quantity);
+  return perYear(to, to_amount) > perYear(from, from_amount);
 }
 
 std::optional<std::string> changedFact(const nlohmann::json& pinned, const nlohmann::json& now) {

@@ -15,7 +15,8 @@ namespace billing::api {
 /// charged now). A longer period (monthly to annual) starts now; a shorter one (annual to monthly) waits for the
 /// end of the period already paid for; on the same period length, paying more applies now and paying less (a
 /// cheaper plan, fewer seats) waits.
-bool appliesNow(const PriceRow& from, std::int64_t from_quantity, const PriceRow& to, std::int64_t to_quantity);
+/// The amounts are what one period of each costs at its quantity (subscription::priceAmount: any price shape).
+bool appliesNow(const PriceRow& from, std::int64_t from_amount, const PriceRow& to, std::int64_t to_amount);
 
 /// Which fact pinned in a preview token differs from the subscription's state now ("billing period", "trial",
 /// "cancellation", "discounts", "latest invoice", "status", "pending payment"), if any: the charge depends on them.

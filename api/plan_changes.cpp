@@ -17,6 +17,8 @@
 #include "common/metrics.h"
 #include "common/utc_time.h"
 #include "sync/object_fetcher.h"
+#include "subscription/price_amount.h"
+#include "sync/object_fetcher.h"
 #include "sync/snapshot_writer.h"
 
 namespace billing::api {
@@ -136,6 +138,24 @@ PlanChanges::Current PlanChanges::current(const std::string& customer_id) {
   return *found;
 }
 
+std::int64_t PlanChanges::periodAmount(PriceRow& price, std::int64_t quantity, const std::string& currency) {
+  if (price.tiersMissing()) {
+    // Stripe sends a price's tiers only when asked; they never change, so they are fetched once and kept.
+    auto fetched = stripe_.get("/v1/prices/" + price.id, {{"expand[]", "tiers"}});
+    if (fetched.contains("tiers") && fetched["tiers"].is_array()) {
+      storePriceTiers(db_, price.id, fetched["tiers"]);
+      price.raw["tiers"] = fetched["tiers"];
+    }
+  }
+  auto priced = subscription::priceAmount(price.raw, quantity, currency);
+  if (!priced.priced()) {
+    throw ApiError(409, "invalid_request_error", "price_not_priceable",
+                   "price " + price.id + " can't be priced for a plan change (" +
+                       subscription::unpriceableCode(priced.reason) + ": " + priced.detail + ")");
+  }
+  return *priced.amount;
+}
+
 void PlanChanges::sync(const stripe::StripeClient::Response& response) {
   sync::writeAnswers(db_, {{sync::ObjectKind::Subscription, &response}});
 }
@@ -152,16 +172,19 @@ nlohmann::json PlanChanges::preview(const std::string& account_id, const std::st
     throw badRequest("currency_mismatch", "price " + price_id + " is in " + to->currency + ", the subscription in " + sub.currency);
   }
   if (price_id == sub.plan->price_id && quantity == sub.plan->quantity) throw badRequest("no_change", "that is the current plan");
-  bool upgrade = appliesNow(*from, sub.plan->quantity, *to, quantity);
+  const auto from_amount = periodAmount(*from, sub.plan->quantity, sub.currency);
+  const auto to_amount = periodAmount(*to, quantity, sub.currency);
+  bool upgrade = appliesNow(*from, from_amount, *to, to_amount);
 
   nlohmann::json answer = {{"kind", upgrade ? "upgrade" : "downgrade"},
                            {"subscription_id", sub.subscription_id},
                            {"from", {{"price_id", sub.plan->price_id}, {"quantity", sub.plan->quantity}}},
                            {"to", {{"price_id", price_id}, {"product_id", to->product_id}, {"quantity", quantity},
-                                   {"unit_amount", to->unit_amount}, {"interval", to->interval}}},
+                                   {"unit_amount", to->unit_amount ? nlohmann::json(*to->unit_amount) : nlohmann::json()},
+                                   {"amount", to_amount}, {"interval", to->interval}}},
                            {"currency", sub.currency},
                            {"period_end", common::formatIso8601Utc(sub.period_end)},
-                           {"next_invoice_total", to->unit_amount * quantity}};
+                           {"next_invoice_total", to_amount}};
   nlohmann::json claims = {{"sub", account_id}, {"subscription_id", sub.subscription_id}, {"item_id", sub.plan->id},
                            {"from_price", sub.plan->price_id}, {"from_quantity", sub.plan->quantity}, {"price_id", price_id},
                            {"quantity", quantity}, {"kind", upgrade ? "upgrade" : "downgrade"},

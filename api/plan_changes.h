@@ -53,6 +53,10 @@ class PlanChanges {
   /// The current subscription a plan change applies to. Throws ApiError (404 no_subscription, 409 when its status
   /// allows no change, it has no plan item, or a change waits for its payment).
   Current current(const std::string& customer_id);
+  /// What one period of `price` costs at `quantity` in `currency`, any price shape (its tiers fetched once when
+  /// not yet known). Throws ApiError 409 price_not_priceable for what can't be priced (a custom amount, a currency
+  /// it isn't offered in, malformed), never a price of 0.
+  std::int64_t periodAmount(PriceRow& price, std::int64_t quantity, const std::string& currency);
   void sync(const stripe::StripeClient::Response& subscription);
   void syncSchedule(const stripe::StripeClient::Response& schedule, const std::string& subscription_id);
   void requireOurSchedule(const Current& sub) const;

@@ -7,14 +7,26 @@ namespace {
 
 const char* kPriceColumns =
     "SELECT pr.id, coalesce(pr.product_id, ''), coalesce(pr.currency, ''), coalesce(pr.recurring_interval, ''),\n"
-    "       coalesce(pr.usage_type, 'licensed'), coalesce(pr.meter, ''), coalesce(pr.unit_amount, 0),\n"
+    "       coalesce(pr.usage_type, 'licensed'), coalesce(pr.meter, ''), pr.unit_amount,\n"
     "       coalesce(pr.recurring_interval_count, 1), pr.active AND NOT pr.deleted AND pr.type = 'recurring',\n"
-    "       coalesce(p.metadata ? 'plan_key', false)\n"
-    "FROM prices pr LEFT JOIN products p ON p.id = pr.product_id\n";
+    "       coalesce(p.metadata ? 'plan_key', false),\n"
+    "       (CASE WHEN t.tiers IS NULL THEN pr.raw ELSE pr.raw || jsonb_build_object('tiers', t.tiers) END)::text\n"
+    "FROM prices pr LEFT JOIN products p ON p.id = pr.product_id LEFT JOIN price_tiers t ON t.price_id = pr.id\n";
 
 PriceRow priceOf(const pg::Row& r) {
-  return PriceRow{*r.at(0), *r.at(1), *r.at(2), *r.at(3), *r.at(4), *r.at(5),
-                  std::stoll(*r.at(6)), std::stoll(*r.at(7)), r.at(8) == "t", r.at(9) == "t"};
+  PriceRow p;
+  p.id = *r.at(0);
+  p.product_id = *r.at(1);
+  p.currency = *r.at(2);
+  p.interval = *r.at(3);
+  p.usage_type = *r.at(4);
+  p.meter = *r.at(5);
+  if (r.at(6)) p.unit_amount = std::stoll(*r.at(6));
+  p.interval_count = std::stoll(*r.at(7));
+  p.usable = r.at(8) == "t";
+  p.plan_product = r.at(9) == "t";
+  p.raw = nlohmann::json::parse(r.at(10).value_or("{}"));
+  return p;
 }
 
 }  // namespace
@@ -23,6 +35,11 @@ std::optional<PriceRow> loadPrice(pg::Connection& db, const std::string& price_i
   auto rows = db.query(std::string(kPriceColumns) + "WHERE pr.id = $1", {price_id});
   if (rows.empty()) return std::nullopt;
   return priceOf(rows[0]);
+}
+
+void storePriceTiers(pg::Connection& db, const std::string& price_id, const nlohmann::json& tiers) {
+  db.query("INSERT INTO price_tiers (price_id, tiers) VALUES ($1, $2::jsonb) ON CONFLICT (price_id) DO NOTHING",
+           {price_id, tiers.dump()});
 }
 
 std::vector<PriceRow> meteredPricesOfPlan(pg::Connection& db, const std::string& product_id, const std::string& currency,

@@ -16,13 +16,20 @@ namespace billing::api {
 
 struct PriceRow {
   std::string id, product_id, currency, interval, usage_type, meter;
-  std::int64_t unit_amount = 0, interval_count = 1;
+  std::int64_t interval_count = 1;
+  std::optional<std::int64_t> unit_amount;  // Stripe's: null for tiered and fractional decimal prices
   bool usable = false;        // active, recurring, not deleted
   bool plan_product = false;  // its product is a plan (metadata plan_key)
+  /// The price as Stripe sent it, with its tiers when known (price_tiers): what subscription::priceAmount prices.
+  nlohmann::json raw;
   bool licensed() const { return usage_type != "metered"; }
+  /// A tiered price whose tiers aren't known yet (Stripe sends them only when asked: expand[]=tiers).
+  bool tiersMissing() const { return raw.value("billing_scheme", "") == "tiered" && !raw.contains("tiers"); }
 };
 
 std::optional<PriceRow> loadPrice(pg::Connection& db, const std::string& price_id);
+/// Keeps a tiered price's tiers as fetched with expand[]=tiers (they never change once the price exists).
+void storePriceTiers(pg::Connection& db, const std::string& price_id, const nlohmann::json& tiers);
 
 /// A plan's metered prices: usable metered prices of `product_id` billed in `currency` every `interval_count`
 /// `interval`s (Stripe bills every item of a subscription on one interval). They go with the plan: a plan change

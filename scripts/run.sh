@@ -5,7 +5,8 @@
 #
 # Stripe: with no BILLING_STRIPE_API_KEY given, the stateful Stripe fake (tests/support, `fake-stripe`) stands in for
 # the Stripe API with a demo account (Starter/Pro/Business, four customers), copied into PostgreSQL by `billing
-# backfill`; run.sh maps the accounts demo, demo_declined, demo_new, demo_past_due, demo_3ds (its bank asks for 3-D
+# backfill`; the account is kept in .state/fake-stripe.json beside the database (saved at every change, loaded at the
+# next start, on BILLING_FAKE_STRIPE_PORT, default 8084, so its hosted-page links stay valid); run.sh maps the accounts demo, demo_declined, demo_new, demo_past_due, demo_3ds (its bank asks for 3-D
 # Secure) and demo_none (no subscription yet) to them, reports some usage and
 # prints a billing page link for each. With no BILLING_WEBHOOK_SECRETS given, a local signing secret is generated
 # into .state/ and scripts/send-event.sh signs sample events with it, standing in for Stripe's deliveries.
@@ -15,6 +16,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 "$REPO_ROOT/scripts/build.sh"
 
 STATE="${BILLING_STATE_DIR:-$REPO_ROOT/.state}"
+first_run=1; [[ -d "$STATE/postgres" ]] && first_run=0
 mkdir -p "$STATE"
 billing="$BUILD_DIR/app/billing"
 
@@ -62,12 +64,19 @@ if [[ -z "${BILLING_STRIPE_API_KEY:-}${BILLING_STRIPE_API_KEY_FILE:-}" ]]; then
     delivery_secret="$STATE/fake-delivery-secret"
     (umask 077; echo "${BILLING_WEBHOOK_SECRETS%%,*}" > "$delivery_secret")
   fi
-  "$BUILD_DIR/tests/fake-stripe" --deliver-to "$BILLING_WEBHOOK_PORT/webhooks/stripe" --webhook-secret-file "$delivery_secret" \
+  # The stand-in's account lives beside the database: Stripe never forgets an object or reuses an id, and the
+  # database keeps every object and processed event id of the last run.
+  if [[ $first_run -eq 0 && ! -f "$STATE/fake-stripe.json" ]]; then
+    log "warning: $STATE has a database but no saved Stripe stand-in account (fake-stripe.json): the stand-in starts a" \
+      "new account, and what the database holds of the old one is drift (delete $STATE to start over)"
+  fi
+  "$BUILD_DIR/tests/fake-stripe" --port "${BILLING_FAKE_STRIPE_PORT:-8084}" --state-file "$STATE/fake-stripe.json" \
+    --deliver-to "$BILLING_WEBHOOK_PORT/webhooks/stripe" --webhook-secret-file "$delivery_secret" \
     > "$STATE/fake-stripe.log" 2>&1 &
   stripe_pid=$!
-  for _ in $(seq 1 100); do grep -q "listening on" "$STATE/fake-stripe.log" && break; sleep 0.1; done
+  for _ in $(seq 1 100); do grep -q "listening on" "$STATE/fake-stripe.log" && break; kill -0 "$stripe_pid" 2>/dev/null || break; sleep 0.1; done
   stripe_base="$(sed -n 's/^fake-stripe listening on //p' "$STATE/fake-stripe.log")"
-  [[ -n "$stripe_base" ]] || die "the Stripe fake did not start (see $STATE/fake-stripe.log)"
+  [[ -n "$stripe_base" ]] || { cat "$STATE/fake-stripe.log" >&2; die "the Stripe fake did not start (see $STATE/fake-stripe.log)"; }
   export BILLING_STRIPE_API_BASE="$stripe_base" BILLING_STRIPE_METER_EVENTS_BASE="$stripe_base"
   export BILLING_STRIPE_API_KEY="sk_test_local_fake"
   stripe_note="$stripe_base (the Stripe fake with a demo account: no BILLING_STRIPE_API_KEY given)"
@@ -133,15 +142,19 @@ if [[ $demo -eq 1 ]]; then
       python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')"
     demo_links+="  Billing page ($account): http://127.0.0.1:$BILLING_API_PORT/billing/#token=$token"$'\n'
   done
-  call POST /v1/usage "$usage" >/dev/null
-  # Accepted usage shows once the usage reporter has recorded it (its consumer group's first join takes a few
-  # seconds): wait for that, so the billing page links below show the demo's usage from the first load.
-  for _ in $(seq 1 60); do
-    recorded="$(call GET /v1/accounts/demo/usage "" | python3 -c 'import json, sys; print(sum(m["total"] for m in json.load(sys.stdin)["meters"]))')"
-    [[ "$recorded" -gt 0 ]] && break
-    sleep 0.5
-  done
-  [[ "$recorded" -gt 0 ]] || log "warning: the usage reporter has not recorded the demo usage after 30 s"
+  # The demo's usage once per account: a restart keeps what the first run recorded (and Stripe's meter dropped
+  # a resend of its identifiers anyway).
+  if grep -q "^fake-stripe account new" "$STATE/fake-stripe.log"; then
+    call POST /v1/usage "$usage" >/dev/null
+    # Accepted usage shows once the usage reporter has recorded it (its consumer group's first join takes a few
+    # seconds): wait for that, so the billing page links below show the demo's usage from the first load.
+    for _ in $(seq 1 60); do
+      recorded="$(call GET /v1/accounts/demo/usage "" | python3 -c 'import json, sys; print(sum(m["total"] for m in json.load(sys.stdin)["meters"]))')"
+      [[ "$recorded" -gt 0 ]] && break
+      sleep 0.5
+    done
+    [[ "$recorded" -gt 0 ]] || log "warning: the usage reporter has not recorded the demo usage after 30 s"
+  fi
 fi
 
 cat >&2 <<TXT

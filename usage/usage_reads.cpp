@@ -112,11 +112,15 @@ nlohmann::json accountUsage(pg::Connection& db, const std::vector<std::string>& 
   // as its renewal invoice says, once that is synced.
   auto periods = billingPeriods(db, {customer_id});
   std::int64_t start = 0, end = 0, previous_start = 0;
+  // "subscription": the subscription's billing period; "calendar_month": no billable subscription, so no billing
+  // period yet, and the usage is shown by calendar month (the page says so).
+  std::string period_kind = "subscription";
   if (auto found = periods.find(customer_id); found != periods.end()) {
     start = found->second.start;
     end = found->second.end;
     previous_start = found->second.previous_start;
   } else {
+    period_kind = "calendar_month";
     auto month = db.query(
         "SELECT extract(epoch FROM date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')::bigint,\n"
         "       extract(epoch FROM (date_trunc('month', now() AT TIME ZONE 'UTC') + interval '1 month') AT TIME ZONE 'UTC')::bigint");
@@ -126,10 +130,10 @@ nlohmann::json accountUsage(pg::Connection& db, const std::vector<std::string>& 
   auto current = periodUsage(db, configured_meters, customer_id, start, end);
   nlohmann::json period_list = nlohmann::json::array();
   period_list.push_back({{"period_start", common::formatIso8601Utc(start)}, {"period_end", common::formatIso8601Utc(end)},
-                         {"current", true}, {"meters", meterList(current)}});
+                         {"period_kind", period_kind}, {"current", true}, {"meters", meterList(current)}});
   if (previous_start > 0) {
     period_list.push_back({{"period_start", common::formatIso8601Utc(previous_start)},
-                           {"period_end", common::formatIso8601Utc(start)}, {"current", false},
+                           {"period_end", common::formatIso8601Utc(start)}, {"period_kind", "subscription"}, {"current", false},
                            {"meters", meterList(periodUsage(db, configured_meters, customer_id, previous_start, start))}});
   }
   auto errors = db.query(
@@ -144,6 +148,7 @@ nlohmann::json accountUsage(pg::Connection& db, const std::vector<std::string>& 
   }
   return {{"period_start", common::formatIso8601Utc(start)},
           {"period_end", common::formatIso8601Utc(end)},
+          {"period_kind", period_kind},
           {"meters", meterList(current)},
           {"periods", period_list},
           {"meter_errors", error_list}};

@@ -41,6 +41,16 @@ export function formatDateTime(iso, locale) {
     minute: '2-digit', timeZone: 'UTC', timeZoneName: 'short' });
 }
 
+// The usage section's period line. Without a subscription there is no billing period yet: the usage is counted
+// by calendar month (the API's period_kind), and the page says so rather than show a month as if it were billed.
+export function usagePeriodText(usage, locale) {
+  if (usage.period_kind === 'calendar_month') {
+    const month = new Date(usage.period_start).toLocaleDateString(locale, { year: 'numeric', month: 'long', timeZone: 'UTC' });
+    return `No billing period yet: there is no subscription. Usage of ${month} so far.`;
+  }
+  return `${formatDate(usage.period_start, locale)} – ${formatDate(usage.period_end, locale)}`;
+}
+
 const intervalWords = { day: 'day', week: 'week', month: 'month', year: 'year' };
 function perInterval(price) {
   const n = price.interval_count || 1;
@@ -471,13 +481,13 @@ function renderUsage(usage) {
   const section = document.getElementById('usage');
   if (!usage.meters.length) { section.hidden = true; return; }
   section.hidden = false;
-  document.getElementById('usage-period').textContent = `${formatDate(usage.period_start)} – ${formatDate(usage.period_end)}`;
+  document.getElementById('usage-period').textContent = usagePeriodText(usage);
   const box = document.getElementById('usage-meters');
   box.replaceChildren(...usage.meters.map((m) => el('div', { class: 'card meter', 'data-meter': m.event_name },
     el('h3', {}, m.event_name.replace(/_/g, ' ')),
     el('p', { class: 'price' }, Number(m.total).toLocaleString()),
     el('p', { class: 'muted' }, `${Number(m.reported).toLocaleString()} reported to billing, ${Number(m.pending).toLocaleString()} pending`),
-    m.daily.length ? bars(m.daily, `${m.event_name} per day: ${m.daily.map((d) => `${d.date} ${d.value}`).join(', ')}`) : el('p', { class: 'muted' }, 'No usage yet this period.'))));
+    m.daily.length ? bars(m.daily, `${m.event_name} per day: ${m.daily.map((d) => `${d.date} ${d.value}`).join(', ')}`) : el('p', { class: 'muted' }, usage.period_kind === 'calendar_month' ? 'No usage yet this month.' : 'No usage yet this period.'))));
   if (usage.meter_errors.length) {
     box.append(el('div', { class: 'banner warn' }, el('span', {},
       `${usage.meter_errors.length} usage report(s) were refused by billing (latest: ${usage.meter_errors[0].message}).`)));

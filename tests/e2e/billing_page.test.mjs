@@ -30,13 +30,14 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const usd = (minor) => new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', minimumFractionDigits: 2 }).format(minor / 100);
 
 const state = mkdtempSync(path.join(os.tmpdir(), 'billing-e2e-'));
-const ports = { webhook: await freePort(), worker: await freePort(), api: await freePort(), usage: await freePort() };
+const ports = { webhook: await freePort(), worker: await freePort(), api: await freePort(), usage: await freePort(),
+  stripe: await freePort() };
 const log = path.join(state, 'run.log');
 const run = spawn('bash', ['-c', `exec bash "${root}/scripts/run.sh" > "${log}" 2>&1`], {
   detached: true,
   env: { ...process.env, BILLING_STATE_DIR: state, BILLING_WEBHOOK_PORT: String(ports.webhook),
     BILLING_WORKER_PORT: String(ports.worker), BILLING_API_PORT: String(ports.api), BILLING_USAGE_PORT: String(ports.usage),
-    BILLING_LOG_LEVEL: 'warn' },
+    BILLING_FAKE_STRIPE_PORT: String(ports.stripe), BILLING_LOG_LEVEL: 'warn' },
 });
 
 let passed = 0;

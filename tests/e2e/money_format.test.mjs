@@ -1,6 +1,6 @@
 // The billing page's money and date formatting (web/billing.js), in Node: Stripe's minor units per currency.
 import assert from 'node:assert/strict';
-import { formatMoney, formatDate, minorUnitDigits } from '../../web/billing.js';
+import { formatMoney, formatDate, minorUnitDigits, usagePeriodText } from '../../web/billing.js';
 
 let passed = 0;
 let failed = 0;
@@ -24,6 +24,12 @@ check('three-decimal currencies', () => {
 });
 check('unknown currency codes still show a number', () => {
   assert.match(formatMoney(100, 'zzz', 'en-US'), /1\.00/);
+});
+check('usage period: the billing period, or none yet without a subscription', () => {
+  assert.equal(usagePeriodText({ period_kind: 'subscription', period_start: '2027-03-01T00:00:00Z',
+    period_end: '2027-04-01T00:00:00Z' }, 'en-US'), 'March 1, 2027 – April 1, 2027');
+  assert.equal(usagePeriodText({ period_kind: 'calendar_month', period_start: '2027-03-01T00:00:00Z',
+    period_end: '2027-04-01T00:00:00Z' }, 'en-US'), 'No billing period yet: there is no subscription. Usage of March 2027 so far.');
 });
 check('dates in the viewer locale, UTC', () => {
   assert.equal(formatDate('2027-03-01T00:00:00Z', 'en-GB'), '1 March 2027');

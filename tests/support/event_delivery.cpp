@@ -18,7 +18,9 @@ EventDelivery::~EventDelivery() {
 }
 
 void EventDelivery::run() {
-  std::size_t delivered = fake_.events().size();  // the seeded history is backfilled, not delivered
+  // Where the last run stopped (a saved account), else after the seeded history, which is backfilled, not delivered.
+  std::size_t delivered = fake_.deliveredEvents().value_or(fake_.events().size());
+  fake_.setDeliveredEvents(delivered);
   int pause_ms = 200;
   while (!stop_) {
     auto events = fake_.events();
@@ -36,7 +38,7 @@ void EventDelivery::run() {
       std::cerr << "fake-stripe: delivery of " << events[delivered].value("id", "") << " failed: " << e.what() << std::endl;
     }
     if (status / 100 == 2) {
-      ++delivered;
+      fake_.setDeliveredEvents(++delivered);
       pause_ms = 200;
     } else {
       std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));

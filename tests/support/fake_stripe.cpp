@@ -8,6 +8,9 @@
 #include <Poco/URI.h>
 
 #include <algorithm>
+#include <ctime>
+#include <random>
+#include <stdexcept>
 
 #include "tests/support/fake_stripe/state.h"
 
@@ -197,6 +200,17 @@ Answer read(State& s, const std::vector<std::string>& parts, const std::multimap
       }
       return {200, invoice, {}};
     }
+    if (type == "price") {
+      // Tiers come only when asked for: expand[]=tiers (https://docs.stripe.com/api/prices/object#price_object-tiers,
+      // the spec's x-expandableFields).
+      json price = *found;
+      for (auto [it, end] = query.equal_range("expand[]"); it != end; ++it) {
+        if (it->second == "tiers" && price.value("billing_scheme", "") == "tiered") {
+          price["tiers"] = s.objects["price_tiers"][id]["tiers"];
+        }
+      }
+      return {200, price, {}};
+    }
     return {200, *found, {}};
   }
   if (parts.size() == 4 && type == "invoice" && parts[3] == "lines") {
@@ -313,7 +327,10 @@ ScriptedResponse answer(State& state, const RecordedRequest& recorded) {
   bool lose = false;
   {
     std::lock_guard lock(state.mutex);
-    if (auto page = fake::hostedPage(state, recorded)) return *page;
+    if (auto page = fake::hostedPage(state, recorded)) {
+      if (recorded.method != "GET") state.persist();  // a Checkout paid, an invoice paid on its hosted page
+      return *page;
+    }
     state.requests.push_back(recorded);
     if (state.fail_count > 0) {
       --state.fail_count;
@@ -332,6 +349,8 @@ ScriptedResponse answer(State& state, const RecordedRequest& recorded) {
         lose = true;
       }
     }
+    // Saved before the answer leaves: what a client was told happened survives a restart.
+    if (recorded.method != "GET") state.persist();
     // Stripe stamps Date when the answer leaves, after it read the object.
     date = state.now() + state.latency_seconds;
   }
@@ -352,6 +371,47 @@ FakeStripe::FakeStripe(int port) : state_(std::make_unique<fake::State>()) {
 }
 
 FakeStripe::~FakeStripe() { server_.reset(); }
+
+bool FakeStripe::keepStateIn(const std::string& path) {
+  std::lock_guard lock(state_->mutex);
+  auto saved = fake::readStateFile(path);
+  if (saved) {
+    try {
+      fake::restore(*state_, *saved);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(path + ": " + e.what());
+    }
+  } else {
+    // A new account: a tag of its own in every id (base 36 of the start time, and two random digits), so even an
+    // account started over beside a kept database never repeats an id of an earlier one.
+    static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+    auto t = static_cast<std::uint64_t>(std::time(nullptr));
+    std::string tag;
+    for (int i = 0; i < 6; ++i, t /= 36) tag.insert(tag.begin(), digits[t % 36]);
+    std::random_device random;
+    tag += digits[random() % 36];
+    tag += digits[random() % 36];
+    state_->id_tag = tag;
+  }
+  state_->state_file = path;
+  return saved.has_value();
+}
+
+void FakeStripe::saveState() {
+  std::lock_guard lock(state_->mutex);
+  state_->persist();
+}
+
+std::optional<std::size_t> FakeStripe::deliveredEvents() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->delivered_events;
+}
+
+void FakeStripe::setDeliveredEvents(std::size_t count) {
+  std::lock_guard lock(state_->mutex);
+  state_->delivered_events = count;
+  state_->persist();
+}
 
 std::string FakeStripe::baseUrl() const { return "http://127.0.0.1:" + std::to_string(server_->port()); }
 

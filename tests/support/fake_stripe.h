@@ -2,6 +2,7 @@
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,17 @@ class FakeStripe {
   FakeStripe& operator=(const FakeStripe&) = delete;
 
   std::string baseUrl() const;
+
+  /// Keeps the account in the file at `path`, as Stripe keeps an account: loads it if the file exists (true), else
+  /// starts a new account whose ids carry a tag of their own (false); from then on every change is saved there
+  /// before its answer leaves (written aside, then renamed over the old file). Throws std::runtime_error when the
+  /// file can't be read or isn't a saved account.
+  bool keepStateIn(const std::string& path);
+  /// Saves the account now (after seeding it through put(), which doesn't save).
+  void saveState();
+  /// How many of events() were delivered to the webhook endpoint, if a delivery ever ran (EventDelivery); saved.
+  std::optional<std::size_t> deliveredEvents() const;
+  void setDeliveredEvents(std::size_t count);
 
   /// Stores (or replaces) an object under its `object` type and `id`, as if it had existed for a while (Search
   /// finds it at once).

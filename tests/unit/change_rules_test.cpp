@@ -3,6 +3,7 @@
 
 #include "api/authenticator.h"
 #include "api/change_rules.h"
+#include "subscription/price_amount.h"
 
 using namespace billing::api;
 
@@ -16,23 +17,54 @@ PriceRow price(std::int64_t amount, const std::string& interval, std::int64_t co
   p.interval_count = count;
   p.currency = "usd";
   p.usable = true;
+  p.raw = {{"id", p.id}, {"currency", "usd"}, {"billing_scheme", "per_unit"}, {"unit_amount", amount},
+           {"unit_amount_decimal", std::to_string(amount)}};
   return p;
+}
+
+// The rule as the API applies it: each side priced at its quantity, whatever the price's shape.
+bool appliesNowAt(const PriceRow& from, std::int64_t from_quantity, const PriceRow& to, std::int64_t to_quantity) {
+  auto a = billing::subscription::priceAmount(from.raw, from_quantity), b = billing::subscription::priceAmount(to.raw, to_quantity);
+  REQUIRE(a.priced());
+  REQUIRE(b.priced());
+  return billing::api::appliesNow(from, *a.amount, to, *b.amount);
 }
 
 }  // namespace
 
 TEST_CASE("a change applies now when it pays more for the same period or takes a longer one", "[unit][api]") {
   auto starter = price(900, "month"), pro = price(2900, "month"), pro_year = price(29000, "year");
-  CHECK(appliesNow(starter, 1, pro, 1));          // a dearer plan
-  CHECK_FALSE(appliesNow(pro, 1, starter, 1));    // a cheaper plan waits for the period end
-  CHECK(appliesNow(pro, 2, pro, 3));              // more seats
-  CHECK_FALSE(appliesNow(pro, 3, pro, 2));        // fewer seats wait
-  CHECK(appliesNow(pro, 1, pro_year, 1));         // monthly to annual starts now, though cheaper per month
-  CHECK_FALSE(appliesNow(pro_year, 1, pro, 1));   // annual to monthly keeps the year already paid for
-  CHECK_FALSE(appliesNow(pro, 1, price(2900, "month"), 1));  // the same money: nothing to charge now
+  CHECK(appliesNowAt(starter, 1, pro, 1));          // a dearer plan
+  CHECK_FALSE(appliesNowAt(pro, 1, starter, 1));    // a cheaper plan waits for the period end
+  CHECK(appliesNowAt(pro, 2, pro, 3));              // more seats
+  CHECK_FALSE(appliesNowAt(pro, 3, pro, 2));        // fewer seats wait
+  CHECK(appliesNowAt(pro, 1, pro_year, 1));         // monthly to annual starts now, though cheaper per month
+  CHECK_FALSE(appliesNowAt(pro_year, 1, pro, 1));   // annual to monthly keeps the year already paid for
+  CHECK_FALSE(appliesNowAt(pro, 1, price(2900, "month"), 1));  // the same money: nothing to charge now
   // Every three months is a longer period than monthly, however priced.
-  CHECK(appliesNow(pro, 1, price(100, "month", 3), 1));
-  CHECK_FALSE(appliesNow(price(100, "month", 3), 1, pro, 1));
+  CHECK(appliesNowAt(pro, 1, price(100, "month", 3), 1));
+  CHECK_FALSE(appliesNowAt(price(100, "month", 3), 1, pro, 1));
+}
+
+TEST_CASE("on a tiered or decimal plan, more seats apply now and fewer wait", "[unit][api]") {
+  // Before: unit_amount is null on such prices and was read as 0, so 10 -> 11 seats "cost the same" and waited for
+  // the period end: the customer had the seats for free until then.
+  PriceRow seats = price(0, "month");
+  seats.unit_amount.reset();
+  seats.raw = {{"id", "price_seats"}, {"currency", "usd"}, {"billing_scheme", "tiered"}, {"tiers_mode", "graduated"},
+               {"unit_amount", nullptr}, {"unit_amount_decimal", nullptr},
+               {"tiers", {{{"up_to", 10}, {"unit_amount", 1500}}, {{"up_to", nullptr}, {"unit_amount", 1000}}}}};
+  CHECK(appliesNowAt(seats, 10, seats, 11));
+  CHECK_FALSE(appliesNowAt(seats, 11, seats, 10));
+  seats.raw["tiers_mode"] = "volume";
+  CHECK(appliesNowAt(seats, 3, seats, 4));
+  // Volume tiers can make more seats cheaper in all (10 x 15.00 = 150 > 11 x 10.00 = 110): paying less waits.
+  CHECK_FALSE(appliesNowAt(seats, 10, seats, 11));
+  PriceRow storage = price(0, "month");
+  storage.raw = {{"id", "price_mb"}, {"currency", "usd"}, {"billing_scheme", "per_unit"}, {"unit_amount", nullptr},
+                 {"unit_amount_decimal", "0.5"}};
+  CHECK(appliesNowAt(storage, 100, storage, 200));
+  CHECK_FALSE(appliesNowAt(storage, 200, storage, 100));
 }
 
 TEST_CASE("a preview is stale when anything its charge depends on changed, and says what", "[unit][api]") {

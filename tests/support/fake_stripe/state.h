@@ -103,6 +103,11 @@ struct State {
   };
   std::map<std::string, Saved> idempotent;  // Idempotency-Key -> first executed answer
   int next_id = 1;
+  // Part of every id this account makes, so that no two runs of the demo ever make the same id, even when the saved
+  // state is lost while the database is kept (Stripe never reuses an id; the sync's dedupe by event id rests on it).
+  std::string id_tag;
+  std::optional<std::size_t> delivered_events;  // events delivered to the webhook endpoint (EventDelivery)
+  std::string state_file;                       // where the account is saved after every change ("": not saved)
   std::map<std::string, CardBehaviour> customer_cards;    // customer -> behaviour of its default payment method
   std::map<std::string, CardBehaviour> payment_methods;   // pm id -> behaviour
   std::map<std::string, std::int64_t> searchable_from;    // customer -> wall time from which Search finds it
@@ -119,13 +124,22 @@ struct State {
   std::int64_t now() const;
   /// The clock a customer's objects live on: its test clock's frozen time, else the wall clock.
   std::int64_t nowFor(const std::string& customer_id);
-  std::string newId(const std::string& prefix) { return prefix + "_fake" + std::to_string(next_id++); }
+  std::string newId(const std::string& prefix) { return prefix + "_fake" + id_tag + std::to_string(next_id++); }
   json* find(const std::string& type, const std::string& id);
   json& get(const std::string& type, const std::string& id, const std::string& what, const std::string& param = "id");
   bool isDeleted(const std::string& type, const std::string& id) const;
   /// Records a snapshot event (served by GET /v1/events) as Stripe sends them on every change.
   void emit(const std::string& type, const json& object, std::int64_t created);
+  /// Saves the account to `state_file`, if set (persistence.cpp); a failed save is reported, not thrown.
+  void persist();
 };
+
+// The account on disk (persistence.cpp).
+json snapshot(const State& s);
+/// Replaces the account with a snapshot; throws std::runtime_error naming what is wrong with it.
+void restore(State& s, const json& snapshot);
+/// The parsed file, nullopt if there is none; throws std::runtime_error if it can't be read or parsed.
+std::optional<json> readStateFile(const std::string& path);
 
 // Calendar arithmetic (calendar.cpp).
 /// `anchor` + n billing intervals, in calendar months/years from the anchor, clamped to the month's last day
@@ -171,5 +185,8 @@ std::optional<ScriptedResponse> hostedPage(State& s, const RecordedRequest& requ
 void advanceSchedulePhase(State& s, json& schedule, json& subscription, std::int64_t at);
 /// A price as it appears inside a subscription item.
 json& price(State& s, const std::string& id, const std::string& param);
+/// What `quantity` units of `price` cost on one invoice line, in minor units: per unit (unit_amount or its decimal,
+/// after transform_quantity) or by its tiers (volume or graduated, flat amounts), rounded half up (catalog.cpp).
+std::int64_t lineAmount(State& s, const json& price, std::int64_t quantity);
 
 }  // namespace billing::testing::fake

@@ -60,7 +60,7 @@ json line(State& s, const json& sub, const json& item, const json& price, std::i
           {"parent", {{"type", "subscription_item_details"}, {"invoice_item_details", nullptr},
                       {"subscription_item_details", {{"proration", proration}, {"subscription", sub["id"]},
                                                      {"subscription_item", item["id"]}, {"invoice_item", nullptr}}}}},
-          {"pricing", {{"type", "price_details"}, {"unit_amount_decimal", std::to_string(price.value("unit_amount", 0LL))},
+          {"pricing", {{"type", "price_details"}, {"unit_amount_decimal", (price.contains("unit_amount_decimal") && price["unit_amount_decimal"].is_string() ? price["unit_amount_decimal"].get<std::string>() : std::to_string(price.value("unit_amount", 0LL)))},
                        {"price_details", {{"price", price["id"]}, {"product", price["product"]}}}}}};
 }
 
@@ -269,7 +269,7 @@ Plan planChange(State& s, const json& sub, const std::vector<ItemChange>& change
                            c.metadata.is_null() ? json::object() : c.metadata);
       if (prorate && !isMetered(item["price"]) && end > t) {
         double fraction = static_cast<double>(end - t) / static_cast<double>(end - start);
-        auto amount = percentOff(s, sub, std::llround(fraction * static_cast<double>(item["price"].value("unit_amount", 0LL) * item.value("quantity", 1LL))));
+        auto amount = percentOff(s, sub, std::llround(fraction * static_cast<double>(lineAmount(s, item["price"], item.value("quantity", 1LL)))));
         plan.proration_lines.push_back(line(s, sub, item, item["price"], amount, item.value("quantity", 1LL), t, end, true, "Remaining time"));
       }
       if (isMetered(item["price"]) && t > start) plan.metered_restarted.push_back(item["id"]);
@@ -296,19 +296,19 @@ Plan planChange(State& s, const json& sub, const std::vector<ItemChange>& change
       bool flexible = sub.value("billing_mode", json::object()).value("type", "flexible") == "flexible";
       if (flexible && proration_behavior != "none") {
         auto used = usageOf(s, sub["customer"], old_price, meteredStart(s, item), t, s.nowFor(sub["customer"]));
-        plan.proration_lines.push_back(line(s, sub, item, old_price, percentOff(s, sub, used * old_price.value("unit_amount", 0LL)),
+        plan.proration_lines.push_back(line(s, sub, item, old_price, percentOff(s, sub, lineAmount(s, old_price, used)),
                                             used, meteredStart(s, item), t, true, "Usage until the change"));
       }
       if (!c.deleted) plan.metered_restarted.push_back(c.id);
     }
     if (prorate && !isMetered(old_price) && end > t) {
       double fraction = static_cast<double>(end - t) / static_cast<double>(end - start);
-      auto credit = -percentOff(s, sub, std::llround(fraction * static_cast<double>(old_price.value("unit_amount", 0LL) * old_quantity)));
+      auto credit = -percentOff(s, sub, std::llround(fraction * static_cast<double>(lineAmount(s, old_price, old_quantity))));
       if (credit != 0) plan.proration_lines.push_back(line(s, sub, item, old_price, credit, old_quantity, t, end, true, "Unused time"));
       if (!c.deleted && !isMetered(new_price)) {
         std::int64_t charge_end = interval_changed ? addIntervals(t, rn.value("interval", "month"), rn.value("interval_count", 1LL), 1) : end;
         double charged = interval_changed ? 1.0 : fraction;
-        auto charge = percentOff(s, sub, std::llround(charged * static_cast<double>(new_price.value("unit_amount", 0LL) * new_quantity)));
+        auto charge = percentOff(s, sub, std::llround(charged * static_cast<double>(lineAmount(s, new_price, new_quantity))));
         plan.proration_lines.push_back(line(s, sub, item, new_price, charge, new_quantity, t, charge_end, true,
                                             interval_changed ? "New period" : "Remaining time"));
       }
@@ -344,12 +344,12 @@ json renewalLines(State& s, const json& sub, const json& items, std::int64_t at)
     const auto& r = recurringOf(p);
     if (isMetered(p)) {
       auto used = usageOf(s, sub["customer"], p, meteredStart(s, item), end, at);
-      lines.push_back(line(s, sub, item, p, percentOff(s, sub, used * p.value("unit_amount", 0LL)), used,
+      lines.push_back(line(s, sub, item, p, percentOff(s, sub, lineAmount(s, p, used)), used,
                            meteredStart(s, item), end, false, "Usage"));
     } else {
       auto next_end = addIntervals(end, r.value("interval", "month"), r.value("interval_count", 1LL), 1);
       auto q = item.value("quantity", 1LL);
-      lines.push_back(line(s, sub, item, p, percentOff(s, sub, q * p.value("unit_amount", 0LL)), q, end, next_end, false,
+      lines.push_back(line(s, sub, item, p, percentOff(s, sub, lineAmount(s, p, q)), q, end, next_end, false,
                            std::to_string(q) + " x " + p.value("id", "")));
     }
   }
@@ -429,7 +429,7 @@ void advanceInvoices(State& s, const std::string& customer_id, std::int64_t unti
       if (!sub || !p) continue;
       auto used = usageOf(s, customer_id, *p, l["period"]["start"], l["period"]["end"], finalize_at);
       l["quantity"] = used;
-      l["amount"] = percentOff(s, *sub, used * p->value("unit_amount", 0LL));
+      l["amount"] = percentOff(s, *sub, lineAmount(s, *p, used));
     }
     finalize(s, invoice, finalize_at);
     auto* sub = s.find("subscription", invoice["parent"]["subscription_details"]["subscription"].get<std::string>());
@@ -528,7 +528,7 @@ void advanceSubscription(State& s, json& sub, std::int64_t until) {
         item["current_period_end"] = period.second;
         if (!isMetered(item["price"])) {
           auto q = item.value("quantity", 1LL);
-          lines.push_back(line(s, sub, item, item["price"], percentOff(s, sub, q * item["price"].value("unit_amount", 0LL)), q,
+          lines.push_back(line(s, sub, item, item["price"], percentOff(s, sub, lineAmount(s, item["price"], q)), q,
                                period.first, period.second, false, std::to_string(q) + " x " + item["price"].value("id", "")));
         }
       }
@@ -618,7 +618,7 @@ Answer subscriptions(State& s, const std::string& method, const std::vector<std:
     for (const auto& item : sub["items"]["data"]) {
       if (isMetered(item["price"])) continue;
       auto q = item.value("quantity", 1LL);
-      auto amount = trial_end > 0 ? 0 : percentOff(s, sub, q * item["price"].value("unit_amount", 0LL));
+      auto amount = trial_end > 0 ? 0 : percentOff(s, sub, lineAmount(s, item["price"], q));
       lines.push_back(line(s, sub, item, item["price"], amount, q, now, item["current_period_end"], false,
                            std::to_string(q) + " x " + item["price"].value("id", "")));
     }
@@ -698,7 +698,7 @@ Answer subscriptions(State& s, const std::string& method, const std::vector<std:
       const std::string id = item["id"];
       if (std::find(plan.metered_restarted.begin(), plan.metered_restarted.end(), id) != plan.metered_restarted.end()) continue;
       auto used = usageOf(s, sub["customer"], item["price"], meteredStart(s, item), t, now);
-      plan.proration_lines.push_back(line(s, sub, item, item["price"], percentOff(s, sub, used * item["price"].value("unit_amount", 0LL)),
+      plan.proration_lines.push_back(line(s, sub, item, item["price"], percentOff(s, sub, lineAmount(s, item["price"], used)),
                                           used, meteredStart(s, item), t, true, "Usage until the change"));
       plan.metered_restarted.push_back(id);
     }
