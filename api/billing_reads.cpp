@@ -138,6 +138,7 @@ nlohmann::json BillingReads::subscription(const std::string& customer_id) {
   for (auto& item : sub["items"]) {
     const bool has_quantity = item.contains("quantity") && item["quantity"].is_number_integer();
     addAmount(item, has_quantity ? item["quantity"].get<std::int64_t>() : 1);
+    if (item.value("role", "") == "metered") item["amount"] = nullptr;  // billed by usage, not per period
   }
   return sub;
 }

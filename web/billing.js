@@ -64,9 +64,21 @@ function periodDays(p) {
   const days = { day: 1, week: 7, month: 30, year: 365 }[p.interval] || 30;
   return days * (p.interval_count || 1);
 }
-function isUpgrade(from, to) {
-  if (periodDays(from) !== periodDays(to)) return periodDays(to) > periodDays(from);
-  return (to.unit_amount * 365) / periodDays(to) > (from.unit_amount * 365) / periodDays(from);
+// `amount` is the server's price of one period (api/billing_reads.cpp: tiered, decimal and transformed prices
+// included); the current item's is at its quantity, a plan card's at one. null: not priceable here, so the
+// label stays neutral ("Change") and the preview, priced by the server, tells.
+function changeLabel(from, to) {
+  if (periodDays(from) !== periodDays(to)) return periodDays(to) > periodDays(from) ? 'Upgrade' : 'Downgrade';
+  const quantity = from.quantity || 1;
+  if (from.amount == null || to.amount == null || to.pricing === 'tiered' || from.pricing === 'tiered') return 'Change';
+  return (to.amount * quantity * 365) / periodDays(to) > (from.amount * 365) / periodDays(from) ? 'Upgrade' : 'Downgrade';
+}
+
+// A plan card's price: a tiered price costs more per seat at some counts, so one seat's price is a "from".
+export function cardPriceText(price) {
+  if (price.amount == null) return 'Price shown before you confirm';
+  const money = formatMoney(price.amount, price.currency);
+  return price.pricing === 'tiered' ? `From ${money}` : money;
 }
 
 function el(tag, attrs = {}, ...children) {
@@ -205,7 +217,7 @@ function renderSubscription() {
       el('span', {}, `Your plan ends on ${formatDate(sub.cancel_at || item.current_period_end)}.`),
       el('button', { type: 'button', class: 'secondary', onclick: (ev) => resume(ev.currentTarget) }, 'Keep my plan')));
   }
-  const price = item.unit_amount != null ? `${formatMoney(item.unit_amount * (item.quantity || 1), item.currency)} ${perInterval(item)}` : '';
+  const price = item.amount != null ? `${formatMoney(item.amount, item.currency)} ${perInterval(item)}` : '';
   box.replaceChildren(...[
     el('p', {}, el('strong', { id: 'current-plan-name' }, item.product_name || 'Your plan'), ' ',
       el('span', { class: `badge ${sub.status}` }, sub.status.replace('_', ' '))),
@@ -266,7 +278,7 @@ function renderPlans() {
     } else if (active && current && state.subscription.pending_change) {
       action = el('p', { class: 'muted' }, 'Waiting for the payment above.');
     } else if (active && current) {
-      const label = isUpgrade(current, price) ? 'Upgrade' : 'Downgrade';
+      const label = changeLabel(current, price);
       action = el('button', { type: 'button', 'aria-label': `${label} to ${plan.name} (${price.interval === 'year' ? 'annual' : 'monthly'})`,
         onclick: (ev) => previewChange(plan, price, ev.currentTarget) }, label);
     } else if (!hasCurrent()) {
@@ -275,8 +287,7 @@ function renderPlans() {
     }
     list.append(el('li', { class: `card plan-card${isCurrent ? ' is-current' : ''}`, 'data-plan': plan.key || plan.product_id },
       el('h3', {}, plan.name),
-      price ? el('p', { class: 'price' }, formatMoney(price.unit_amount, price.currency), ' ',
-        el('span', { class: 'muted' }, perInterval(price))) : null,
+      price ? el('p', { class: 'price' }, cardPriceText(price), ' ', el('span', { class: 'muted' }, perInterval(price))) : null,
       plan.description ? el('p', { class: 'muted' }, plan.description) : null,
       plan.features && plan.features.length ? el('ul', {}, plan.features.map((f) => el('li', {}, f))) : null,
       action));

@@ -428,3 +428,51 @@ TEST_CASE("contract: changing one item of a multi-item subscription leaves the o
     }
   }
 }
+
+// https://docs.stripe.com/subscriptions/pricing-models/tiered-pricing: graduated prices each unit at its own tier
+// (flat amounts of every tier reached added), volume prices every unit at the tier the total falls in.
+// https://docs.stripe.com/api/prices/object#price_object-tiers: tiers are "not included by default. To include it in
+// the response, expand the tiers field."
+TEST_CASE("contract: tiered prices bill each tier (graduated) or the whole quantity at one tier (volume), tiers only when expanded", "[contract]") {
+  auto product = api().ok(api().post("/v1/products", {{"name", "Contract tiered seats"}}));
+  auto tiered = [&](const std::string& mode) {
+    return api().ok(api().post("/v1/prices",
+        {{"product", product["id"]}, {"currency", "usd"}, {"recurring[interval]", "month"},
+         {"billing_scheme", "tiered"}, {"tiers_mode", mode},
+         {"tiers[0][up_to]", "5"}, {"tiers[0][unit_amount]", "700"}, {"tiers[0][flat_amount]", "1000"},
+         {"tiers[1][up_to]", "inf"}, {"tiers[1][unit_amount]", "650"}}));
+  };
+  auto graduated = tiered("graduated"), volume = tiered("volume");
+  CHECK_FALSE(graduated.contains("tiers"));
+  auto expanded = retrieve("/v1/prices/" + graduated["id"].get<std::string>() + "?expand[]=tiers");
+  REQUIRE(expanded["tiers"].size() == 2);
+  CHECK(expanded["tiers"][1]["up_to"].is_null());
+  CHECK(expanded["tiers"][0]["flat_amount"] == 1000);
+  CHECK_FALSE(retrieve("/v1/prices/" + graduated["id"].get<std::string>()).contains("tiers"));
+
+  // subtotal: what the lines bill (a small amount_due can fall under Stripe's minimum charge and move to the balance).
+  auto clock = api().newClock(kMar1);
+  auto first = latestInvoice(subscribe(api().newCustomer(clock), {{"items[0][price]", graduated["id"]}, {"items[0][quantity]", "7"}}));
+  CHECK(first["subtotal"] == 1000 + 5 * 700 + 2 * 650);
+  auto second = latestInvoice(subscribe(api().newCustomer(clock), {{"items[0][price]", volume["id"]}, {"items[0][quantity]", "7"}}));
+  CHECK(second["subtotal"] == 7 * 650);
+}
+
+// https://docs.stripe.com/billing/subscriptions/decimal-amounts: "Rounding occurs on the line item level", so 3 units
+// at 0.5 cents are 1.5, "rounded up to 2 cents" (the page's own example); 30 units are 15, not 30 x round(0.5).
+// https://docs.stripe.com/billing/subscriptions/usage-based/transform-quantities: the quantity is divided, then
+// rounded (up here), before pricing.
+TEST_CASE("contract: decimal unit amounts and transformed quantities price the line, not each unit", "[contract]") {
+  auto product = api().ok(api().post("/v1/products", {{"name", "Contract decimal"}}));
+  auto decimal = api().ok(api().post("/v1/prices", {{"product", product["id"]}, {"currency", "usd"},
+                                                    {"recurring[interval]", "month"}, {"unit_amount_decimal", "0.5"}}));
+  CHECK(decimal["unit_amount"].is_null());
+  CHECK(decimal["unit_amount_decimal"] == "0.5");
+  auto per_five = api().ok(api().post("/v1/prices", {{"product", product["id"]}, {"currency", "usd"},
+                                                     {"recurring[interval]", "month"}, {"unit_amount", "1000"},
+                                                     {"transform_quantity[divide_by]", "5"}, {"transform_quantity[round]", "up"}}));
+  auto clock = api().newClock(kMar1);
+  CHECK(latestInvoice(subscribe(api().newCustomer(clock), {{"items[0][price]", decimal["id"]}, {"items[0][quantity]", "30"}}))["subtotal"] == 15);
+  CHECK(latestInvoice(subscribe(api().newCustomer(clock), {{"items[0][price]", decimal["id"]}, {"items[0][quantity]", "3"}}))["subtotal"] == 2);
+  CHECK(latestInvoice(subscribe(api().newCustomer(clock), {{"items[0][price]", per_five["id"]}, {"items[0][quantity]", "11"}}))["subtotal"] == 3000);
+}

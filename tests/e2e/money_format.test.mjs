@@ -1,6 +1,6 @@
 // The billing page's money and date formatting (web/billing.js), in Node: Stripe's minor units per currency.
 import assert from 'node:assert/strict';
-import { formatMoney, formatDate, minorUnitDigits, usagePeriodText } from '../../web/billing.js';
+import { formatMoney, formatDate, minorUnitDigits, usagePeriodText, cardPriceText } from '../../web/billing.js';
 
 let passed = 0;
 let failed = 0;
@@ -24,6 +24,11 @@ check('three-decimal currencies', () => {
 });
 check('unknown currency codes still show a number', () => {
   assert.match(formatMoney(100, 'zzz', 'en-US'), /1\.00/);
+});
+check('plan card prices: the server\'s amount, a tiered price as a "from", never 0 for an unpriceable one', () => {
+  assert.match(cardPriceText({ amount: 2900, currency: 'usd', pricing: 'per_unit' }), /^\$29\.00$/);
+  assert.match(cardPriceText({ amount: 700, currency: 'usd', pricing: 'tiered' }), /^From \$7\.00$/);
+  assert.equal(cardPriceText({ amount: null, unit_amount: null, currency: 'usd', pricing: 'tiered' }), 'Price shown before you confirm');
 });
 check('usage period: the billing period, or none yet without a subscription', () => {
   assert.equal(usagePeriodText({ period_kind: 'subscription', period_start: '2027-03-01T00:00:00Z',
