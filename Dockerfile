@@ -17,6 +17,7 @@ COPY stripe stripe
 COPY schema schema
 COPY sync sync
 COPY usage usage
+COPY subscription subscription
 COPY workers workers
 COPY web web
 COPY api api

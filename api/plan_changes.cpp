@@ -18,7 +18,8 @@
 #include "common/utc_time.h"
 #include "sync/object_fetcher.h"
 #include "subscription/price_amount.h"
-#include "sync/object_fetcher.h"
+#include "subscription/upgrade_payment.h"
+#include "subscription/write_attempts.h"
 #include "sync/snapshot_writer.h"
 
 namespace billing::api {
@@ -111,6 +112,20 @@ void requireUpgradableItems(const CurrentSubscription& sub, const ItemMoves& mov
   }
 }
 
+subscription::UpgradePayment upgradePaymentOf(const CurrentSubscription& sub) {
+  return subscription::upgradePayment({sub.collection_method, sub.payment_method_type, sub.hasMeteredItem()});
+}
+
+// How the upgrade's invoice is paid, for the preview: charged now (card), sent with the invoice terms, or debited
+// from a bank account (settles in days).
+const char* collectionOf(subscription::UpgradePayment payment) {
+  switch (payment) {
+    case subscription::UpgradePayment::Invoiced: return "invoice";
+    case subscription::UpgradePayment::DebitProcessing: return "bank_debit";
+    default: return "charge";
+  }
+}
+
 // A change waiting for its payment must be paid or expire first: a second one would replace it unpaid.
 void requireNoPendingPayment(const CurrentSubscription& sub) {
   if (!sub.pending_update.is_object()) return;
@@ -158,6 +173,30 @@ std::int64_t PlanChanges::periodAmount(PriceRow& price, std::int64_t quantity, c
 
 void PlanChanges::sync(const stripe::StripeClient::Response& response) {
   sync::writeAnswers(db_, {{sync::ObjectKind::Subscription, &response}});
+}
+
+namespace {
+std::string attemptBase(const std::string& operation, const std::string& idempotency_key) {
+  return operation + ":" + common::sha256Hex(idempotency_key);
+}
+}  // namespace
+
+stripe::StripeClient::Response PlanChanges::postAttempt(const std::string& path, const nlohmann::json& params,
+                                                        const std::string& operation, const std::string& idempotency_key) {
+  if (idempotency_key.empty()) return stripe_.postWithTime(path, params, operation + ":" + stripe::newIdempotencyKey());
+  subscription::WriteAttempts attempts(db_);
+  const auto base = attemptBase(operation, idempotency_key);
+  try {
+    return stripe_.postWithTime(path, params, attempts.current(base).key);
+  } catch (const stripe::StripeError& e) {
+    attempts.record(base, e);
+    throw;
+  }
+}
+
+int PlanChanges::endedAttempts(const std::string& operation, const std::string& idempotency_key) {
+  if (idempotency_key.empty()) return 0;
+  return subscription::WriteAttempts(db_).current(attemptBase(operation, idempotency_key)).ended;
 }
 
 nlohmann::json PlanChanges::preview(const std::string& account_id, const std::string& customer_id,
@@ -219,6 +258,7 @@ nlohmann::json PlanChanges::preview(const std::string& account_id, const std::st
       (amount < 0 ? credit : charge) += amount;
     }
     answer["amount_due_now"] = invoice.value("amount_due", 0LL);
+    answer["collection"] = collectionOf(upgradePaymentOf(sub));
     answer["proration_credit"] = -credit;
     answer["proration_charge"] = charge;
     answer["proration_date"] = common::formatIso8601Utc(proration_date);
@@ -293,6 +333,12 @@ nlohmann::json PlanChanges::apply(const std::string& account_id, const std::stri
     throw ApiError(409, "invalid_request_error", "change_in_progress",
                    "another change of this subscription is in progress: reload and try again");
   }
+  const std::string operation = "change:" + account_id;
+  if (endedAttempts(operation, idempotency_key) > 0) {
+    // An earlier attempt under this key ended in a Stripe error; after a 5xx Stripe may still have applied it.
+    // Stripe's own state decides before a new attempt is sent.
+    sync(stripe_.fetch("/v1/subscriptions/" + sub.subscription_id));
+  }
   {
     // Re-read under the lock: the other change may have landed meanwhile.
     auto again = current(customer_id);
@@ -311,23 +357,20 @@ nlohmann::json PlanChanges::apply(const std::string& account_id, const std::stri
   requireUpgradableItems(sub, moves);
   // Our schedule whose last phase has begun changes nothing any more: released, the subscription is free again.
   releaseFinishedSchedule(sub, now);
+  const auto payment = upgradePaymentOf(sub);
   nlohmann::json params = {
       {"items", moves.update_items},
       {"proration_behavior", "always_invoice"},
       {"proration_date", claims->value("proration_date", now)},
-      // Never a new plan without its payment: when the payment fails or needs the customer (3-D Secure), Stripe
-      // keeps the change as a pending update, applied once the invoice is paid, discarded (invoice voided) at
-      // expiry (https://docs.stripe.com/billing/subscriptions/pending-updates). Not with usage billing: Stripe
-      // "bills any outstanding usage on the pending update invoice", and if the update expires it "discards this
-      // usage, which prevents any subsequent invoices from billing for them" (same page). Such a subscription's
-      // upgrade is refused as a whole when the payment fails (402; nothing changed, the usage stays billable).
-      {"payment_behavior", sub.hasMeteredItem() ? "error_if_incomplete" : "pending_if_incomplete"}};
+      // Never a new card plan without its payment: a pending update when the payment fails or needs 3-D Secure,
+      // the change refused as a whole on a usage plan (its usage would be discarded with an expired pending
+      // update); invoice terms and bank debits apply now and are paid by the invoice (subscription/upgrade_payment.h).
+      {"payment_behavior", subscription::paymentBehavior(payment)}};
   // The caller's key names one attempt (a network retry of it keeps it, and Stripe replays that attempt's answer);
-  // without one each request is its own attempt: after a declined card is fixed, the next try is not answered with
-  // the saved decline. The lock and the already-applied check keep a retry from charging twice.
-  std::string key = "change:" + account_id + ":" +
-                    (idempotency_key.empty() ? stripe::newIdempotencyKey() : common::sha256Hex(idempotency_key));
-  auto updated = stripe_.postWithTime("/v1/subscriptions/" + sub.subscription_id, params, key);
+  // after Stripe answered it with an error, or without a key, each request is a new attempt: after a declined card
+  // is fixed or a 500, the next try is not answered with the saved error. The lock and the already-applied check
+  // keep a retry from charging twice.
+  auto updated = postAttempt("/v1/subscriptions/" + sub.subscription_id, params, operation, idempotency_key);
   sync(updated);
   // What Stripe invoiced, against the preview. The change is made: a failure to read the invoice is logged, not
   // answered as a failure of the change.
@@ -353,7 +396,18 @@ nlohmann::json PlanChanges::apply(const std::string& account_id, const std::stri
     answer["outcome"] = "payment_required";
     answer["payment"] = paymentRequired(invoice, pending);
   } else {
-    answer["outcome"] = "applied";
+    answer["outcome"] = subscription::appliedOutcome(payment);
+    if (payment == subscription::UpgradePayment::Invoiced || payment == subscription::UpgradePayment::DebitProcessing) {
+      // Applied, and paid later: by the invoice's due date (terms), or when the debit settles.
+      answer["invoice"] = {{"invoice_id", invoice.value("id", nlohmann::json())},
+                           {"amount_due", invoice.value("amount_due", nlohmann::json())},
+                           {"currency", invoice.value("currency", nlohmann::json())},
+                           {"status", invoice.value("status", nlohmann::json())},
+                           {"hosted_invoice_url", invoice.value("hosted_invoice_url", nlohmann::json())},
+                           {"due_date", invoice.value("due_date", nlohmann::json()).is_number()
+                                            ? nlohmann::json(common::formatIso8601Utc(invoice["due_date"].get<std::int64_t>()))
+                                            : nlohmann::json()}};
+    }
   }
   answer["subscription"] = BillingReads(db_).subscription(customer_id);
   return answer;
@@ -410,11 +464,12 @@ nlohmann::json PlanChanges::scheduleDowngrade(const std::string& account_id, con
                                               const std::string& idempotency_key) {
   auto to = loadPrice(db_, claims.value("price_id", ""));
   if (!to || !to->usable) throw badRequest("price_not_available", "the target price is no longer available");
-  std::string key = common::sha256Hex(idempotency_key.empty() ? claims.dump() : idempotency_key);
+  // Without the caller's key, the preview names the attempt: a retried confirmation of it is the same attempt.
+  const std::string named = idempotency_key.empty() ? claims.dump() : idempotency_key;
   stripe::StripeClient::Response schedule;
   if (sub.schedule_id.empty()) {
-    schedule = stripe_.postWithTime("/v1/subscription_schedules", {{"from_subscription", sub.subscription_id}},
-                                    "schedule:create:" + sub.subscription_id + ":" + key);
+    schedule = postAttempt("/v1/subscription_schedules", {{"from_subscription", sub.subscription_id}},
+                           "schedule:create:" + sub.subscription_id, named);
   } else {
     schedule = stripe_.fetch("/v1/subscription_schedules/" + sub.schedule_id);
     if (!scheduleIsOurs(schedule.body)) throw scheduleNotOurs(sub.schedule_id);
@@ -430,8 +485,8 @@ nlohmann::json PlanChanges::scheduleDowngrade(const std::string& account_id, con
     throw ApiError(409, "invalid_request_error", "schedule_unexpected",
                    std::string("the subscription's schedule can't take a downgrade: ") + e.what());
   }
-  auto updated = stripe_.postWithTime("/v1/subscription_schedules/" + schedule.body.at("id").get<std::string>(), params,
-                                      "schedule:update:" + sub.subscription_id + ":" + key);
+  auto updated = postAttempt("/v1/subscription_schedules/" + schedule.body.at("id").get<std::string>(), params,
+                             "schedule:update:" + sub.subscription_id, named);
   syncSchedule(updated, sub.subscription_id);
   return {{"account_id", account_id}, {"subscription", BillingReads(db_).subscription(customer_id)}};
 }
@@ -475,9 +530,8 @@ nlohmann::json PlanChanges::cancelScheduledChange(const std::string& account_id,
   if (sub.schedule.is_null() && !scheduleIsOurs(stripe_.get("/v1/subscription_schedules/" + sub.schedule_id))) {
     throw scheduleNotOurs(sub.schedule_id);
   }
-  auto released = stripe_.postWithTime("/v1/subscription_schedules/" + sub.schedule_id + "/release", nlohmann::json::object(),
-                                       "schedule:release:" + sub.schedule_id + ":" +
-                                           (idempotency_key.empty() ? stripe::newIdempotencyKey() : common::sha256Hex(idempotency_key)));
+  auto released = postAttempt("/v1/subscription_schedules/" + sub.schedule_id + "/release", nlohmann::json::object(),
+                              "schedule:release:" + sub.schedule_id, idempotency_key);
   syncSchedule(released, sub.subscription_id);
   return {{"account_id", account_id}, {"subscription", BillingReads(db_).subscription(customer_id)}};
 }
@@ -494,10 +548,8 @@ nlohmann::json PlanChanges::setCancelAtPeriodEnd(const std::string& account_id, 
   requireOurSchedule(sub);
   if (!sub.schedule_id.empty()) releaseFinishedSchedule(sub, std::numeric_limits<std::int64_t>::max());
   // Setting a flag is idempotent by nature; the key still protects against a retried request crossing an undo.
-  std::string key = "cancel:" + sub.subscription_id + ":" + (cancel ? "1" : "0") + ":" +
-                    (idempotency_key.empty() ? stripe::newIdempotencyKey() : common::sha256Hex(idempotency_key));
-  stripe::StripeClient::Response updated;
-  updated = stripe_.postWithTime("/v1/subscriptions/" + sub.subscription_id, {{"cancel_at_period_end", cancel}}, key);
+  auto updated = postAttempt("/v1/subscriptions/" + sub.subscription_id, {{"cancel_at_period_end", cancel}},
+                             "cancel:" + sub.subscription_id + ":" + (cancel ? "1" : "0"), idempotency_key);
   sync(updated);
   return {{"account_id", account_id}, {"subscription", BillingReads(db_).subscription(customer_id)}};
 }

@@ -58,6 +58,13 @@ class PlanChanges {
   /// it isn't offered in, malformed), never a price of 0.
   std::int64_t periodAmount(PriceRow& price, std::int64_t quantity, const std::string& currency);
   void sync(const stripe::StripeClient::Response& subscription);
+  /// A Stripe write the caller named with `idempotency_key` (empty: each call its own attempt), under the Stripe
+  /// key of its current attempt (subscription::WriteAttempts): after a definite Stripe error the next call is a new
+  /// attempt, never the saved error replayed. `operation` prefixes the key ("change:<account>", ...).
+  stripe::StripeClient::Response postAttempt(const std::string& path, const nlohmann::json& params,
+                                             const std::string& operation, const std::string& idempotency_key);
+  /// Earlier attempts of this caller key Stripe answered with an error (a 5xx leaves the outcome unknown).
+  int endedAttempts(const std::string& operation, const std::string& idempotency_key);
   void syncSchedule(const stripe::StripeClient::Response& schedule, const std::string& subscription_id);
   void requireOurSchedule(const Current& sub) const;
   /// What Stripe invoiced for an applied upgrade against its preview: {previewed, charged, matches, invoice_id}; a

@@ -69,11 +69,15 @@ std::optional<CurrentSubscription> currentSubscription(pg::Connection& db, const
       "         'cancel_at_period_end', s.cancel_at_period_end, 'cancel_at', s.raw -> 'cancel_at',\n"
       "         'discounts', coalesce(s.raw -> 'discounts', '[]'::jsonb), 'latest_invoice', s.raw -> 'latest_invoice',\n"
       "         'status', s.status, 'pending_update', s.raw -> 'pending_update')::text,\n"
-      "       coalesce(extract(epoch FROM i.current_period_end)::bigint, 0), coalesce(s.raw #>> '{billing_mode,type}', 'classic')\n"
+      "       coalesce(extract(epoch FROM i.current_period_end)::bigint, 0), coalesce(s.raw #>> '{billing_mode,type}', 'classic'),\n"
+      "       coalesce(s.raw ->> 'collection_method', 'charge_automatically'), coalesce(pm.type, '')\n"
       "FROM current_subscriptions c JOIN subscriptions s ON s.id = c.id\n"
       "LEFT JOIN LATERAL (SELECT si.* FROM subscription_items si JOIN subscription_item_roles r ON r.id = si.id\n"
       "                   WHERE si.subscription_id = s.id AND r.role = 'plan') i ON true\n"
       "LEFT JOIN subscription_schedules sc ON sc.id = s.schedule_id AND NOT sc.deleted\n"
+      // The payment method Stripe charges: the subscription's default, else the customer's invoice default.
+      "LEFT JOIN customers cu ON cu.id = s.customer_id\n"
+      "LEFT JOIN payment_methods pm ON pm.id = coalesce(s.default_payment_method, cu.default_payment_method) AND NOT pm.deleted\n"
       "WHERE c.customer_id = $1",
       {customer_id});
   if (rows.empty()) return std::nullopt;
@@ -92,6 +96,8 @@ std::optional<CurrentSubscription> currentSubscription(pg::Connection& db, const
   c.billing_state = nlohmann::json::parse(r.at(10).value_or("{}"));
   c.period_end = std::stoll(*r.at(11));
   c.billing_mode = *r.at(12);
+  c.collection_method = *r.at(13);
+  c.payment_method_type = *r.at(14);
   auto items = db.query(
       "SELECT i.id, coalesce(i.price_id, ''), coalesce(i.product_id, ''), r.role, coalesce(i.quantity, 1)\n"
       "FROM subscription_items i JOIN subscription_item_roles r ON r.id = i.id\n"

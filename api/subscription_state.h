@@ -45,6 +45,8 @@ struct SubscriptionItemRow {
 struct CurrentSubscription {
   std::string subscription_id, status, currency, schedule_id;
   std::string billing_mode;  // Stripe's billing_mode.type: flexible, or classic (also when Stripe didn't say)
+  std::string collection_method;    // charge_automatically, or send_invoice (invoice terms)
+  std::string payment_method_type;  // of the default payment method (subscription's, else customer's); "" unknown
   bool in_use = false;  // active, trialing or past_due
   std::optional<SubscriptionItemRow> plan;
   std::vector<SubscriptionItemRow> items;  // every item, the plan item included

@@ -21,6 +21,7 @@ struct Item {
   usage::UsageEvent event;
   std::string status = "accepted";  // accepted | duplicate | rejected
   std::string code, message;
+  std::string not_billed;  // accepted, but no invoice will carry it: no_billable_subscription | meter_not_on_plan
 };
 
 void reject(Item& item, const std::string& code, const std::string& message) {
@@ -169,6 +170,19 @@ nlohmann::json UsageIngest::accept(const nlohmann::json& body, const std::string
     }
   }
 
+  // Usage no invoice will carry: the customer has no billable subscription, or its subscription has no metered item
+  // on this meter (e.g. an annual plan whose catalog has only a monthly usage price). Accepted and recorded (it
+  // reaches Stripe's meter, and the caller loses nothing), but answered as not billed, and shown so on the page.
+  const auto billed = usage::billedMeters(db_, {billed_customers.begin(), billed_customers.end()});
+  for (auto& item : items) {
+    if (item.status != "accepted") continue;
+    if (!periods.count(item.event.customer_id)) {
+      item.not_billed = "no_billable_subscription";
+    } else if (auto meters = billed.find(item.event.customer_id); meters == billed.end() || !meters->second.count(item.event.meter)) {
+      item.not_billed = "meter_not_on_plan";
+    }
+  }
+
   // Duplicates (per account): twice in this request, or recorded before.
   std::vector<std::pair<std::string, std::string>> candidates;
   for (const auto& item : items) {
@@ -208,6 +222,7 @@ nlohmann::json UsageIngest::accept(const nlohmann::json& body, const std::string
 
   nlohmann::json results = nlohmann::json::array();
   std::size_t counts[3] = {0, 0, 0};
+  std::size_t not_billed = 0;
   static auto& accepted_total = metrics::defaultRegistry().counter(
       "billing_usage_ingested_total", "Usage events answered by POST /v1/usage, by status", {{"status", "accepted"}});
   static auto& duplicate_total = metrics::defaultRegistry().counter(
@@ -223,12 +238,26 @@ nlohmann::json UsageIngest::accept(const nlohmann::json& body, const std::string
     } else {
       ++counts[item.status == "accepted" ? 0 : 1];
     }
+    if (!item.not_billed.empty() && item.status != "rejected") {
+      ++not_billed;
+      r["not_billed"] = {{"code", item.not_billed},
+                         {"message", item.not_billed == "no_billable_subscription"
+                                         ? "the account has no billable subscription: no invoice will bill this usage"
+                                         : "the account's subscription has no price on meter '" + item.event.meter +
+                                               "': no invoice will bill this usage"}};
+    }
     results.push_back(r);
   }
+  // Operators watch this: usage a product sends that no invoice bills is usually a catalog gap (a plan without the
+  // meter's price), money not collected.
+  static auto& not_billed_total = metrics::defaultRegistry().counter(
+      "billing_usage_not_billed_total", "Usage events accepted that no invoice will bill (no subscription, or no price on the meter)");
+  not_billed_total.inc(not_billed);
   accepted_total.inc(counts[0]);
   duplicate_total.inc(counts[1]);
   rejected_total.inc(counts[2]);
-  return {{"accepted", counts[0]}, {"duplicates", counts[1]}, {"rejected", counts[2]}, {"results", results}};
+  return {{"accepted", counts[0]}, {"duplicates", counts[1]}, {"rejected", counts[2]}, {"not_billed", not_billed},
+          {"results", results}};
 }
 
 nlohmann::json usageForAccount(pg::Connection& db, const ApiConfig& config, const std::string& customer_id) {

@@ -34,6 +34,19 @@ std::map<std::string, BillingPeriod> billingPeriods(pg::Connection& db, const st
   return out;
 }
 
+std::map<std::string, std::set<std::string>> billedMeters(pg::Connection& db, const std::vector<std::string>& customer_ids) {
+  std::map<std::string, std::set<std::string>> out;
+  if (customer_ids.empty()) return out;
+  // Per customer (LATERAL, OFFSET 0), as billingPeriods: the view's customer condition then uses the index.
+  auto rows = db.query(
+      "SELECT m.customer_id, m.event_name\n"
+      "FROM (SELECT DISTINCT jsonb_array_elements_text($1::jsonb) AS customer_id) wanted\n"
+      "CROSS JOIN LATERAL (SELECT v.* FROM customer_billed_meters v WHERE v.customer_id = wanted.customer_id OFFSET 0) m",
+      {nlohmann::json(customer_ids).dump()});
+  for (const auto& r : rows) out[*r.at(0)].insert(*r.at(1));
+  return out;
+}
+
 namespace {
 
 // One period's usage per meter: what was ingested (our records), where it stands (reported to Stripe, pending,
@@ -128,6 +141,17 @@ nlohmann::json accountUsage(pg::Connection& db, const std::vector<std::string>& 
     end = std::stoll(*month[0].at(1));
   }
   auto current = periodUsage(db, configured_meters, customer_id, start, end);
+  // Whether an invoice will carry this period's usage of each meter: only a meter the subscription bills. Said per
+  // meter, so the page never shows unbilled usage as if it were billed (it still reaches Stripe's meter).
+  const auto billed = billedMeters(db, {customer_id});
+  const auto found_billed = billed.find(customer_id);
+  for (auto& [name, m] : current) {
+    const bool on_plan = found_billed != billed.end() && found_billed->second.count(name) > 0;
+    m["billed_on_plan"] = on_plan;
+    m["not_billed_reason"] = on_plan ? nlohmann::json()
+                             : period_kind == "calendar_month" ? nlohmann::json("no_billable_subscription")
+                                                               : nlohmann::json("meter_not_on_plan");
+  }
   nlohmann::json period_list = nlohmann::json::array();
   period_list.push_back({{"period_start", common::formatIso8601Utc(start)}, {"period_end", common::formatIso8601Utc(end)},
                          {"period_kind", period_kind}, {"current", true}, {"meters", meterList(current)}});

@@ -1,6 +1,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,11 @@ struct BillingPeriod {
 
 /// The billing periods of these customers (those with a billable subscription).
 std::map<std::string, BillingPeriod> billingPeriods(pg::Connection& db, const std::vector<std::string>& customer_ids);
+
+/// The configured meters (event names) each of these customers' billable subscription bills (view
+/// customer_billed_meters): usage on any other meter, or of a customer without one, reaches Stripe's meter but no
+/// invoice. Customers billed on no meter are absent.
+std::map<std::string, std::set<std::string>> billedMeters(pg::Connection& db, const std::vector<std::string>& customer_ids);
 
 nlohmann::json accountUsage(pg::Connection& db, const std::vector<std::string>& configured_meters,
                             const std::string& customer_id);

@@ -51,6 +51,33 @@ export function usagePeriodText(usage, locale) {
   return `${formatDate(usage.period_start, locale)} – ${formatDate(usage.period_end, locale)}`;
 }
 
+// A meter's usage no invoice will carry (the API's not_billed_reason): said on its card, so it never reads as billed.
+export function meterNotBilledText(meter) {
+  if (meter.billed_on_plan !== false) return '';
+  return meter.not_billed_reason === 'no_billable_subscription'
+    ? 'Not billed: there is no subscription to bill it.'
+    : 'Not billed: your plan has no price for this usage.';
+}
+
+// What an upgrade costs today, by how the subscription pays (the preview's collection): a card is charged now, an
+// invoice-terms customer is sent an invoice, a bank account is debited over some business days.
+export function upgradeSummaryText(preview, money) {
+  const credit = preview.proration_credit > 0 ? `, including ${money(preview.proration_credit)} credit for unused time` : '';
+  if (preview.collection === 'invoice') return `You'll be sent an invoice for ${money(preview.amount_due_now)}${credit}, payable by your invoice terms.`;
+  if (preview.collection === 'bank_debit') return `${money(preview.amount_due_now)} will be debited from your bank account${credit}; it takes a few business days.`;
+  return `You'll be charged ${money(preview.amount_due_now)} today${credit}.`;
+}
+
+// After an upgrade Stripe applied at once: said by how it is paid (the change answer's outcome and invoice).
+export function appliedChangeText(answer, planName, locale) {
+  if (answer.outcome === 'invoiced' && answer.invoice) {
+    const due = answer.invoice.due_date ? `, due ${formatDate(answer.invoice.due_date, locale)}` : '';
+    return `You're now on ${planName}. Its invoice for ${formatMoney(answer.invoice.amount_due, answer.invoice.currency, locale)} is sent${due}.`;
+  }
+  if (answer.outcome === 'payment_processing') return `You're now on ${planName}. The payment from your bank account is processing.`;
+  return `You're now on ${planName}.`;
+}
+
 const intervalWords = { day: 'day', week: 'week', month: 'month', year: 'year' };
 function perInterval(price) {
   const n = price.interval_count || 1;
@@ -379,9 +406,7 @@ function openDialog(plan, price, preview, opener) {
   details.replaceChildren();
   const row = (label, value, id) => details.append(el('dt', {}, label), el('dd', { id }, value));
   if (preview.kind === 'upgrade') {
-    summary.textContent = preview.proration_credit > 0
-      ? `You'll be charged ${money(preview.amount_due_now)} today, including ${money(preview.proration_credit)} credit for unused time.`
-      : `You'll be charged ${money(preview.amount_due_now)} today.`;
+    summary.textContent = upgradeSummaryText(preview, money);
     row('New plan for the rest of the period', money(preview.proration_charge), 'preview-charge');
     row('Credit for unused time', `−${money(preview.proration_credit)}`, 'preview-credit');
     row('Due today', money(preview.amount_due_now), 'preview-due');
@@ -451,7 +476,7 @@ async function confirmChange(event) {
       watchPendingPayment();
       return;
     }
-    say(preview.kind === 'upgrade' ? `You're now on ${plan.name}.`
+    say(preview.kind === 'upgrade' ? appliedChangeText(answer, plan.name)
       : `Your plan will change to ${plan.name} on ${formatDate(preview.effective_at)}.`);
   } catch (e) {
     // A definite answer (a declined card, a stale preview) ends this attempt: the next click is a new one, with a
@@ -497,7 +522,9 @@ function renderUsage(usage) {
   box.replaceChildren(...usage.meters.map((m) => el('div', { class: 'card meter', 'data-meter': m.event_name },
     el('h3', {}, m.event_name.replace(/_/g, ' ')),
     el('p', { class: 'price' }, Number(m.total).toLocaleString()),
-    el('p', { class: 'muted' }, `${Number(m.reported).toLocaleString()} reported to billing, ${Number(m.pending).toLocaleString()} pending`),
+    meterNotBilledText(m)
+      ? el('p', { class: 'banner warn meter-not-billed' }, meterNotBilledText(m))
+      : el('p', { class: 'muted' }, `${Number(m.reported).toLocaleString()} reported to billing, ${Number(m.pending).toLocaleString()} pending`),
     m.daily.length ? bars(m.daily, `${m.event_name} per day: ${m.daily.map((d) => `${d.date} ${d.value}`).join(', ')}`) : el('p', { class: 'muted' }, usage.period_kind === 'calendar_month' ? 'No usage yet this month.' : 'No usage yet this period.'))));
   if (usage.meter_errors.length) {
     box.append(el('div', { class: 'banner warn' }, el('span', {},

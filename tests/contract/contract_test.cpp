@@ -476,3 +476,39 @@ TEST_CASE("contract: decimal unit amounts and transformed quantities price the l
   CHECK(latestInvoice(subscribe(api().newCustomer(clock), {{"items[0][price]", decimal["id"]}, {"items[0][quantity]", "3"}}))["subtotal"] == 2);
   CHECK(latestInvoice(subscribe(api().newCustomer(clock), {{"items[0][price]", per_five["id"]}, {"items[0][quantity]", "11"}}))["subtotal"] == 3000);
 }
+
+// Invoice terms. https://docs.stripe.com/api/subscriptions/object#subscription_object-collection_method: with
+// send_invoice "Stripe will email your customer an invoice with payment instructions"; days_until_due is the
+// number of days to pay (stricter reading: required for send_invoice). The subscription is active while its invoice
+// is open (nothing was charged, so nothing failed). https://docs.stripe.com/billing/subscriptions/pending-updates:
+// "Pending updates aren't supported when the subscription's collection_method is send_invoice": refused (400; the
+// wording is not documented). Without pending updates, an always_invoice change applies and its invoice is sent.
+TEST_CASE("contract: a send_invoice subscription's invoices are sent, due by its terms, and it takes no pending updates", "[contract]") {
+  auto clock = api().newClock(kMar1);
+  auto customer = api().newCustomer(clock);
+  auto basic = api().newPrice(1000), pro = api().newPrice(3000);
+  requireError(api().post("/v1/subscriptions", {{"customer", customer}, {"items[0][price]", basic}, {"collection_method", "send_invoice"}}),
+               400, "invalid_request_error", "", "days_until_due");
+  auto sub = subscribe(customer, {{"items[0][price]", basic}, {"collection_method", "send_invoice"}, {"days_until_due", "30"}});
+  CHECK(sub["status"] == "active");
+  CHECK(sub["collection_method"] == "send_invoice");
+  auto first = latestInvoice(sub);
+  CHECK(first["collection_method"] == "send_invoice");
+  CHECK(first["status"] == "open");
+  CHECK(first["amount_due"] == 1000);
+  CHECK(first["due_date"] == kMar1 + 30 * kDay);
+  const std::string id = sub["id"];
+  requireError(api().post("/v1/subscriptions/" + id, {{"items[0][id]", sub["items"]["data"][0]["id"]}, {"items[0][price]", pro},
+                                                     {"proration_behavior", "always_invoice"}, {"payment_behavior", "pending_if_incomplete"}}),
+               400, "invalid_request_error", "", "payment_behavior");
+  CHECK(retrieve("/v1/subscriptions/" + id)["items"]["data"][0]["price"]["id"] == basic);
+  auto changed = api().ok(api().post("/v1/subscriptions/" + id, {{"items[0][id]", sub["items"]["data"][0]["id"]}, {"items[0][price]", pro},
+                                                                  {"proration_behavior", "always_invoice"}, {"payment_behavior", "allow_incomplete"}}));
+  CHECK(changed["items"]["data"][0]["price"]["id"] == pro);
+  CHECK(changed["status"] == "active");
+  CHECK(changed["pending_update"].is_null());
+  auto proration = latestInvoice(changed);
+  CHECK(proration["status"] == "open");
+  CHECK(proration["amount_due"].get<std::int64_t>() > 0);
+  CHECK(proration["due_date"].is_number());
+}

@@ -1,6 +1,6 @@
 // The billing page's money and date formatting (web/billing.js), in Node: Stripe's minor units per currency.
 import assert from 'node:assert/strict';
-import { formatMoney, formatDate, minorUnitDigits, usagePeriodText, cardPriceText } from '../../web/billing.js';
+import { formatMoney, formatDate, minorUnitDigits, usagePeriodText, cardPriceText, meterNotBilledText, upgradeSummaryText, appliedChangeText } from '../../web/billing.js';
 
 let passed = 0;
 let failed = 0;
@@ -35,6 +35,23 @@ check('usage period: the billing period, or none yet without a subscription', ()
     period_end: '2027-04-01T00:00:00Z' }, 'en-US'), 'March 1, 2027 – April 1, 2027');
   assert.equal(usagePeriodText({ period_kind: 'calendar_month', period_start: '2027-03-01T00:00:00Z',
     period_end: '2027-04-01T00:00:00Z' }, 'en-US'), 'No billing period yet: there is no subscription. Usage of March 2027 so far.');
+});
+check('usage no invoice bills is said on its meter, never shown as reported', () => {
+  assert.equal(meterNotBilledText({ billed_on_plan: true }), '');
+  assert.equal(meterNotBilledText({ billed_on_plan: false, not_billed_reason: 'meter_not_on_plan' }),
+    'Not billed: your plan has no price for this usage.');
+  assert.equal(meterNotBilledText({ billed_on_plan: false, not_billed_reason: 'no_billable_subscription' }),
+    'Not billed: there is no subscription to bill it.');
+});
+check('an upgrade says how it is paid: card now, an invoice by its terms, a bank debit over days', () => {
+  const money = (v) => formatMoney(v, 'usd', 'en-US');
+  const preview = { amount_due_now: 1500, proration_credit: 500 };
+  assert.equal(upgradeSummaryText({ ...preview, collection: 'charge' }, money), "You'll be charged $15.00 today, including $5.00 credit for unused time.");
+  assert.equal(upgradeSummaryText({ ...preview, collection: 'invoice' }, money), "You'll be sent an invoice for $15.00, including $5.00 credit for unused time, payable by your invoice terms.");
+  assert.match(upgradeSummaryText({ ...preview, collection: 'bank_debit' }, money), /^\$15\.00 will be debited from your bank account/);
+  assert.equal(appliedChangeText({ outcome: 'invoiced', invoice: { amount_due: 1500, currency: 'usd', due_date: '2027-04-01T00:00:00Z' } }, 'Pro', 'en-US'),
+    "You're now on Pro. Its invoice for $15.00 is sent, due April 1, 2027.");
+  assert.equal(appliedChangeText({ outcome: 'applied' }, 'Pro', 'en-US'), "You're now on Pro.");
 });
 check('dates in the viewer locale, UTC', () => {
   assert.equal(formatDate('2027-03-01T00:00:00Z', 'en-GB'), '1 March 2027');

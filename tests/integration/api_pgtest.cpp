@@ -1011,7 +1011,8 @@ struct ClockWorld {
   std::int64_t start = 0, period_end = 0;
 };
 
-ClockWorld clockWorld(Api& api, std::int64_t start, bool metered, std::int64_t seats = 1) {
+ClockWorld clockWorld(Api& api, std::int64_t start, bool metered, std::int64_t seats = 1,
+                      const nlohmann::json& subscription_settings = nlohmann::json::object()) {
   api.fake.setLatency(0);
   stripe::StripeClient& stripe = *api.stripe;
   ClockWorld w;
@@ -1038,7 +1039,9 @@ ClockWorld clockWorld(Api& api, std::int64_t start, bool metered, std::int64_t s
                                              {"invoice_settings", {{"default_payment_method", "pm_card_visa"}}}}, key("customer"))["id"];
   nlohmann::json items = {{{"price", w.starter}, {"quantity", seats}}};
   if (metered) items.push_back({{"price", w.starter_calls}});
-  auto sub = stripe.post("/v1/subscriptions", {{"customer", w.customer}, {"items", items}}, key("subscription"));
+  nlohmann::json params = {{"customer", w.customer}, {"items", items}};
+  params.update(subscription_settings);
+  auto sub = stripe.post("/v1/subscriptions", params, key("subscription"));
   w.subscription = sub["id"];
   w.period_end = sub["items"]["data"][0]["current_period_end"];
   syncFromFake(api);
@@ -1289,4 +1292,79 @@ TEST_CASE("with usage billing an upgrade never waits for its payment: refused wh
       CHECK(r.body.find("payment_behavior=error_if_incomplete") != std::string::npos);
     }
   }
+}
+
+// Pending updates "aren't supported when the subscription's collection_method is send_invoice"
+// (https://docs.stripe.com/billing/subscriptions/pending-updates). Before, every upgrade without usage billing sent
+// pending_if_incomplete, which Stripe refuses for invoice-terms customers: they could not upgrade at all. Now the
+// change applies at once and its invoice is sent, due by the terms, for the amount the preview showed.
+TEST_CASE("an invoice-terms customer upgrades now: applied, its invoice sent and due by the terms, as previewed", "[integration][postgres][api][clock]") {
+  Api api;
+  const auto now = unixNow();
+  auto w = clockWorld(api, now, false, 1, {{"collection_method", "send_invoice"}, {"days_until_due", 30}});
+  auto up = previewChange(api, w.pro);
+  CHECK(up["kind"] == "upgrade");
+  CHECK(up["collection"] == "invoice");
+  auto change = confirmChange(api, up);
+  INFO(change.body);
+  REQUIRE(change.status == 200);
+  auto answer = json(change);
+  CHECK(answer["outcome"] == "invoiced");
+  CHECK(answer["invoice"]["status"] == "open");
+  CHECK(answer["invoice"]["amount_due"] == up["amount_due_now"]);
+  const auto due = common::parseIso8601Utc(answer["invoice"]["due_date"].get<std::string>());
+  REQUIRE(due.has_value());
+  CHECK(*due >= now + 30 * 86400);
+  CHECK(*due <= now + 30 * 86400 + 120);
+  auto at_stripe = api.fake.object("subscription", w.subscription);
+  CHECK(at_stripe["items"]["data"][0]["price"]["id"] == w.pro);
+  CHECK(at_stripe["pending_update"].is_null());
+  CHECK(at_stripe["status"] == "active");
+  CHECK(answer["subscription"]["items"][0]["price_id"] == w.pro);
+  for (const auto& r : api.fake.requests()) {
+    if (r.method == "POST" && r.uri == "/v1/subscriptions/" + w.subscription) {
+      CHECK(r.body.find("payment_behavior=allow_incomplete") != std::string::npos);
+    }
+  }
+}
+
+// Stripe saves the answer of a request it executed, errors included ("including 500 errors",
+// https://docs.stripe.com/api/idempotent_requests), and replays it for 24 hours. Before, the server derived Stripe's
+// key from the page's Idempotency-Key alone, so after one Stripe 500 every retry in the dialog got the same 500.
+// Now the 500 ends that attempt: the retry reads the subscription from Stripe (a 5xx leaves the outcome unknown),
+// then goes to Stripe under a new key, charged once.
+TEST_CASE("after Stripe's 500 on a change, a retry with the same Idempotency-Key is a new attempt, charged once", "[integration][postgres][api][clock]") {
+  Api api;
+  auto w = clockWorld(api, unixNow(), false);
+  auto up = previewChange(api, w.pro);
+  auto confirm = [&] {
+    testing::HttpClient client(api.server->port());
+    return client.request("POST", "/v1/accounts/acct_clock/subscription/change",
+                          nlohmann::json{{"preview_token", up["preview_token"]}}.dump(),
+                          {{"Authorization", "Bearer " + kKey}, {"Content-Type", "application/json"},
+                           {"Idempotency-Key", "page-attempt-1"}});
+  };
+  api.fake.failNext(1, 500);
+  auto failed = confirm();
+  INFO(failed.body);
+  CHECK(failed.status >= 500);
+  CHECK(api.fake.object("subscription", w.subscription)["items"]["data"][0]["price"]["id"] == w.starter);
+  auto retried = confirm();
+  INFO(retried.body);
+  REQUIRE(retried.status == 200);
+  CHECK(json(retried)["outcome"] == "applied");
+  CHECK(api.fake.object("subscription", w.subscription)["items"]["data"][0]["price"]["id"] == w.pro);
+  std::set<std::string> keys;
+  int updates = 0;
+  for (const auto& r : api.fake.requests()) {
+    if (r.method == "POST" && r.uri == "/v1/subscriptions/" + w.subscription) {
+      ++updates;
+      keys.insert(r.headers.at("Idempotency-Key"));
+    }
+  }
+  CHECK(updates == 2);
+  CHECK(keys.size() == 2);  // the second attempt under a new Stripe key
+  // Once applied, the same request again answers that success without a third update.
+  CHECK(confirm().status == 200);
+  CHECK(postsTo(api, "/v1/subscriptions/" + w.subscription) == 2);
 }

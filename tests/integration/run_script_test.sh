@@ -67,7 +67,7 @@ change_plan() {  # account price: preview, then apply it; prints the outcome (ap
 subscription_price() {  # account: the plan price of its subscription, as the API serves it from PostgreSQL
   api GET "/v1/accounts/$1/subscription" | python3 -c 'import json, sys
 d = json.load(sys.stdin)["subscription"]
-print(d["items"][0]["price"]["id"] if d else "")'
+print(d["items"][0]["price_id"] if d else "")'
 }
 post_usage() {  # identifier value
   api POST /v1/usage "{\"events\":[{\"identifier\":\"$1\",\"account_id\":\"demo\",\"event_name\":\"api_requests\",\"value\":$2}]}"

@@ -509,6 +509,71 @@ TEST_CASE("usage: identifiers are per account, windows are cut at the billing pe
                               "usage_aggregates a ON a.id = e.aggregate_id WHERE e.identifier = 'late-0'")) < now - 1200);
 }
 
+// Mixed intervals (flexible billing mode, Stripe changelog 2025-07-30.basil: each item keeps its own
+// current_period_start/end): an annual plan item beside a monthly metered item. Usage is billed on the metered item's
+// period, so that is the one ingest closes; before, the annual item's period was taken and usage of a month already
+// invoiced was accepted. Usage no invoice bills (a meter the plan has no price on, no subscription) is recorded but
+// answered, and shown, as not billed; before, it was accepted and shown as reported.
+TEST_CASE("usage: an annual plan's monthly metered item sets the period, and usage no invoice bills is answered and shown as not billed",
+          "[integration][kafka][postgres][usage]") {
+  Usage usage;
+  const auto now = unixNow();
+  pg::Connection db(usage.url);
+  const auto meter_id = scalar(db, "SELECT meter_id FROM usage_meters WHERE event_name = 'api_requests'");
+  REQUIRE_FALSE(meter_id.empty());
+  const nlohmann::json plan_price = {{"id", "price_annual"}, {"object", "price"}, {"product", "prod_plan"}, {"currency", "usd"},
+                                     {"type", "recurring"}, {"active", true}, {"unit_amount", 99000}, {"created", now - 86400 * 90},
+                                     {"recurring", {{"interval", "year"}, {"interval_count", 1}, {"usage_type", "licensed"}, {"meter", nullptr}}}};
+  const nlohmann::json usage_price = {{"id", "price_requests_monthly"}, {"object", "price"}, {"product", "prod_usage"}, {"currency", "usd"},
+                                      {"type", "recurring"}, {"active", true}, {"unit_amount", 1}, {"created", now - 86400 * 90},
+                                      {"recurring", {{"interval", "month"}, {"interval_count", 1}, {"usage_type", "metered"}, {"meter", meter_id}}}};
+  auto item = [&](const std::string& id, const nlohmann::json& price, std::int64_t start, std::int64_t end) {
+    return nlohmann::json{{"id", id}, {"object", "subscription_item"}, {"created", now - 86400 * 40}, {"quantity", 1},
+                          {"subscription", "sub_annual"}, {"current_period_start", start}, {"current_period_end", end},
+                          {"price", price}};
+  };
+  // The year began 40 days ago; the usage month an hour ago (its renewal invoice is past the reporting margin).
+  nlohmann::json sub = {{"id", "sub_annual"}, {"object", "subscription"}, {"customer", "cus_usage0"},
+                        {"created", now - 86400 * 40}, {"status", "active"}, {"livemode", false},
+                        {"cancel_at_period_end", false}, {"currency", "usd"}, {"billing_mode", {{"type", "flexible"}}},
+                        {"items", {{"object", "list"},
+                                   {"data", {item("si_plan", plan_price, now - 86400 * 40, now + 86400 * 325),
+                                             item("si_usage", usage_price, now - 3600, now + 86400 * 30 - 3600)}}}}};
+  testing::applyPayloads(db, {testing::makeEvent("price.created", now - 10, plan_price),
+                              testing::makeEvent("price.created", now - 10, usage_price),
+                              testing::makeEvent("customer.subscription.updated", now - 5, sub)});
+  auto reply = usage.post({{"events", nlohmann::json::array({
+      {{"identifier", "on-plan"}, {"account_id", "acct_0"}, {"event_name", "api_requests"}, {"value", 3}},
+      {{"identifier", "last-month"}, {"account_id", "acct_0"}, {"event_name", "api_requests"}, {"value", 4}, {"timestamp", now - 4000}},
+      {{"identifier", "off-plan"}, {"account_id", "acct_0"}, {"event_name", "storage_gb_hours"}, {"value", 5}},
+      {{"identifier", "no-sub"}, {"account_id", "acct_1"}, {"event_name", "api_requests"}, {"value", 6}}})}});
+  INFO(reply.body);
+  REQUIRE(reply.status == 200);
+  const auto answer = nlohmann::json::parse(reply.body);
+  const auto& r = answer["results"];
+  CHECK(r[0]["status"] == "accepted");
+  CHECK_FALSE(r[0].contains("not_billed"));
+  CHECK(r[1]["status"] == "rejected");
+  CHECK(r[1]["error"]["code"] == "period_closed");
+  CHECK(r[2]["status"] == "accepted");
+  CHECK(r[2]["not_billed"]["code"] == "meter_not_on_plan");
+  CHECK(r[3]["status"] == "accepted");
+  CHECK(r[3]["not_billed"]["code"] == "no_billable_subscription");
+  CHECK(answer["not_billed"] == 2);
+
+  auto read = usage.get("/v1/accounts/acct_0/usage");
+  CHECK(read["period_kind"] == "subscription");
+  CHECK(read["period_start"] == common::formatIso8601Utc(now - 3600));
+  for (const auto& m : read["meters"]) {
+    INFO(m.dump());
+    CHECK(m["billed_on_plan"] == (m["event_name"] == "api_requests"));
+    CHECK(m["not_billed_reason"] == (m["event_name"] == "api_requests" ? nlohmann::json() : nlohmann::json("meter_not_on_plan")));
+  }
+  auto none = usage.get("/v1/accounts/acct_1/usage");
+  CHECK(none["period_kind"] == "calendar_month");
+  CHECK(none["meters"][0]["not_billed_reason"] == "no_billable_subscription");
+}
+
 TEST_CASE("usage: Stripe's answer that it already holds an identifier counts as reported, not failed",
           "[integration][usage]") {
   testing::FakeStripe fake;
