@@ -5,6 +5,7 @@
 
 #include "api/api_error.h"
 #include "api/portal.h"
+#include "common/advisory_lock.h"
 #include "common/utc_time.h"
 
 namespace billing::api {
@@ -56,13 +57,13 @@ nlohmann::json Checkout::createSession(const std::string& account_id, const std:
   const auto success_url = allowedUrl(request, "success_url", allowed_origins_);
   const auto cancel_url = allowedUrl(request, "cancel_url", allowed_origins_);
 
-  auto live = db_.query(
-      "SELECT id FROM current_subscriptions WHERE customer_id = $1",
-      {customer_id});
-  if (!live.empty()) {
-    throw ApiError(409, "invalid_request_error", "subscription_exists",
-                   "the account already has a subscription (" + *live[0][0] + "): change its plan instead");
+  // One Checkout start of a customer at a time: two at once would both find no subscription and no open session.
+  pg::TryAdvisoryLock lock(db_, "checkout:" + customer_id);
+  if (!lock.held()) {
+    throw ApiError(409, "invalid_request_error", "checkout_in_progress",
+                   "a Checkout Session for this account is being started: use that one, or try again");
   }
+  requireNoSubscription(customer_id);
   auto price = db_.query(
       "SELECT pr.currency, pr.recurring_interval, pr.recurring_interval_count FROM prices pr\n"
       "JOIN products p ON p.id = pr.product_id\n"
@@ -71,21 +72,33 @@ nlohmann::json Checkout::createSession(const std::string& account_id, const std:
       {price_id});
   if (price.empty()) throw badRequest("price_not_available", "price " + price_id + " is not an active plan price");
   nlohmann::json line_items = {{{"price", price_id}, {"quantity", quantity}}};
-  // The catalog's usage prices (products carrying metadata meter_event_name) billed next to the plan.
+  // The catalog's usage prices (products carrying metadata meter_event_name) billed next to the plan: per meter the
+  // one on the plan's interval, else another interval of the same currency (an annual plan with monthly usage, as
+  // Terraform's catalog has it). Without it an annual subscriber's usage would be accepted and never invoiced.
+  bool mixed_intervals = false;
   for (const auto& row : db_.query(
-           "SELECT pr.id FROM prices pr JOIN products p ON p.id = pr.product_id\n"
+           "SELECT DISTINCT ON (coalesce(pr.meter, pr.id)) pr.id,\n"
+           "       pr.recurring_interval = $2 AND pr.recurring_interval_count = $3::int AS same_interval\n"
+           "FROM prices pr JOIN products p ON p.id = pr.product_id\n"
            "WHERE pr.active AND NOT pr.deleted AND pr.usage_type = 'metered' AND p.active AND NOT p.deleted\n"
-           "  AND p.metadata ? 'meter_event_name' AND pr.currency = $1 AND pr.recurring_interval = $2\n"
-           "  AND pr.recurring_interval_count = $3::int ORDER BY pr.id",
+           "  AND p.metadata ? 'meter_event_name' AND pr.currency = $1\n"
+           "ORDER BY coalesce(pr.meter, pr.id), same_interval DESC, pr.recurring_interval = 'month' DESC, pr.id",
            {price[0][0].value_or(""), price[0][1].value_or(""), price[0][2].value_or("1")})) {
     line_items.push_back({{"price", *row[0]}});
+    mixed_intervals = mixed_intervals || row[1] != "t";
   }
   nlohmann::json params = {{"mode", "subscription"}, {"customer", customer_id}, {"client_reference_id", account_id},
                            {"line_items", line_items}, {"success_url", success_url}, {"cancel_url", cancel_url},
                            {"metadata", {{"account_id", account_id}}},
                            {"subscription_data", {{"metadata", {{"account_id", account_id}}}}}};
+  // Items on different intervals need flexible billing mode (https://docs.stripe.com/billing/subscriptions/mixed-interval);
+  // it is Checkout's default since 2025-09-30.clover, and said here so an account default can't make it classic.
+  if (mixed_intervals) params["subscription_data"]["billing_mode"] = {{"type", "flexible"}};
   if (trial_days > 0) params["subscription_data"]["trial_period_days"] = trial_days;
   if (request.value("allow_promotion_codes", false)) params["allow_promotion_codes"] = true;
+  // Only one open session per customer: sessions stay payable for 24 hours, and two paid ones would be two
+  // subscriptions, both charging.
+  expireOpenSessions(customer_id);
   // Each session is a new object: a random key guards only the transport retries of this call.
   auto session = stripe_.post("/v1/checkout/sessions", params, "checkout:" + account_id + ":" + stripe::newIdempotencyKey());
   nlohmann::json answer = {{"account_id", account_id}, {"id", session.value("id", "")}, {"url", session.value("url", "")}};
@@ -93,6 +106,41 @@ nlohmann::json Checkout::createSession(const std::string& account_id, const std:
     answer["expires_at"] = common::formatIso8601Utc(session["expires_at"].get<std::int64_t>());
   }
   return answer;
+}
+
+void Checkout::requireNoSubscription(const std::string& customer_id) {
+  auto live = db_.query("SELECT id FROM current_subscriptions WHERE customer_id = $1", {customer_id});
+  if (!live.empty()) {
+    throw ApiError(409, "invalid_request_error", "subscription_exists",
+                   "the account already has a subscription (" + *live[0][0] + "): change its plan instead");
+  }
+  // Stripe's own list too: a session paid a moment ago has made a subscription whose event isn't synced yet.
+  auto listed = stripe_.get("/v1/subscriptions", {{"customer", customer_id}, {"status", "all"}, {"limit", "100"}});
+  for (const auto& sub : listed.value("data", nlohmann::json::array())) {
+    const auto status = sub.value("status", "");
+    if (status == "canceled" || status == "incomplete_expired") continue;
+    throw ApiError(409, "invalid_request_error", "subscription_exists",
+                   "the account already has a subscription (" + sub.value("id", "") + "): change its plan instead");
+  }
+}
+
+void Checkout::expireOpenSessions(const std::string& customer_id) {
+  auto open = stripe_.get("/v1/checkout/sessions", {{"customer", customer_id}, {"status", "open"}, {"limit", "100"}});
+  for (const auto& session : open.value("data", nlohmann::json::array())) {
+    const std::string id = session.value("id", "");
+    if (id.empty()) continue;
+    try {
+      // Expiring is the same act however often it is sent: one key per session.
+      stripe_.post("/v1/checkout/sessions/" + id + "/expire", nlohmann::json::object(), "checkout:expire:" + id);
+    } catch (const stripe::StripeError& e) {
+      if (e.status() != 400) throw;
+      // No longer open: completed meanwhile (a subscription is being made) or expired already.
+      if (stripe_.get("/v1/checkout/sessions/" + id).value("status", "") == "complete") {
+        throw ApiError(409, "invalid_request_error", "subscription_exists",
+                       "a Checkout Session of this account was just completed (" + id + "): its subscription is on the way");
+      }
+    }
+  }
 }
 
 }  // namespace billing::api

@@ -12,6 +12,7 @@
 #include <optional>
 #include <vector>
 #include <stdexcept>
+#include "common/advisory_lock.h"
 #include "common/digest.h"
 #include "common/json_log.h"
 #include "common/metrics.h"
@@ -25,28 +26,10 @@
 namespace billing::api {
 namespace {
 
-// A session-level advisory lock per subscription, held across the Stripe call, released on every path.
-class ChangeLock {
+// One change of a subscription at a time (see apply).
+class ChangeLock : public pg::TryAdvisoryLock {
  public:
-  ChangeLock(pg::Connection& db, const std::string& subscription_id) : db_(db), key_("plan-change:" + subscription_id) {
-    held_ = db_.query("SELECT pg_try_advisory_lock(hashtext($1))", {key_}).at(0)[0] == "t";
-  }
-  ~ChangeLock() {
-    if (!held_) return;
-    try {
-      db_.query("SELECT pg_advisory_unlock(hashtext($1))", {key_});
-    } catch (const std::exception&) {
-      // The connection broke: the session ended, and the lock with it.
-    }
-  }
-  ChangeLock(const ChangeLock&) = delete;
-  ChangeLock& operator=(const ChangeLock&) = delete;
-  bool held() const { return held_; }
-
- private:
-  pg::Connection& db_;
-  std::string key_;
-  bool held_ = false;
+  ChangeLock(pg::Connection& db, const std::string& subscription_id) : TryAdvisoryLock(db, "plan-change:" + subscription_id) {}
 };
 
 
@@ -109,6 +92,23 @@ void requireUpgradableItems(const CurrentSubscription& sub, const ItemMoves& mov
     throw ApiError(409, "invalid_request_error", "usage_would_be_lost",
                    "the subscription uses Stripe's classic billing mode, where replacing a metered price mid-period "
                    "drops the usage recorded so far: migrate it to flexible billing mode, or change at the period end");
+  }
+}
+
+// Items that stay as they are (a shared usage price, an add-on) keep their interval. In Stripe's classic billing
+// mode every item of a subscription must bill on the same interval; mixed intervals need flexible mode
+// (https://docs.stripe.com/billing/subscriptions/mixed-interval), so Stripe would refuse the change.
+void requireOneIntervalUnlessFlexible(pg::Connection& db, const CurrentSubscription& sub, const PriceRow& to,
+                                      const ItemMoves& moves) {
+  if (sub.billing_mode == "flexible") return;
+  for (const auto& item : sub.items) {
+    if (item.id == sub.plan->id || moves.metered_swaps.count(item.price_id)) continue;  // moved with the plan
+    auto price = loadPrice(db, item.price_id);
+    if (!price || (price->interval == to.interval && price->interval_count == to.interval_count)) continue;
+    throw ApiError(409, "invalid_request_error", "intervals_must_match",
+                   "the subscription uses Stripe's classic billing mode, where every item bills on one interval, and " +
+                       item.price_id + " bills every " + std::to_string(price->interval_count) + " " + price->interval +
+                       ": migrate it to flexible billing mode to bill them on different intervals");
   }
 }
 
@@ -230,9 +230,10 @@ nlohmann::json PlanChanges::preview(const std::string& account_id, const std::st
                            {"state", sub.billing_state.dump()}};
   requireOurSchedule(sub);
   requireNoPendingPayment(sub);
-  if (!upgrade && sub.cancel_at_period_end) throw cancellationPending();
+  if (!upgrade && sub.cancelling()) throw cancellationPending();
   auto moves = itemMoves(db_, sub, *from, *to, quantity);
   if (upgrade) requireUpgradableItems(sub, moves);
+  requireOneIntervalUnlessFlexible(db_, sub, *to, moves);
   answer["metered"] = {{"swapped", moves.metered_swaps}, {"added", moves.metered_added}};
   if (upgrade && sub.changeScheduled(now)) {
     // A change now would race the scheduled one (the schedule's next phase would still replace it at period end).
@@ -322,19 +323,17 @@ nlohmann::json PlanChanges::apply(const std::string& account_id, const std::stri
     throw ApiError(409, "invalid_request_error", "scheduled_change_pending",
                    "the subscription has a scheduled change: cancel it first, then preview again");
   }
-  if (claims->value("kind", "") != "upgrade") {
-    if (sub.cancel_at_period_end) throw cancellationPending();
-    return scheduleDowngrade(account_id, customer_id, sub, *claims, idempotency_key);
-  }
-  // One change of a subscription at a time: a second confirmation while the first is at Stripe would pass every
-  // check above and charge twice.
+  // One change of a subscription at a time, a downgrade included: a second confirmation while the first is at
+  // Stripe would pass every check above and charge twice, and a downgrade sent beside an upgrade would send back
+  // the phase as it was before the upgrade (with no proration: the paid upgrade reverted).
   ChangeLock lock(db_, sub.subscription_id);
   if (!lock.held()) {
     throw ApiError(409, "invalid_request_error", "change_in_progress",
                    "another change of this subscription is in progress: reload and try again");
   }
+  const bool upgrade = claims->value("kind", "") == "upgrade";
   const std::string operation = "change:" + account_id;
-  if (endedAttempts(operation, idempotency_key) > 0) {
+  if (upgrade && endedAttempts(operation, idempotency_key) > 0) {
     // An earlier attempt under this key ended in a Stripe error; after a 5xx Stripe may still have applied it.
     // Stripe's own state decides before a new attempt is sent.
     sync(stripe_.fetch("/v1/subscriptions/" + sub.subscription_id));
@@ -342,13 +341,19 @@ nlohmann::json PlanChanges::apply(const std::string& account_id, const std::stri
   {
     // Re-read under the lock: the other change may have landed meanwhile.
     auto again = current(customer_id);
-    if (again.plan->price_id == claims->value("price_id", "") && again.plan->quantity == claims->value("quantity", 0LL)) {
+    if (upgrade && again.plan->price_id == claims->value("price_id", "") &&
+        again.plan->quantity == claims->value("quantity", 0LL)) {
       return {{"account_id", account_id}, {"subscription", BillingReads(db_).subscription(customer_id)}};
     }
-    if (again.plan->price_id != sub.plan->price_id || again.plan->quantity != sub.plan->quantity || again.billing_state != sub.billing_state) {
+    if (again.plan->price_id != sub.plan->price_id || again.plan->quantity != sub.plan->quantity ||
+        again.billing_state != sub.billing_state || again.schedule_id != sub.schedule_id) {
       throw ApiError(409, "invalid_request_error", "preview_stale",
                      "the subscription changed since this preview: preview the change again");
     }
+  }
+  if (!upgrade) {
+    if (sub.cancelling()) throw cancellationPending();
+    return scheduleDowngrade(account_id, customer_id, sub, *claims, idempotency_key);
   }
   auto from = loadPrice(db_, sub.plan->price_id);
   auto to = loadPrice(db_, claims->value("price_id", ""));
@@ -467,28 +472,59 @@ nlohmann::json PlanChanges::scheduleDowngrade(const std::string& account_id, con
   // Without the caller's key, the preview names the attempt: a retried confirmation of it is the same attempt.
   const std::string named = idempotency_key.empty() ? claims.dump() : idempotency_key;
   stripe::StripeClient::Response schedule;
-  if (sub.schedule_id.empty()) {
-    schedule = postAttempt("/v1/subscription_schedules", {{"from_subscription", sub.subscription_id}},
-                           "schedule:create:" + sub.subscription_id, named);
+  const std::string create_operation = "schedule:create:" + sub.subscription_id;
+  const bool created = sub.schedule_id.empty();
+  if (created) {
+    // from_subscription takes no other parameter ("other parameters (such as phase values) cannot be set",
+    // https://docs.stripe.com/api/subscription_schedules/create; stricter reading: metadata neither): the schedule
+    // is unmarked until the update below marks it ours.
+    schedule = postAttempt("/v1/subscription_schedules", {{"from_subscription", sub.subscription_id}}, create_operation,
+                           named);
   } else {
     schedule = stripe_.fetch("/v1/subscription_schedules/" + sub.schedule_id);
     if (!scheduleIsOurs(schedule.body)) throw scheduleNotOurs(sub.schedule_id);
   }
-  nlohmann::json params;
+  stripe::StripeClient::Response updated;
   try {
-    auto from = loadPrice(db_, sub.plan->price_id);
-    if (!from) throw ApiError(409, "invalid_request_error", "current_price_unknown", "the current price is not synced yet");
-    auto moves = itemMoves(db_, sub, *from, *to, claims.value("quantity", 1LL));
-    params = downgradeParams(schedule.body, {sub.plan->price_id, to->id, claims.value("quantity", 1LL), to->interval,
-                                             to->interval_count, moves.metered_swaps, moves.metered_added});
-  } catch (const std::invalid_argument& e) {
-    throw ApiError(409, "invalid_request_error", "schedule_unexpected",
-                   std::string("the subscription's schedule can't take a downgrade: ") + e.what());
+    nlohmann::json params;
+    try {
+      auto from = loadPrice(db_, sub.plan->price_id);
+      if (!from) throw ApiError(409, "invalid_request_error", "current_price_unknown", "the current price is not synced yet");
+      auto moves = itemMoves(db_, sub, *from, *to, claims.value("quantity", 1LL));
+      params = downgradeParams(schedule.body, {sub.plan->price_id, to->id, claims.value("quantity", 1LL), to->interval,
+                                               to->interval_count, moves.metered_swaps, moves.metered_added});
+    } catch (const std::invalid_argument& e) {
+      throw ApiError(409, "invalid_request_error", "schedule_unexpected",
+                     std::string("the subscription's schedule can't take a downgrade: ") + e.what());
+    }
+    updated = postAttempt("/v1/subscription_schedules/" + schedule.body.at("id").get<std::string>(), params,
+                          "schedule:update:" + sub.subscription_id, named);
+  } catch (...) {
+    // A schedule made for this downgrade and left unmarked would read as someone else's from now on (every
+    // later change answered schedule_not_ours): it is released, and the attempt that made it ends.
+    if (created) undoCreatedSchedule(schedule.body.value("id", ""), sub.subscription_id, attemptBase(create_operation, named));
+    throw;
   }
-  auto updated = postAttempt("/v1/subscription_schedules/" + schedule.body.at("id").get<std::string>(), params,
-                             "schedule:update:" + sub.subscription_id, named);
   syncSchedule(updated, sub.subscription_id);
   return {{"account_id", account_id}, {"subscription", BillingReads(db_).subscription(customer_id)}};
+}
+
+void PlanChanges::undoCreatedSchedule(const std::string& schedule_id, const std::string& subscription_id,
+                                      const std::string& create_attempt) {
+  if (schedule_id.empty()) return;
+  try {
+    auto released = stripe_.postWithTime("/v1/subscription_schedules/" + schedule_id + "/release", nlohmann::json::object(),
+                                         "schedule:release:" + schedule_id + ":" + stripe::newIdempotencyKey());
+    subscription::WriteAttempts(db_).end(create_attempt, 0);  // 0: undone, not a Stripe error
+    syncSchedule(released, subscription_id);
+  } catch (const std::exception& e) {
+    metrics::defaultRegistry()
+        .counter("billing_api_schedule_release_failed_total",
+                 "Schedules made for a failed downgrade that could not be released (release them in the Dashboard)")
+        .inc();
+    log::error("a schedule made for a failed downgrade could not be released: release it in the Dashboard",
+               {{"schedule_id", schedule_id}, {"subscription_id", subscription_id}, {"error", e.what()}});
+  }
 }
 
 void PlanChanges::requireOurSchedule(const Current& sub) const {
@@ -508,15 +544,7 @@ ApiError PlanChanges::cancellationPending() {
 
 void PlanChanges::releaseFinishedSchedule(const Current& sub, std::int64_t now) {
   if (sub.schedule_id.empty() || !sub.schedule_ours || sub.changeScheduled(now)) return;
-  try {
-    auto released = stripe_.postWithTime("/v1/subscription_schedules/" + sub.schedule_id + "/release",
-                                         nlohmann::json::object(),
-                                         "schedule:release:" + sub.schedule_id + ":" + stripe::newIdempotencyKey());
-    syncSchedule(released, sub.subscription_id);
-  } catch (const stripe::StripeError& e) {
-    // Released meanwhile (by another request, or the worker saw it end): the subscription is free either way.
-    if (e.status() != 400) throw;
-  }
+  releaseOurSchedule(sub);
 }
 
 nlohmann::json PlanChanges::cancelScheduledChange(const std::string& account_id, const std::string& customer_id,
@@ -537,7 +565,7 @@ nlohmann::json PlanChanges::cancelScheduledChange(const std::string& account_id,
 }
 
 nlohmann::json PlanChanges::setCancelAtPeriodEnd(const std::string& account_id, const std::string& customer_id,
-                                                 bool cancel, const std::string& idempotency_key) {
+                                                 bool cancel, const std::string& idempotency_key, std::int64_t now) {
   // Cancelling (or resuming) needs no plan item and works in any status a subscription can still end from.
   auto found = currentSubscription(db_, customer_id);
   if (!found) throw ApiError(404, "invalid_request_error", "no_subscription", "the account has no subscription");
@@ -546,12 +574,48 @@ nlohmann::json PlanChanges::setCancelAtPeriodEnd(const std::string& account_id, 
   // drops a scheduled downgrade (the subscription ends anyway); a finished one changes nothing. Another's is left
   // alone.
   requireOurSchedule(sub);
-  if (!sub.schedule_id.empty()) releaseFinishedSchedule(sub, std::numeric_limits<std::int64_t>::max());
-  // Setting a flag is idempotent by nature; the key still protects against a retried request crossing an undo.
-  auto updated = postAttempt("/v1/subscriptions/" + sub.subscription_id, {{"cancel_at_period_end", cancel}},
+  if (!cancel && !sub.cancelling()) {
+    // Nothing to resume: answered as it is (a retried resume, or a page behind), never sent to Stripe.
+    return {{"account_id", account_id}, {"subscription", BillingReads(db_).subscription(customer_id)}};
+  }
+  if (!sub.schedule_id.empty()) {
+    if (cancel) {
+      releaseOurSchedule(sub);
+    } else {
+      releaseFinishedSchedule(sub, now);
+    }
+  }
+  auto updated = postAttempt("/v1/subscriptions/" + sub.subscription_id, cancellationParams(sub, cancel),
                              "cancel:" + sub.subscription_id + ":" + (cancel ? "1" : "0"), idempotency_key);
   sync(updated);
   return {{"account_id", account_id}, {"subscription", BillingReads(db_).subscription(customer_id)}};
+}
+
+nlohmann::json PlanChanges::cancellationParams(const Current& sub, bool cancel) {
+  if (cancel) {
+    // "For mixed interval subscriptions the existing cancel_at_period_end feature always resolves to the earliest
+    // item period end" (https://docs.stripe.com/changelog/basil/2025-07-30/cancel-at-enums): an annual plan beside a
+    // monthly usage item would end at the month's end. max_period_end ends it with the last period paid for.
+    if (sub.mixedPeriods()) return {{"cancel_at", "max_period_end"}};
+    return {{"cancel_at_period_end", true}};
+  }
+  // cancel_at_period_end=false clears a period-end cancellation (changelog 2018-02-28); a date set in the Dashboard
+  // or the portal ("cancel on date", or max_period_end) is cleared by unsetting cancel_at: "" (the update's
+  // cancel_at accepts "" in the API spec). Stricter reading: cancel_at_period_end=false may leave such a date set.
+  if (sub.cancel_at_period_end) return {{"cancel_at_period_end", false}};
+  return {{"cancel_at", ""}};
+}
+
+void PlanChanges::releaseOurSchedule(const Current& sub) {
+  try {
+    auto released = stripe_.postWithTime("/v1/subscription_schedules/" + sub.schedule_id + "/release",
+                                         nlohmann::json::object(),
+                                         "schedule:release:" + sub.schedule_id + ":" + stripe::newIdempotencyKey());
+    syncSchedule(released, sub.subscription_id);
+  } catch (const stripe::StripeError& e) {
+    // Released meanwhile (by another request, or the worker saw it end): the subscription is free either way.
+    if (e.status() != 400) throw;
+  }
 }
 
 }  // namespace billing::api

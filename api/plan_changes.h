@@ -42,9 +42,11 @@ class PlanChanges {
   nlohmann::json cancelScheduledChange(const std::string& account_id, const std::string& customer_id,
                                        const std::string& idempotency_key);
 
-  /// Cancel at the period end (`cancel` true) or undo that (false).
+  /// Cancel at the period end (`cancel` true: the last item period's end when the items' periods differ) or undo
+  /// any cancellation (false), a date set in the Dashboard or the portal included. A scheduled downgrade of ours is
+  /// dropped by a cancellation.
   nlohmann::json setCancelAtPeriodEnd(const std::string& account_id, const std::string& customer_id, bool cancel,
-                                      const std::string& idempotency_key);
+                                      const std::string& idempotency_key, std::int64_t now);
 
   static constexpr int kPreviewTtlSeconds = 600;
 
@@ -67,6 +69,9 @@ class PlanChanges {
   int endedAttempts(const std::string& operation, const std::string& idempotency_key);
   void syncSchedule(const stripe::StripeClient::Response& schedule, const std::string& subscription_id);
   void requireOurSchedule(const Current& sub) const;
+  /// Releases a schedule this downgrade made before it failed, and ends the attempt that made it.
+  void undoCreatedSchedule(const std::string& schedule_id, const std::string& subscription_id,
+                           const std::string& create_attempt);
   /// What Stripe invoiced for an applied upgrade against its preview: {previewed, charged, matches, invoice_id}; a
   /// mismatch is counted (billing_api_charge_mismatch_total) and logged. Throws StripeError.
   nlohmann::json checkCharge(const nlohmann::json& invoice, std::int64_t previewed, const std::string& subscription_id);
@@ -77,6 +82,10 @@ class PlanChanges {
   static ApiError cancellationPending();
   /// Releases our schedule once no phase is left to come (at `now`), so the subscription is free again.
   void releaseFinishedSchedule(const Current& sub, std::int64_t now);
+  /// Releases our schedule whatever is still to come in it (a cancellation drops a scheduled downgrade).
+  void releaseOurSchedule(const Current& sub);
+  /// The subscription update that sets (`cancel`) or clears its cancellation.
+  static nlohmann::json cancellationParams(const Current& sub, bool cancel);
   nlohmann::json scheduleDowngrade(const std::string& account_id, const std::string& customer_id, const Current& sub,
                                    const nlohmann::json& claims, const std::string& idempotency_key);
 

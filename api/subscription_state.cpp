@@ -70,7 +70,8 @@ std::optional<CurrentSubscription> currentSubscription(pg::Connection& db, const
       "         'discounts', coalesce(s.raw -> 'discounts', '[]'::jsonb), 'latest_invoice', s.raw -> 'latest_invoice',\n"
       "         'status', s.status, 'pending_update', s.raw -> 'pending_update')::text,\n"
       "       coalesce(extract(epoch FROM i.current_period_end)::bigint, 0), coalesce(s.raw #>> '{billing_mode,type}', 'classic'),\n"
-      "       coalesce(s.raw ->> 'collection_method', 'charge_automatically'), coalesce(pm.type, '')\n"
+      "       coalesce(s.raw ->> 'collection_method', 'charge_automatically'), coalesce(pm.type, ''),\n"
+      "       coalesce(extract(epoch FROM s.cancel_at)::bigint, 0)\n"
       "FROM current_subscriptions c JOIN subscriptions s ON s.id = c.id\n"
       "LEFT JOIN LATERAL (SELECT si.* FROM subscription_items si JOIN subscription_item_roles r ON r.id = si.id\n"
       "                   WHERE si.subscription_id = s.id AND r.role = 'plan') i ON true\n"
@@ -98,13 +99,16 @@ std::optional<CurrentSubscription> currentSubscription(pg::Connection& db, const
   c.billing_mode = *r.at(12);
   c.collection_method = *r.at(13);
   c.payment_method_type = *r.at(14);
+  c.cancel_at = std::stoll(*r.at(15));
   auto items = db.query(
-      "SELECT i.id, coalesce(i.price_id, ''), coalesce(i.product_id, ''), r.role, coalesce(i.quantity, 1)\n"
+      "SELECT i.id, coalesce(i.price_id, ''), coalesce(i.product_id, ''), r.role, coalesce(i.quantity, 1),\n"
+      "       coalesce(extract(epoch FROM i.current_period_end)::bigint, 0)\n"
       "FROM subscription_items i JOIN subscription_item_roles r ON r.id = i.id\n"
       "WHERE i.subscription_id = $1 ORDER BY i.created, i.id",
       {c.subscription_id});
   for (const auto& row : items) {
-    SubscriptionItemRow item{*row.at(0), *row.at(1), *row.at(2), *row.at(3), std::stoll(*row.at(4))};
+    SubscriptionItemRow item{*row.at(0), *row.at(1), *row.at(2), *row.at(3), std::stoll(*row.at(4)),
+                             std::stoll(*row.at(5))};
     if (item.role == "plan") c.plan = item;
     c.items.push_back(item);
   }

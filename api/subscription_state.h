@@ -40,6 +40,7 @@ std::vector<PriceRow> meteredPricesOfPlan(pg::Connection& db, const std::string&
 struct SubscriptionItemRow {
   std::string id, price_id, product_id, role;  // role: plan, metered, add_on
   std::int64_t quantity = 1;
+  std::int64_t period_end = 0;  // the item's own current_period_end (items differ with mixed intervals)
 };
 
 struct CurrentSubscription {
@@ -53,6 +54,7 @@ struct CurrentSubscription {
   std::int64_t period_end = 0;
   bool schedule_ours = false;
   bool cancel_at_period_end = false;
+  std::int64_t cancel_at = 0;  // Stripe's cancel_at, 0 if none: also a date set in the Dashboard or portal
   /// What the charge of a change depends on besides price and quantity (period, trial, cancellation, discounts,
   /// latest invoice, status, pending update); pinned in a preview token.
   nlohmann::json billing_state;
@@ -62,6 +64,15 @@ struct CurrentSubscription {
 
   /// A change is still to come in the schedule (a phase after the current one).
   bool changeScheduled(std::int64_t now) const;
+  /// Set to end: at the period end, or on a date (`cancel_at`, e.g. the portal's "cancel on date").
+  bool cancelling() const { return cancel_at_period_end || cancel_at > 0; }
+  /// Its items end their periods at different times (mixed intervals, flexible billing mode).
+  bool mixedPeriods() const {
+    for (const auto& item : items) {
+      if (item.period_end != items.front().period_end) return true;
+    }
+    return false;
+  }
   /// Some item bills usage (a metered price).
   bool hasMeteredItem() const {
     for (const auto& item : items) {

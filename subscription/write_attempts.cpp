@@ -16,11 +16,14 @@ bool WriteAttempts::endsAttempt(const stripe::StripeError& error) {
 }
 
 void WriteAttempts::record(const std::string& base, const stripe::StripeError& error) {
-  if (!endsAttempt(error)) return;
+  if (endsAttempt(error)) end(base, error.status());
+}
+
+void WriteAttempts::end(const std::string& base, int status) {
   db_.query("INSERT INTO stripe_write_attempts (base_key, ended, last_status) VALUES ($1, 1, $2::int)\n"
             "ON CONFLICT (base_key) DO UPDATE SET ended = stripe_write_attempts.ended + 1,\n"
             "  last_status = excluded.last_status, updated_at = now()",
-            {base, std::to_string(error.status())});
+            {base, std::to_string(status)});
   // Stripe forgets keys after 24 hours; so can we (two days: a margin for clocks).
   db_.query("DELETE FROM stripe_write_attempts WHERE updated_at < now() - interval '2 days'");
 }

@@ -26,6 +26,10 @@ class WriteAttempts {
   /// (a request with that key still executing) and 429 (refused before executing, nothing saved) don't.
   void record(const std::string& base, const stripe::StripeError& error);
 
+  /// Ends the current attempt whatever Stripe answered: its effect was undone (a schedule made for a downgrade
+  /// whose update failed, then released), so a replay of its saved answer would hand back the undone object.
+  void end(const std::string& base, int status);
+
   static bool endsAttempt(const stripe::StripeError& error);
 
  private:

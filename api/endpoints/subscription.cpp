@@ -60,14 +60,14 @@ std::string postCancelScheduledChange(Call& call) {
 std::string postCancel(Call& call) {
   auto key = call.idempotencyKey();
   return change(call, [&](PlanChanges& changes, const std::string& customer) {
-    return changes.setCancelAtPeriodEnd(call.accountId(), customer, true, key);
+    return changes.setCancelAtPeriodEnd(call.accountId(), customer, true, key, unixNow());
   });
 }
 
 std::string postResume(Call& call) {
   auto key = call.idempotencyKey();
   return change(call, [&](PlanChanges& changes, const std::string& customer) {
-    return changes.setCancelAtPeriodEnd(call.accountId(), customer, false, key);
+    return changes.setCancelAtPeriodEnd(call.accountId(), customer, false, key, unixNow());
   });
 }
 

@@ -6,7 +6,7 @@
 CREATE TABLE stripe_write_attempts (
   base_key    text PRIMARY KEY,     -- the operation and a digest of the caller's key (never the key itself)
   ended       integer NOT NULL,     -- attempts Stripe answered with a definite error
-  last_status integer NOT NULL,     -- that error's HTTP status
+  last_status integer NOT NULL,     -- that error's HTTP status; 0 when the attempt's effect was undone
   updated_at  timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX stripe_write_attempts_updated_at ON stripe_write_attempts (updated_at);

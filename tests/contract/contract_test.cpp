@@ -512,3 +512,56 @@ TEST_CASE("contract: a send_invoice subscription's invoices are sent, due by its
   CHECK(proration["amount_due"].get<std::int64_t>() > 0);
   CHECK(proration["due_date"].is_number());
 }
+
+// Mixed intervals (https://docs.stripe.com/billing/subscriptions/mixed-interval, changelog 2025-07-30.basil): only
+// flexible billing mode allows items on different intervals, each keeping its own current_period_start/end; only the
+// items whose period ends renew. cancel_at_period_end "always resolves to the earliest item period end", and
+// cancel_at takes min_period_end / max_period_end, or "" to unset (changelog basil cancel-at-enums; the update's
+// cancel_at in the API spec). Stricter readings: cancel_at_period_end=false leaves a cancel_at set another way, and
+// both parameters at once are refused.
+TEST_CASE("contract: mixed intervals need flexible mode, each item renews on its own period, and cancel_at resolves over the items", "[contract]") {
+  auto clock = api().newClock(kMar1);
+  auto customer = api().newCustomer(clock);
+  auto event_name = "mixed_calls_" + StripeApi::newKey().substr(9, 10);
+  auto meter = api().ok(api().post("/v1/billing/meters", {{"display_name", "Mixed calls"}, {"event_name", event_name},
+                                                          {"default_aggregation[formula]", "sum"}}));
+  auto product = api().ok(api().post("/v1/products", {{"name", "Calls"}}));
+  std::string calls = api().ok(api().post("/v1/prices", {{"product", product["id"]}, {"currency", "usd"}, {"unit_amount", "2"},
+                                                         {"recurring[interval]", "month"}, {"recurring[usage_type]", "metered"},
+                                                         {"recurring[meter]", meter["id"]}}))["id"];
+  auto annual = api().newPrice(120000, "year"), monthly = api().newPrice(10000);
+  requireError(api().post("/v1/subscriptions", {{"customer", customer}, {"items[0][price]", annual}, {"items[1][price]", calls},
+                                                {"billing_mode[type]", "classic"}}),
+               400, "invalid_request_error", "", "items");
+  auto classic = subscribe(customer, {{"items[0][price]", monthly}, {"items[1][price]", calls}, {"billing_mode[type]", "classic"}});
+  requireError(api().post("/v1/subscriptions/" + classic["id"].get<std::string>(),
+                          {{"items[0][id]", classic["items"]["data"][0]["id"]}, {"items[0][price]", annual}}),
+               400, "invalid_request_error", "", "items");
+  api().ok(api().del("/v1/subscriptions/" + classic["id"].get<std::string>()));
+
+  auto sub = subscribe(customer, {{"items[0][price]", annual}, {"items[1][price]", calls}});  // flexible: the default
+  const std::string id = sub["id"];
+  const std::int64_t year_end = sub["items"]["data"][0]["current_period_end"];
+  const std::int64_t month_end = sub["items"]["data"][1]["current_period_end"];
+  REQUIRE(month_end < year_end);
+  auto update = [&](const Form& form) { return api().ok(api().post("/v1/subscriptions/" + id, form)); };
+  CHECK(update({{"cancel_at_period_end", "true"}})["cancel_at"] == month_end);
+  CHECK(update({{"cancel_at_period_end", "false"}})["cancel_at"].is_null());
+  auto at_max = update({{"cancel_at", "max_period_end"}});
+  CHECK(at_max["cancel_at"] == year_end);
+  CHECK(at_max["cancel_at_period_end"] == false);
+  CHECK(update({{"cancel_at_period_end", "false"}})["cancel_at"] == year_end);
+  requireError(api().post("/v1/subscriptions/" + id, {{"cancel_at", "max_period_end"}, {"cancel_at_period_end", "true"}}), 400,
+               "invalid_request_error", "", "cancel_at");
+
+  api().advance(clock, month_end + 2 * 3600);
+  auto renewed = retrieve("/v1/subscriptions/" + id);
+  CHECK(renewed["status"] == "active");
+  CHECK(renewed["items"]["data"][0]["current_period_end"] == year_end);  // the annual item doesn't renew monthly
+  CHECK(renewed["items"]["data"][1]["current_period_start"] == month_end);
+  CHECK(renewed["items"]["data"][1]["current_period_end"].get<std::int64_t>() > month_end);
+  for (const auto& line : latestInvoice(renewed)["lines"]["data"]) {
+    CHECK(line["pricing"]["price_details"]["price"] == calls);  // only the usage of the month closed
+  }
+  CHECK(update({{"cancel_at", ""}})["cancel_at"].is_null());
+}

@@ -1265,6 +1265,7 @@ TEST_CASE("only a subscription in use changes plan, and any current one can be c
   sub["status"] = "canceled";
   sub["ended_at"] = unixNow() - 10;
   testing::applyPayloads(db, {testing::makeEvent("customer.subscription.updated", unixNow() + 5, sub)});  // after the cancel written above
+  api.fake.put(sub);  // ended at Stripe too: Checkout asks Stripe's list as well
   auto ended = json(api.call("GET", "/v1/accounts/acct_oskar/subscription", kKey))["subscription"];
   CHECK(ended["current"] == false);
   checkError(api.call("POST", "/v1/accounts/acct_oskar/subscription/cancel", kKey, "{}"), 404, "no_subscription");
@@ -1367,4 +1368,198 @@ TEST_CASE("after Stripe's 500 on a change, a retry with the same Idempotency-Key
   // Once applied, the same request again answers that success without a third update.
   CHECK(confirm().status == 200);
   CHECK(postsTo(api, "/v1/subscriptions/" + w.subscription) == 2);
+}
+
+namespace {
+
+// An annual and a monthly Pro price, and a usage price on its own product (Terraform's catalog shape: usage billed
+// monthly, shared by every plan); subscribed to Pro monthly with the usage item, in `mode` billing mode.
+struct MixedWorld {
+  ClockWorld w;
+  std::string pro_monthly, pro_annual, calls;
+};
+
+MixedWorld mixedWorld(Api& api, const std::string& mode) {
+  api.fake.setLatency(0);
+  stripe::StripeClient& stripe = *api.stripe;
+  auto key = [](const std::string& what) { return "mixed:" + what + ":" + stripe::newIdempotencyKey(); };
+  MixedWorld m;
+  m.w.start = unixNow();
+  auto meter = stripe.post("/v1/billing/meters", {{"display_name", "API calls"}, {"event_name", "mixed_calls"},
+                                                  {"default_aggregation", {{"formula", "sum"}}}}, key("meter"));
+  std::string pro = stripe.post("/v1/products", {{"name", "Pro"}, {"metadata", {{"plan_key", "pro"}}}}, key("pro"))["id"];
+  std::string usage = stripe.post("/v1/products", {{"name", "API calls"}}, key("usage"))["id"];
+  auto price = [&](const std::string& product, std::int64_t amount, const nlohmann::json& recurring) {
+    return stripe.post("/v1/prices", {{"product", product}, {"currency", "usd"}, {"unit_amount", amount}, {"recurring", recurring}},
+                       key("price"))["id"].get<std::string>();
+  };
+  m.pro_monthly = price(pro, 3000, {{"interval", "month"}});
+  m.pro_annual = price(pro, 30000, {{"interval", "year"}});
+  m.calls = price(usage, 2, {{"interval", "month"}, {"usage_type", "metered"}, {"meter", meter["id"]}});
+  m.w.clock = stripe.post("/v1/test_helpers/test_clocks", {{"frozen_time", m.w.start}}, key("clock"))["id"];
+  m.w.customer = stripe.post("/v1/customers", {{"email", "mixed@example.com"}, {"test_clock", m.w.clock},
+                                               {"payment_method", "pm_card_visa"},
+                                               {"invoice_settings", {{"default_payment_method", "pm_card_visa"}}}},
+                             key("customer"))["id"];
+  auto sub = stripe.post("/v1/subscriptions", {{"customer", m.w.customer}, {"billing_mode", {{"type", mode}}},
+                                               {"items", {{{"price", m.pro_monthly}}, {{"price", m.calls}}}}},
+                         key("subscription"));
+  m.w.subscription = sub["id"];
+  m.w.period_end = sub["items"]["data"][0]["current_period_end"];
+  syncFromFake(api);
+  pg::Connection(api.url).query("INSERT INTO accounts (account_id, customer_id) VALUES ('acct_clock', $1)", {m.w.customer});
+  return m;
+}
+
+nlohmann::json fakeItemOf(Api& api, const std::string& subscription, const std::string& price) {
+  const auto sub = api.fake.object("subscription", subscription);  // kept: the loop reads into it
+  for (const auto& item : sub["items"]["data"]) {
+    if (item["price"]["id"] == price) return item;
+  }
+  return nullptr;
+}
+
+testing::HttpReply previewSeats(Api& api, const std::string& price_id, std::int64_t quantity) {
+  return api.call("POST", "/v1/accounts/acct_clock/subscription/preview", kKey,
+                  nlohmann::json{{"price_id", price_id}, {"quantity", quantity}}.dump());
+}
+
+}  // namespace
+
+TEST_CASE("flexible mode: monthly -> annual keeps the monthly usage item on its month, cancel ends with the annual period, resume clears it", "[integration][postgres][api][clock]") {
+  Api api;
+  auto m = mixedWorld(api, "flexible");
+  auto up = previewChange(api, m.pro_annual);
+  REQUIRE(up["kind"] == "upgrade");
+  auto applied = confirmChange(api, up);
+  INFO(applied.body);
+  REQUIRE(applied.status == 200);
+  CHECK(json(applied)["outcome"] == "applied");
+  auto plan = fakeItemOf(api, m.w.subscription, m.pro_annual);
+  auto usage = fakeItemOf(api, m.w.subscription, m.calls);
+  REQUIRE(plan.is_object());
+  REQUIRE(usage.is_object());
+  const std::int64_t year_end = plan["current_period_end"];
+  CHECK(usage["current_period_end"] == m.w.period_end);  // usage still billed monthly
+  REQUIRE(year_end > m.w.period_end);
+  syncFromFake(api);
+
+  // Before: cancel_at_period_end=true, which Stripe resolves to the earliest item period end: the paid annual plan
+  // would end at the usage item's month end.
+  auto cancel = api.call("POST", "/v1/accounts/acct_clock/subscription/cancel", kKey, "{}");
+  INFO(cancel.body);
+  REQUIRE(cancel.status == 200);
+  CHECK(api.fake.object("subscription", m.w.subscription)["cancel_at"] == year_end);
+  CHECK(json(cancel)["subscription"]["cancel_at"] == common::formatIso8601Utc(year_end));
+  // Before: cancel_at_period_end=false, which leaves a cancel_at date in place.
+  auto resume = api.call("POST", "/v1/accounts/acct_clock/subscription/resume", kKey, "{}");
+  INFO(resume.body);
+  REQUIRE(resume.status == 200);
+  CHECK(api.fake.object("subscription", m.w.subscription)["cancel_at"].is_null());
+  CHECK(json(resume)["subscription"]["cancel_at"].is_null());
+}
+
+TEST_CASE("classic mode: a change to an annual plan beside a monthly usage item is refused before Stripe, with the way out", "[integration][postgres][api]") {
+  Api api;
+  auto m = mixedWorld(api, "classic");
+  auto reply = previewSeats(api, m.pro_annual, 1);
+  checkError(reply, 409, "intervals_must_match");
+  CHECK(json(reply)["error"]["message"].get<std::string>().find("flexible") != std::string::npos);
+  CHECK(postsTo(api, "/v1/subscriptions/" + m.w.subscription) == 0);
+}
+
+TEST_CASE("a cancel date set in the portal or Dashboard is a cancellation: no downgrade on top, and resume clears it", "[integration][postgres][api][clock]") {
+  Api api;
+  auto w = clockWorld(api, unixNow(), false, 3);
+  // What the portal's "cancel on date" or the Dashboard does: cancel_at, with cancel_at_period_end false.
+  api.stripe->post("/v1/subscriptions/" + w.subscription, {{"cancel_at", w.period_end}}, stripe::newIdempotencyKey());
+  syncFromFake(api);
+  checkError(previewSeats(api, w.starter, 1), 409, "cancellation_pending");
+  auto resume = api.call("POST", "/v1/accounts/acct_clock/subscription/resume", kKey, "{}");
+  INFO(resume.body);
+  REQUIRE(resume.status == 200);
+  CHECK(api.fake.object("subscription", w.subscription)["cancel_at"].is_null());
+  REQUIRE(previewSeats(api, w.starter, 1).status == 200);
+}
+
+TEST_CASE("cancel while a downgrade is scheduled drops the downgrade and cancels", "[integration][postgres][api][clock]") {
+  Api api;
+  auto w = clockWorld(api, unixNow(), false, 3);
+  auto down = previewSeats(api, w.starter, 1);
+  REQUIRE(down.status == 200);
+  REQUIRE(json(down)["kind"] == "downgrade");
+  REQUIRE(confirmChange(api, json(down)).status == 200);
+  REQUIRE(api.fake.object("subscription", w.subscription)["schedule"].is_string());
+  // Before: the schedule had a phase to come, so it was kept, and Stripe refused the cancellation (400).
+  auto cancel = api.call("POST", "/v1/accounts/acct_clock/subscription/cancel", kKey, "{}");
+  INFO(cancel.body);
+  REQUIRE(cancel.status == 200);
+  auto sub = api.fake.object("subscription", w.subscription);
+  CHECK(sub["cancel_at_period_end"] == true);
+  CHECK(sub["schedule"].is_null());
+  CHECK(json(cancel)["subscription"]["scheduled_change"].is_null());
+  CHECK(json(cancel)["subscription"]["cancel_at_period_end"] == true);
+}
+
+TEST_CASE("a downgrade waits for a change of the subscription in progress", "[integration][postgres][api][clock]") {
+  Api api;
+  auto w = clockWorld(api, unixNow(), false, 3);
+  auto down = previewSeats(api, w.starter, 1);
+  REQUIRE(down.status == 200);
+  pg::Connection holder(api.url);  // another request holding the subscription's change lock
+  holder.query("SELECT pg_advisory_lock(hashtext($1))", {"plan-change:" + w.subscription});
+  // Before: downgrades took no lock, and could send back a phase read before a concurrent upgrade.
+  checkError(confirmChange(api, json(down)), 409, "change_in_progress");
+  CHECK(postsTo(api, "/v1/subscription_schedules") == 0);
+  holder.query("SELECT pg_advisory_unlock(hashtext($1))", {"plan-change:" + w.subscription});
+  CHECK(confirmChange(api, json(down)).status == 200);
+}
+
+TEST_CASE("a downgrade whose schedule update fails leaves no schedule behind, and the same confirmation works again", "[integration][postgres][api][clock]") {
+  Api api;
+  auto w = clockWorld(api, unixNow(), false, 3);
+  auto down = json(previewSeats(api, w.starter, 1));
+  api.fake.failNext(1, 500, "POST /v1/subscription_schedules/");
+  auto failed = confirmChange(api, down);
+  INFO(failed.body);
+  CHECK(failed.status >= 500);
+  // Before: the schedule made from the subscription stayed, unmarked, and every later change answered
+  // schedule_not_ours.
+  CHECK(api.fake.object("subscription", w.subscription)["schedule"].is_null());
+  syncFromFake(api);
+  auto again = confirmChange(api, down);
+  INFO(again.body);
+  REQUIRE(again.status == 200);
+  REQUIRE(json(again)["subscription"]["scheduled_change"].is_object());
+  CHECK(json(again)["subscription"]["scheduled_change"]["quantity"] == 1);
+}
+
+TEST_CASE("two Checkout sessions never make two subscriptions: a new one expires the open one, and none starts once Stripe has one", "[integration][postgres][api]") {
+  Api api;
+  currentPeriod(api);
+  REQUIRE(api.call("POST", "/v1/accounts", kKey, R"({"account_id":"acct_new","email":"n@example.com"})").status == 200);
+  const std::string body = R"({"price_id":")" + kStarterMonthly +
+                           R"(","success_url":"https://app.example.com/billing?done=1","cancel_url":"https://app.example.com/billing"})";
+  // An annual plan gets the catalog's monthly usage price beside it, in flexible mode (mixed intervals). Before:
+  // only usage prices of the plan's interval were added, so an annual subscriber's usage was never invoiced.
+  addMeteredItem(api);
+  auto annual = api.call("POST", "/v1/accounts/acct_new/checkout_session", kKey,
+                         R"({"price_id":")" + kProYearly +
+                             R"(","success_url":"https://app.example.com/billing?done=1","cancel_url":"https://app.example.com/billing"})");
+  INFO(annual.body);
+  REQUIRE(annual.status == 200);
+  auto made = api.fake.requests().back();
+  CHECK(made.body.find("line_items%5B1%5D%5Bprice%5D=price_api_calls") != std::string::npos);
+  CHECK(made.body.find("subscription_data%5Bbilling_mode%5D%5Btype%5D=flexible") != std::string::npos);
+  auto first = api.call("POST", "/v1/accounts/acct_new/checkout_session", kKey, body);
+  REQUIRE(first.status == 200);
+  // The page's Back, then Choose again: a second session. Before: both stayed open for 24 hours, both payable.
+  auto second = api.call("POST", "/v1/accounts/acct_new/checkout_session", kKey, body);
+  REQUIRE(second.status == 200);
+  CHECK(api.fake.object("checkout.session", json(first)["id"])["status"] == "expired");
+  CHECK(api.fake.object("checkout.session", json(second)["id"])["status"] == "open");
+  CHECK_THROWS(api.fake.completeCheckout(json(first)["id"]));
+  // Paid at Stripe, its event not synced yet. Before: only our rows were checked, so a third session started.
+  api.fake.completeCheckout(json(second)["id"]);
+  checkError(api.call("POST", "/v1/accounts/acct_new/checkout_session", kKey, body), 409, "subscription_exists");
 }

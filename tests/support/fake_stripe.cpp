@@ -140,6 +140,20 @@ Answer read(State& s, const std::vector<std::string>& parts, const std::multimap
     return list(objectsOf(s, "test_helpers.test_clock"), query, "/v1/test_helpers/test_clocks");
   }
   if (parts.size() >= 3 && parts[1] == "billing" && parts[2] == "meters") return fake::meters(s, "GET", parts, none, query);
+  if (parts.size() >= 3 && parts[1] == "checkout" && parts[2] == "sessions") {
+    if (parts.size() == 4) return {200, s.get("checkout.session", parts[3], "checkout session"), {}};
+    if (parts.size() != 3) return notFound("GET", path);
+    // https://docs.stripe.com/api/checkout/sessions/list: filters customer and status (open, complete, expired).
+    auto customer = query.find("customer");
+    auto status = query.find("status");
+    std::vector<json> sessions;
+    for (const auto& session : objectsOf(s, "checkout.session")) {
+      if (customer != query.end() && session.value("customer", json()) != customer->second) continue;
+      if (status != query.end() && session.value("status", "") != status->second) continue;
+      sessions.push_back(session);
+    }
+    return list(sessions, query, "/v1/checkout/sessions");
+  }
   if (parts[1] == "events" && parts.size() == 2) {
     std::vector<std::string> types;
     for (auto [it, end] = query.equal_range("types[]"); it != end; ++it) types.push_back(it->second);
@@ -332,7 +346,8 @@ ScriptedResponse answer(State& state, const RecordedRequest& recorded) {
       return *page;
     }
     state.requests.push_back(recorded);
-    if (state.fail_count > 0) {
+    if (state.fail_count > 0 &&
+        (recorded.method + " " + recorded.uri).rfind(state.fail_request, 0) == 0) {
       --state.fail_count;
       answer = scriptedFailure(state, recorded);
     } else {
@@ -446,9 +461,10 @@ void FakeStripe::setSearchDelay(std::int64_t seconds) {
   state_->search_delay_seconds = seconds;
 }
 
-void FakeStripe::failNext(int count, int status) {
+void FakeStripe::failNext(int count, int status, const std::string& request) {
   std::lock_guard lock(state_->mutex);
   state_->fail_count = count;
+  state_->fail_request = request;
   state_->fail_status = status;
 }
 

@@ -56,8 +56,9 @@ class FakeStripe {
   void setSearchDelay(std::int64_t seconds);
   /// The next `count` requests answer `status` with a Stripe error body. A 429 is refused before execution (not
   /// saved for its Idempotency-Key); a 5xx happened during execution and is saved, with `Stripe-Should-Retry: false`,
-  /// as Stripe does (https://docs.stripe.com/api/idempotent_requests: "including 500 errors").
-  void failNext(int count, int status);
+  /// as Stripe does (https://docs.stripe.com/api/idempotent_requests: "including 500 errors"). With `request`
+  /// ("POST /v1/subscription_schedules/"), only requests whose method and path start with it fail; others pass.
+  void failNext(int count, int status, const std::string& request = "");
   /// The next `count` requests are executed (and saved for their Idempotency-Key) but their connection closes before
   /// the answer: a network failure after Stripe did the work, which the client can only resend
   /// (https://docs.stripe.com/api/idempotent_requests: "if a connection error occurs, you can safely repeat the

@@ -95,6 +95,7 @@ struct State {
   std::vector<json> events;
   int fail_count = 0;
   int fail_status = 500;
+  std::string fail_request;  // "" fails any request; else the method and path prefix that fails
   int lose_count = 0;  // answers lost after execution (loseAnswers)
   std::vector<RecordedRequest> requests;
   struct Saved {
