@@ -32,7 +32,9 @@ std::optional<std::string> changedFact(const nlohmann::json& pinned, const nlohm
   static const std::vector<std::pair<const char*, const char*>> facts = {
       {"period_start", "billing period"}, {"period_end", "billing period"}, {"trial_end", "trial"},
       {"cancel_at_period_end", "cancellation"}, {"cancel_at", "cancellation"}, {"discounts", "discounts"},
-      {"latest_invoice", "latest invoice"}, {"status", "status"}, {"pending_update", "pending payment"}};
+      {"latest_invoice", "latest invoice"}, {"status", "status"}, {"pending_update", "pending payment"},
+      {"customer_balance", "customer's account balance"}, {"customer_discount", "customer's discount"},
+      {"tax_location", "customer's tax location"}, {"tax_settings", "tax settings"}};
   for (const auto& [key, name] : facts) {
     if (pinned.value(key, nlohmann::json()) != now.value(key, nlohmann::json())) return std::string(name);
   }

@@ -19,7 +19,8 @@ namespace billing::api {
 bool appliesNow(const PriceRow& from, std::int64_t from_amount, const PriceRow& to, std::int64_t to_amount);
 
 /// Which fact pinned in a preview token differs from the subscription's state now ("billing period", "trial",
-/// "cancellation", "discounts", "latest invoice", "status", "pending payment"), if any: the charge depends on them.
+/// "cancellation", "discounts", "latest invoice", "status", "pending payment", the customer's balance, discount
+/// and tax location, the tax settings), if any: the charge depends on them.
 std::optional<std::string> changedFact(const nlohmann::json& pinned, const nlohmann::json& now);
 
 }  // namespace billing::api

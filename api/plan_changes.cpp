@@ -7,7 +7,9 @@
 
 #include <algorithm>
 #include <limits>
+#include <functional>
 #include <map>
+#include <memory>
 #include <set>
 #include <optional>
 #include <vector>
@@ -18,6 +20,7 @@
 #include "common/metrics.h"
 #include "common/utc_time.h"
 #include "sync/object_fetcher.h"
+#include "subscription/invoice_breakdown.h"
 #include "subscription/price_amount.h"
 #include "subscription/upgrade_payment.h"
 #include "subscription/write_attempts.h"
@@ -126,6 +129,21 @@ const char* collectionOf(subscription::UpgradePayment payment) {
   }
 }
 
+// The preview's parts of the invoice of now (all zero for a downgrade: nothing is invoiced until the period end).
+void putBreakdown(nlohmann::json& answer, const subscription::InvoiceBreakdown& b) {
+  answer["proration_credit"] = b.proration_credit;
+  answer["proration_charge"] = b.proration_charge;
+  answer["new_period_charge"] = b.new_period_charge;
+  answer["usage_charge"] = b.usage_charge;
+  answer["other_charges"] = b.other_charges;
+  answer["subtotal"] = b.subtotal;
+  answer["discount"] = b.discount;
+  answer["tax"] = b.tax;
+  answer["total"] = b.total;
+  answer["balance_applied"] = b.balance_applied;
+  answer["amount_due_now"] = b.amount_due;
+}
+
 // A change waiting for its payment must be paid or expire first: a second one would replace it unpaid.
 void requireNoPendingPayment(const CurrentSubscription& sub) {
   if (!sub.pending_update.is_object()) return;
@@ -169,6 +187,17 @@ std::int64_t PlanChanges::periodAmount(PriceRow& price, std::int64_t quantity, c
                        subscription::unpriceableCode(priced.reason) + ": " + priced.detail + ")");
   }
   return *priced.amount;
+}
+
+std::function<bool(const std::string&)> PlanChanges::meteredPrices() {
+  return [this, known = std::make_shared<std::map<std::string, bool>>()](const std::string& price_id) {
+    auto [it, added] = known->try_emplace(price_id, false);
+    if (added) {
+      auto price = loadPrice(db_, price_id);
+      it->second = price && !price->licensed();
+    }
+    return it->second;
+  };
 }
 
 void PlanChanges::sync(const stripe::StripeClient::Response& response) {
@@ -222,8 +251,7 @@ nlohmann::json PlanChanges::preview(const std::string& account_id, const std::st
                                    {"unit_amount", to->unit_amount ? nlohmann::json(*to->unit_amount) : nlohmann::json()},
                                    {"amount", to_amount}, {"interval", to->interval}}},
                            {"currency", sub.currency},
-                           {"period_end", common::formatIso8601Utc(sub.period_end)},
-                           {"next_invoice_total", to_amount}};
+                           {"period_end", common::formatIso8601Utc(sub.period_end)}};
   nlohmann::json claims = {{"sub", account_id}, {"subscription_id", sub.subscription_id}, {"item_id", sub.plan->id},
                            {"from_price", sub.plan->price_id}, {"from_quantity", sub.plan->quantity}, {"price_id", price_id},
                            {"quantity", quantity}, {"kind", upgrade ? "upgrade" : "downgrade"},
@@ -240,6 +268,7 @@ nlohmann::json PlanChanges::preview(const std::string& account_id, const std::st
     throw ApiError(409, "invalid_request_error", "scheduled_change_pending",
                    "the subscription has a scheduled change: cancel it first, then preview again");
   }
+  const std::string key_base = account_id + ":" + price_id + ":" + std::to_string(quantity) + ":" + std::to_string(now);
   if (upgrade) {
     // The server fixes the proration date; the change uses the same one, so Stripe charges what this shows.
     const std::int64_t proration_date = now;
@@ -249,29 +278,27 @@ nlohmann::json PlanChanges::preview(const std::string& account_id, const std::st
         {"subscription_details", {{"items", moves.update_items},
                                   {"proration_date", proration_date},
                                   {"proration_behavior", "always_invoice"}}}};
-    nlohmann::json invoice;
-    invoice = stripe_.post("/v1/invoices/create_preview", params,
-                           "preview:" + account_id + ":" + price_id + ":" + std::to_string(quantity) + ":" +
-                               std::to_string(proration_date));
-    std::int64_t credit = 0, charge = 0;
-    for (const auto& line : invoice["lines"]["data"]) {
-      auto amount = line.value("amount", 0LL);
-      (amount < 0 ? credit : charge) += amount;
-    }
-    answer["amount_due_now"] = invoice.value("amount_due", 0LL);
+    auto invoice = stripe_.post("/v1/invoices/create_preview", params, "preview:" + key_base);
+    putBreakdown(answer, subscription::breakdownOf(invoice, meteredPrices()));
     answer["collection"] = collectionOf(upgradePaymentOf(sub));
-    answer["proration_credit"] = -credit;
-    answer["proration_charge"] = charge;
     answer["proration_date"] = common::formatIso8601Utc(proration_date);
     answer["effective_at"] = common::formatIso8601Utc(proration_date);
     claims["proration_date"] = proration_date;
     claims["amount_due"] = answer["amount_due_now"];
   } else {
-    answer["amount_due_now"] = 0;
-    answer["proration_credit"] = 0;
-    answer["proration_charge"] = 0;
+    putBreakdown(answer, subscription::InvoiceBreakdown{});
     answer["effective_at"] = answer["period_end"];
   }
+  // A period on the new plan as Stripe would invoice it (no prorations): tax, discounts, the other items and the
+  // usage so far included, not the plan's list price.
+  nlohmann::json next_params = {{"customer", customer_id},
+                                {"subscription", sub.subscription_id},
+                                {"subscription_details", {{"items", moves.update_items}, {"proration_behavior", "none"}}}};
+  auto next = subscription::breakdownOf(stripe_.post("/v1/invoices/create_preview", next_params, "preview-next:" + key_base),
+                                        meteredPrices());
+  answer["next_invoice_total"] = next.total;
+  answer["next_invoice"] = {{"subtotal", next.subtotal}, {"discount", next.discount}, {"tax", next.tax},
+                            {"total", next.total}, {"usage_so_far", next.usage_charge}};
   answer["preview_token"] = auth_.mintToken("preview", claims, now, kPreviewTtlSeconds);
   answer["expires_at"] = common::formatIso8601Utc(now + kPreviewTtlSeconds);
   return answer;

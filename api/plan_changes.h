@@ -1,5 +1,6 @@
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -59,6 +60,8 @@ class PlanChanges {
   /// not yet known). Throws ApiError 409 price_not_priceable for what can't be priced (a custom amount, a currency
   /// it isn't offered in, malformed), never a price of 0.
   std::int64_t periodAmount(PriceRow& price, std::int64_t quantity, const std::string& currency);
+  /// Whether a price bills usage (as synced), each price looked up once per call of the returned function's owner.
+  std::function<bool(const std::string&)> meteredPrices();
   void sync(const stripe::StripeClient::Response& subscription);
   /// A Stripe write the caller named with `idempotency_key` (empty: each call its own attempt), under the Stripe
   /// key of its current attempt (subscription::WriteAttempts): after a definite Stripe error the next call is a new

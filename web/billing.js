@@ -407,8 +407,16 @@ function openDialog(plan, price, preview, opener) {
   const row = (label, value, id) => details.append(el('dt', {}, label), el('dd', { id }, value));
   if (preview.kind === 'upgrade') {
     summary.textContent = upgradeSummaryText(preview, money);
-    row('New plan for the rest of the period', money(preview.proration_charge), 'preview-charge');
-    row('Credit for unused time', `−${money(preview.proration_credit)}`, 'preview-credit');
+    // Stripe's invoice of now, part by part; the parts add up to what is due (a part that is zero is left out).
+    if (preview.proration_charge) row('New plan for the rest of the period', money(preview.proration_charge), 'preview-charge');
+    if (preview.new_period_charge) row(`New plan, first ${price.interval === 'year' ? 'year' : 'month'}`, money(preview.new_period_charge), 'preview-new-period');
+    if (preview.proration_credit) row('Credit for unused time', `−${money(preview.proration_credit)}`, 'preview-credit');
+    if (preview.usage_charge) row('Usage so far', money(preview.usage_charge), 'preview-usage');
+    if (preview.other_charges) row('Other charges', money(preview.other_charges), 'preview-other');
+    if (preview.discount) row('Discount', `−${money(preview.discount)}`, 'preview-discount');
+    if (preview.tax) row('Tax', money(preview.tax), 'preview-tax');
+    if (preview.balance_applied < 0) row('Credit from your balance', `−${money(-preview.balance_applied)}`, 'preview-balance');
+    if (preview.balance_applied > 0) row('Balance owed', money(preview.balance_applied), 'preview-balance');
     row('Due today', money(preview.amount_due_now), 'preview-due');
   } else {
     summary.textContent = `Your plan changes on ${formatDate(preview.effective_at)}, no charge today.`;

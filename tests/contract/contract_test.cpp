@@ -217,6 +217,45 @@ TEST_CASE("contract: a create_prorations preview is the next invoice, renewal in
   CHECK(renewal);
 }
 
+// On a new billing frequency "the first full period of the new plan begins immediately ... and the customer is
+// charged for the first period less the account balance" (https://support.stripe.com/questions/handling-subscription-changes;
+// https://docs.stripe.com/billing/subscriptions/upgrade-downgrade): the new period is billed in full now whatever
+// proration_behavior says, and only the unused time of the old price is a proration. Stricter reading: the docs don't say which flag the new period's line carries; it bills a
+// whole period, so its `parent.subscription_item_details.proration` is false. A preview shows the same invoice.
+TEST_CASE("contract: an interval change bills the new period in full now as a regular line, even with proration none", "[contract]") {
+  for (const char* behaviour : {"always_invoice", "none"}) {
+    INFO(behaviour);
+    auto clock = api().newClock(kMar1);
+    auto customer = api().newCustomer(clock);
+    auto monthly = api().newPrice(1000), annual = api().newPrice(10000, "year");
+    auto sub = subscribe(customer, {{"items[0][price]", monthly}});
+    const std::string item = sub["items"]["data"][0]["id"];
+    const std::int64_t at = kMar1 + 10 * kDay;
+    api().advance(clock, at);
+    Form change = {{"subscription_details[items][0][id]", item}, {"subscription_details[items][0][price]", annual},
+                   {"subscription_details[proration_behavior]", behaviour},
+                   {"subscription_details[proration_date]", std::to_string(at)}};
+    Form preview_form = {{"customer", customer}, {"subscription", sub["id"]}};
+    preview_form.insert(preview_form.end(), change.begin(), change.end());
+    auto preview = api().ok(api().post("/v1/invoices/create_preview", preview_form));
+    auto updated = api().ok(api().post("/v1/subscriptions/" + sub["id"].get<std::string>(),
+                                       {{"items[0][id]", item}, {"items[0][price]", annual},
+                                        {"proration_behavior", behaviour}, {"proration_date", std::to_string(at)}}));
+    CHECK(updated["items"]["data"][0]["current_period_start"] == at);
+    auto invoice = latestInvoice(updated);
+    CHECK(invoice["amount_due"] == preview["amount_due"]);
+    std::int64_t new_period = 0, prorations = 0;
+    for (const auto& line : invoice["lines"]["data"]) {
+      bool proration = line["parent"]["subscription_item_details"]["proration"];
+      (proration ? prorations : new_period) += line["amount"].get<std::int64_t>();
+      if (!proration) CHECK(line["period"]["start"] == at);
+    }
+    CHECK(new_period == 10000);
+    if (std::string(behaviour) == "none") CHECK(prorations == 0);
+    if (std::string(behaviour) == "always_invoice") CHECK(prorations < 0);  // the unused month credited
+  }
+}
+
 // https://docs.stripe.com/api/subscription_schedules/create: from_subscription creates a schedule "using the
 // subscription's item(s)"; the phase carries trial_end, metadata, quantities. The current phase's start can't move (not
 // on a docs page: stricter reading, refused).

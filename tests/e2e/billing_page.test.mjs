@@ -135,6 +135,11 @@ try {
     const summary = await page.textContent('#change-summary');
     expect(/You'll be charged \$[\d,.]+ today, including \$[\d,.]+ credit for unused time\./.test(summary), `summary: ${summary}`);
     const due = await page.textContent('#preview-due');
+    // The parts shown add up to what is due (same interval: the rest of the period less the unused time).
+    const cents = async (id) => Math.round(Number((await page.textContent(id)).replace(/[^\d.]/g, '')) * 100);
+    expect(!(await page.isVisible('#preview-new-period')), 'no new period on the same interval');
+    expect(await cents('#preview-charge') - await cents('#preview-credit') === await cents('#preview-due'),
+      'charge - credit = due');
     await shot(page, '02-upgrade-preview');
     await page.click('#change-confirm');
     await page.waitForFunction(() => document.querySelector('#current-plan-name')?.textContent === 'Business');

@@ -148,6 +148,18 @@ void checkError(const testing::HttpReply& reply, int status, const std::string& 
   CHECK(body["error"]["request_id"] == reply.headers.at("Request-Id"));
 }
 
+// A preview's parts are Stripe's invoice of now, part by part: they add up to its subtotal, and what is due is the
+// total with the customer's balance applied.
+void checkPartsAddUp(const nlohmann::json& p) {
+  INFO(p.dump());
+  auto n = [&](const char* key) { return p.at(key).get<long long>(); };
+  CHECK(n("proration_charge") - n("proration_credit") + n("new_period_charge") + n("usage_charge") + n("other_charges") ==
+        n("subtotal"));
+  CHECK(n("subtotal") - n("discount") <= n("total"));
+  CHECK(n("total") + n("balance_applied") == n("amount_due_now"));
+  CHECK(p.at("next_invoice_total") == p.at("next_invoice").at("total"));
+}
+
 }  // namespace
 
 TEST_CASE("a token or request for one account can never read or change another", "[integration][postgres][api]") {
@@ -368,8 +380,11 @@ TEST_CASE("preview then upgrade charges exactly the preview, and a retry changes
   auto p = json(preview);
   CHECK(p["kind"] == "upgrade");
   CHECK(p["proration_credit"].get<long long>() > 0);
-  CHECK(p["proration_charge"].get<long long>() > p["proration_credit"].get<long long>());
-  CHECK(p["amount_due_now"] == p["proration_charge"].get<long long>() - p["proration_credit"].get<long long>());
+  // Monthly to annual: a new year starts now, billed in full (not a proration), less the unused month.
+  CHECK(p["proration_charge"] == 0);
+  CHECK(p["new_period_charge"] == p["to"]["amount"]);
+  CHECK(p["amount_due_now"] == p["new_period_charge"].get<long long>() - p["proration_credit"].get<long long>());
+  checkPartsAddUp(p);
   CHECK(p["currency"] == "usd");
 
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // the clock moves; the proration date doesn't
@@ -490,10 +505,12 @@ TEST_CASE("a downgrade is scheduled for the period end, visible, and can be canc
   CHECK(sub["scheduled_change"]["price_id"] == kStarterMonthly);
   CHECK(sub["scheduled_change"]["product_name"] == "Starter");
   CHECK(sub["scheduled_change"]["effective_at"] == down["period_end"]);
-  // No charge for a downgrade: the only Stripe writes were the schedule's.
+  // No charge for a downgrade: the only Stripe writes were the schedule's (and the preview of the next invoice).
   for (const auto& r : api.fake.requests()) {
-    if (r.method == "POST") CHECK(r.uri.rfind("/v1/subscription_schedules", 0) == 0);
+    if (r.method == "POST" && r.uri != "/v1/invoices/create_preview") CHECK(r.uri.rfind("/v1/subscription_schedules", 0) == 0);
   }
+  checkPartsAddUp(down);
+  CHECK(down["next_invoice_total"] == down["to"]["amount"]);  // the renewal at Starter's price
   auto undo = api.call("POST", "/v1/accounts/acct_oskar/subscription/cancel_scheduled_change", kKey, "{}");
   REQUIRE(undo.status == 200);
   CHECK(json(undo)["subscription"]["scheduled_change"].is_null());
@@ -524,6 +541,8 @@ TEST_CASE("seat changes and interval switches: more now, fewer and shorter at th
   CHECK(more["kind"] == "upgrade");
   CHECK(more["next_invoice_total"] == 3 * more["to"]["unit_amount"].get<long long>());
   CHECK(more["amount_due_now"].get<long long>() > 0);
+  CHECK(more["new_period_charge"] == 0);  // same interval: the rest of the period, prorated
+  checkPartsAddUp(more);
   auto applied = change(more);
   REQUIRE(applied.status == 200);
   CHECK(json(applied)["subscription"]["items"][0]["quantity"] == 3);
@@ -549,7 +568,9 @@ TEST_CASE("seat changes and interval switches: more now, fewer and shorter at th
   // Monthly to annual: now; the new year is charged in full less the unused month, and starts now.
   auto annual = preview(kProYearly, 3);
   CHECK(annual["kind"] == "upgrade");
-  CHECK(annual["proration_charge"] == 3 * annual["to"]["unit_amount"].get<long long>());
+  CHECK(annual["new_period_charge"] == 3 * annual["to"]["unit_amount"].get<long long>());
+  CHECK(annual["proration_charge"] == 0);
+  checkPartsAddUp(annual);
   REQUIRE(change(annual).status == 200);
   CHECK(charged() == annual["amount_due_now"]);
   sub = json(api.call("GET", "/v1/accounts/acct_oskar/subscription", kKey))["subscription"];
@@ -896,6 +917,34 @@ TEST_CASE("a renewal between preview and confirm is refused as stale, not charge
   for (const auto& r : api.fake.requests()) CHECK(r.uri.rfind("/v1/subscriptions/", 0) != 0);  // never sent
 }
 
+TEST_CASE("a preview shows the customer's credit balance applied, and a balance change since makes it stale", "[integration][postgres][api]") {
+  Api api;
+  currentPeriod(api);
+  pg::Connection db(api.url);
+  auto balanceIs = [&](std::int64_t balance, std::int64_t at, bool in_stripe) {
+    auto customer = nlohmann::json::parse(scalar(db, "SELECT raw::text FROM customers WHERE id = $1", {"cus_wiBCVtOp32cN8d"}));
+    customer["balance"] = balance;  // negative: credit (https://docs.stripe.com/billing/customer/balance)
+    REQUIRE(testing::applyPayloads(db, {testing::makeEvent("customer.updated", at, customer)})[0] == sync::EventOutcome::Applied);
+    if (in_stripe) api.fake.put(customer);
+  };
+  const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  balanceIs(-500, now - 30, true);
+  auto up = json(api.call("POST", "/v1/accounts/acct_oskar/subscription/preview", kKey,
+                          nlohmann::json{{"price_id", kProYearly}}.dump()));
+  REQUIRE(up["kind"] == "upgrade");
+  checkPartsAddUp(up);
+  // Before: amount_due_now had the credit applied, while the lines shown didn't say so.
+  CHECK(up["balance_applied"] == -500);
+  CHECK(up["amount_due_now"] == up["total"].get<long long>() - 500);
+  // The credit is used elsewhere meanwhile: the change would charge more than shown.
+  balanceIs(0, now - 5, false);
+  auto change = api.call("POST", "/v1/accounts/acct_oskar/subscription/change", kKey,
+                         nlohmann::json{{"preview_token", up["preview_token"]}}.dump());
+  checkError(change, 409, "preview_stale");
+  CHECK(json(change)["error"]["message"].get<std::string>().find("account balance") != std::string::npos);
+  for (const auto& r : api.fake.requests()) CHECK(r.uri.rfind("/v1/subscriptions/", 0) != 0);  // never sent
+}
+
 TEST_CASE("two confirmations of one preview at once charge once", "[integration][postgres][api]") {
   Api api;
   currentPeriod(api);
@@ -1171,6 +1220,9 @@ TEST_CASE("an upgrade of a plan with its own metered price keeps usage billed, o
   auto up = previewChange(api, w.pro);
   REQUIRE(up["kind"] == "upgrade");
   CHECK(up["metered"]["swapped"][w.starter_calls] == w.pro_calls);
+  // Before: the usage billed up to the swap was summed into the new plan's charge.
+  CHECK(up["usage_charge"] == 100 * 2);
+  checkPartsAddUp(up);
   auto change = json(confirmChange(api, up));
   REQUIRE(change["outcome"] == "applied");
   CHECK(change["charge"]["matches"] == true);

@@ -362,13 +362,20 @@ Plan planChange(State& s, const json& sub, const std::vector<ItemChange>& change
       double fraction = static_cast<double>(end - t) / static_cast<double>(end - start);
       auto credit = -percentOff(s, sub, std::llround(fraction * static_cast<double>(lineAmount(s, old_price, old_quantity))));
       if (credit != 0) plan.proration_lines.push_back(line(s, sub, item, old_price, credit, old_quantity, t, end, true, "Unused time"));
-      if (!c.deleted && !isMetered(new_price)) {
-        std::int64_t charge_end = interval_changed ? addIntervals(t, rn.value("interval", "month"), rn.value("interval_count", 1LL), 1) : end;
-        double charged = interval_changed ? 1.0 : fraction;
-        auto charge = percentOff(s, sub, std::llround(charged * static_cast<double>(lineAmount(s, new_price, new_quantity))));
-        plan.proration_lines.push_back(line(s, sub, item, new_price, charge, new_quantity, t, charge_end, true,
-                                            interval_changed ? "New period" : "Remaining time"));
+      if (!c.deleted && !isMetered(new_price) && !interval_changed) {
+        auto charge = percentOff(s, sub, std::llround(fraction * static_cast<double>(lineAmount(s, new_price, new_quantity))));
+        plan.proration_lines.push_back(line(s, sub, item, new_price, charge, new_quantity, t, end, true, "Remaining time"));
       }
+    }
+    if (interval_changed && !trialing && !isMetered(new_price)) {
+      // A new interval starts a new period now, billed in full on the invoice of now whatever proration_behavior
+      // says (only the old period's credit is a proration): "the first full period of the new plan begins
+      // immediately" (https://support.stripe.com/questions/handling-subscription-changes,
+      // https://docs.stripe.com/billing/subscriptions/upgrade-downgrade). Stricter reading: the new period's line is a regular subscription line, not a
+      // proration (its `parent.subscription_item_details.proration` false), since it bills a whole period.
+      std::int64_t charge_end = addIntervals(t, rn.value("interval", "month"), rn.value("interval_count", 1LL), 1);
+      auto charge = percentOff(s, sub, lineAmount(s, new_price, new_quantity));
+      plan.proration_lines.push_back(line(s, sub, item, new_price, charge, new_quantity, t, charge_end, false, "New period"));
     }
     if (c.deleted) {
       plan.items.erase(it);
