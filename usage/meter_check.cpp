@@ -2,6 +2,8 @@
 
 #include <map>
 
+#include "usage/meter_reporter.h"
+
 namespace billing::usage {
 
 MeterCheck checkMeters(stripe::StripeClient& stripe, const std::vector<std::string>& event_names) {
@@ -33,6 +35,29 @@ MeterCheck checkMeters(stripe::StripeClient& stripe, const std::vector<std::stri
     if (meter.value("status", "") != "active") {
       problems.push_back("Stripe meter " + id + " ('" + name + "') is " + meter.value("status", "not active") +
                          ": Stripe refuses its events");
+    }
+    // The events this service sends name the customer and the value under fixed keys
+    // (https://docs.stripe.com/api/billing/meter/object: customer_mapping, value_settings): a meter that reads other
+    // keys would find no customer or no value in them, and Stripe would drop every event asynchronously.
+    const auto mapping = meter.value("customer_mapping", nlohmann::json::object());
+    if (mapping.value("type", "by_id") != "by_id" ||
+        mapping.value("event_payload_key", kCustomerPayloadKey) != kCustomerPayloadKey) {
+      problems.push_back("Stripe meter " + id + " ('" + name + "') maps customers by " + mapping.value("type", "?") +
+                         " '" + mapping.value("event_payload_key", "?") + "': events carry the customer id as '" +
+                         kCustomerPayloadKey + "' (customer_mapping type by_id)");
+    }
+    const auto value_key = meter.value("value_settings", nlohmann::json::object()).value("event_payload_key", kValuePayloadKey);
+    if (value_key != kValuePayloadKey) {
+      problems.push_back("Stripe meter " + id + " ('" + name + "') reads its value from '" + value_key +
+                         "': events carry it as '" + kValuePayloadKey + "'");
+    }
+    // A meter with an event_time_window takes each event as the pre-aggregate of its hour or day. This service
+    // sends one sum per short window and more for late usage, so several events fall in one such window; the
+    // docs don't say how Stripe treats that (stricter reading: refused, not guessed).
+    if (auto window = meter.find("event_time_window"); window != meter.end() && !window->is_null()) {
+      problems.push_back("Stripe meter " + id + " ('" + name + "') has event_time_window '" +
+                         (window->is_string() ? window->get<std::string>() : window->dump()) +
+                         "': usage is sent as several sums per window, so use a meter without event_time_window");
     }
     const auto formula = meter.value("default_aggregation", nlohmann::json::object()).value("formula", "");
     if (formula != "sum") {

@@ -9,7 +9,8 @@
 namespace billing::usage {
 
 /// Checks the configured meters against Stripe's (GET /v1/billing/meters, every page): each event name must belong
-/// to an active meter that sums (`default_aggregation.formula` = sum). This service pre-aggregates usage per window
+/// to an active meter that sums (`default_aggregation.formula` = sum), maps customers by id from the key the events
+/// carry and reads the value from theirs (MeterReporter's payload keys), and has no `event_time_window`. This service pre-aggregates usage per window
 /// before sending it, which is right only for sums: a `count` meter would count one event per window, a `last` one
 /// keep only the last window's sum. Returns one message per problem (none: all good) and the meters found. Throws
 /// StripeError when Stripe can't be asked.

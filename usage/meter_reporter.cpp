@@ -36,7 +36,7 @@ std::vector<SendOutcome> MeterReporter::sendV1(const std::vector<DueAggregate>& 
     nlohmann::json params = {{"event_name", a.meter},
                              {"identifier", a.identifier},
                              {"timestamp", a.timestamp},
-                             {"payload", {{"stripe_customer_id", a.customer_id}, {"value", std::to_string(a.quantity)}}}};
+                             {"payload", {{kCustomerPayloadKey, a.customer_id}, {kValuePayloadKey, std::to_string(a.quantity)}}}};
     try {
       // A new Idempotency-Key per attempt: Stripe saves a 500 for its key and would replay it to every retry under
       // the same one; the identifier is what deduplicates the event (24 h). Network retries inside the client
@@ -80,7 +80,7 @@ std::vector<SendOutcome> MeterReporter::sendV2(const std::vector<DueAggregate>& 
       events.push_back({{"event_name", a.meter},
                         {"identifier", a.identifier},
                         {"timestamp", common::formatIso8601Utc(a.timestamp)},
-                        {"payload", {{"stripe_customer_id", a.customer_id}, {"value", std::to_string(a.quantity)}}}});
+                        {"payload", {{kCustomerPayloadKey, a.customer_id}, {kValuePayloadKey, std::to_string(a.quantity)}}}});
       identifiers += a.identifier;
     }
     SendOutcome outcome;

@@ -9,6 +9,11 @@
 
 namespace billing::usage {
 
+/// The payload keys every meter event carries: the meter must map customers and values by these
+/// (`customer_mapping.event_payload_key`, `value_settings.event_payload_key`; usage/meter_check.h checks it).
+inline constexpr const char* kCustomerPayloadKey = "stripe_customer_id";
+inline constexpr const char* kValuePayloadKey = "value";
+
 /// What became of one aggregate sent to Stripe.
 struct SendOutcome {
   bool reported = false;

@@ -51,10 +51,11 @@ std::size_t UsageLedger::record(const std::vector<UsageEvent>& events, const std
     }
     BehindTopic behind;
     for (const auto& r : ranges) {
+      // A partition without a row has nothing recorded: its record ends at offset 0 (a database restored to
+      // before the partition's first batch must read it from the start, not from where the consumer is).
       auto found = recorded.find(r.partition);
-      if (found != recorded.end() && r.first_offset > found->second && !gaps_accepted.count(r.partition)) {
-        behind.resume_at[r.partition] = found->second;
-      }
+      const std::int64_t recorded_to = found != recorded.end() ? found->second : 0;
+      if (r.first_offset > recorded_to && !gaps_accepted.count(r.partition)) behind.resume_at[r.partition] = recorded_to;
     }
     if (!behind.resume_at.empty()) throw behind;
     // 1. The events, once: a concurrent reporter inserting the same identifier waits for this transaction and then
@@ -164,15 +165,18 @@ std::map<std::int32_t, std::int64_t> UsageLedger::markReadToEnd(
   // must not be marked complete; its partitions are returned to be read again from where its record ends.
   for (const auto& row : db_.query(
            "WITH read AS (SELECT part, pos FROM jsonb_to_recordset($1::jsonb) AS x(part int, pos bigint)),\n"
+           // A partition without a row has nothing recorded (offset 0): a row is made only for an empty partition.
            "marked AS (\n"
            "  INSERT INTO usage_watermarks (source_partition, received_through, next_offset)\n"
-           "  SELECT part, to_timestamp($2::bigint), pos FROM read\n"
+           "  SELECT part, to_timestamp($2::bigint), pos FROM read r\n"
+           "  WHERE r.pos = 0 OR EXISTS (SELECT 1 FROM usage_watermarks w WHERE w.source_partition = r.part)\n"
            "  ON CONFLICT (source_partition) DO UPDATE\n"
            "  SET received_through = greatest(usage_watermarks.received_through, excluded.received_through)\n"
            "  WHERE usage_watermarks.next_offset >= excluded.next_offset\n"
            ")\n"
-           "SELECT w.source_partition, w.next_offset FROM usage_watermarks w JOIN read r ON r.part = w.source_partition\n"
-           "WHERE w.next_offset < r.pos",
+           "SELECT r.part, coalesce(w.next_offset, 0) FROM read r\n"
+           "LEFT JOIN usage_watermarks w ON w.source_partition = r.part\n"
+           "WHERE coalesce(w.next_offset, 0) < r.pos",
            {list.dump(), std::to_string(checked_at - arrival_margin_seconds)})) {
     behind[static_cast<std::int32_t>(toInt(row[0]))] = toInt(row[1]);
   }

@@ -63,8 +63,9 @@ class UsageLedger {
   /// Records the events not recorded before (by account and identifier), adds them to their aggregates (migration
   /// 0010: from what the messages carry, so re-recording after a restore rebuilds the same ones) and moves the
   /// partitions' watermarks and next offsets, in one transaction. Returns how many were new. Throws BehindTopic
-  /// when a batch starts past where the database's record of its partition ends (unless the partition is in
-  /// `gaps_accepted`: those messages are gone from the topic), PgError otherwise; nothing is recorded then.
+  /// when a batch starts past where the database's record of its partition ends (offset 0 for a partition it has
+  /// no record of), unless the partition is in `gaps_accepted` (those messages are gone from the topic); PgError
+  /// otherwise; nothing is recorded then.
   std::size_t record(const std::vector<UsageEvent>& events, const std::vector<PartitionRange>& ranges,
                      const RecordingRules& rules, std::int64_t now, const std::set<std::int32_t>& gaps_accepted = {});
 

@@ -618,8 +618,19 @@ TEST_CASE("usage: the API refuses to start when a configured meter is missing, i
   auto& stripe = *usage.stripe;
   stripe.post("/v1/billing/meters", {{"display_name", "Seats"}, {"event_name", "seats_last"}, {"default_aggregation", {{"formula", "last"}}}},
               stripe::newIdempotencyKey());
+  // Before: meters reading the customer or the value from other keys, or pre-aggregated per hour, passed.
+  auto sums = nlohmann::json{{"formula", "sum"}};
+  stripe.post("/v1/billing/meters", {{"display_name", "By customer"}, {"event_name", "other_customer_key"}, {"default_aggregation", sums},
+                                     {"customer_mapping", {{"type", "by_id"}, {"event_payload_key", "customer"}}}},
+              stripe::newIdempotencyKey());
+  stripe.post("/v1/billing/meters", {{"display_name", "Units"}, {"event_name", "other_value_key"}, {"default_aggregation", sums},
+                                     {"value_settings", {{"event_payload_key", "units"}}}},
+              stripe::newIdempotencyKey());
+  stripe.post("/v1/billing/meters", {{"display_name", "Hourly"}, {"event_name", "hourly"}, {"default_aggregation", sums},
+                                     {"event_time_window", "hour"}},
+              stripe::newIdempotencyKey());
   auto config = usage.config;
-  config.usage_meters = {"api_requests", "seats_last", "no_such_meter"};
+  config.usage_meters = {"api_requests", "seats_last", "no_such_meter", "other_customer_key", "other_value_key", "hourly"};
   api::ApiServer refused(config, stripe);
   try {
     refused.start();
@@ -629,6 +640,9 @@ TEST_CASE("usage: the API refuses to start when a configured meter is missing, i
     INFO(message);
     CHECK(message.find("'seats_last') aggregates by 'last'") != std::string::npos);
     CHECK(message.find("no Stripe meter has event_name 'no_such_meter'") != std::string::npos);
+    CHECK(message.find("('other_customer_key') maps customers by by_id 'customer'") != std::string::npos);
+    CHECK(message.find("('other_value_key') reads its value from 'units'") != std::string::npos);
+    CHECK(message.find("('hourly') has event_time_window 'hour'") != std::string::npos);
     CHECK(message.find("api_requests") == std::string::npos);
   }
 }
@@ -881,6 +895,39 @@ TEST_CASE("usage: a database restored to an earlier point under a running report
   post("c", 4, unixNow());
   ingested += 4 * 5 / 2;
   CHECK(waitFor([&] { return at_stripe() == ingested; }, std::chrono::seconds(60)));
+  CHECK(reporter->stop(SIGTERM) == 0);
+  std::filesystem::remove_all(dir);
+}
+
+// Before: a partition without a watermark row counted as recorded up to wherever the consumer was, so a database
+// restored to before a partition's first batch lost all that partition's usage.
+TEST_CASE("usage: a database restored to before any usage was recorded reads every partition again from the start",
+          "[integration][kafka][postgres][usage][restore]") {
+  Usage usage(2);
+  usage.fake.setLatency(0);
+  char dir[] = "/tmp/billing-backup-XXXXXX";
+  REQUIRE(mkdtemp(dir) != nullptr);
+  const std::string backup = std::string(dir) + "/empty.dump";
+  backupDatabase(usage.url, backup);  // no usage, no watermark rows
+  auto reporter = usage.startReporter();
+  nlohmann::json events = nlohmann::json::array();
+  for (int i = 0; i < 12; ++i) {
+    events.push_back({{"identifier", "first-" + std::to_string(i)}, {"account_id", "acct_" + std::to_string(i % 2)},
+                      {"event_name", "api_requests"}, {"value", i + 1}, {"timestamp", unixNow()}});
+  }
+  REQUIRE(usage.post({{"events", events}}).status == 200);
+  const std::int64_t ingested = 12 * 13 / 2;
+  REQUIRE(waitFor([&] { return sum(usage.stripeTotals()) == ingested; }, std::chrono::seconds(60)));
+  const auto sent_before = usage.fake.meterEvents().size();
+  restoreDatabase(usage.url, backup);
+  pg::Connection db(usage.url);
+  REQUIRE(waitFor([&] {
+    return scalar(db, "SELECT count(*) FROM usage_events") == "12" &&
+           scalar(db, "SELECT count(*) FROM usage_aggregates WHERE status <> 'reported'") == "0";
+  }, std::chrono::seconds(60)));
+  CHECK(scalar(db, "SELECT sum(quantity)::text FROM usage_aggregates") == std::to_string(ingested));
+  CHECK(sum(usage.stripeTotals()) == ingested);  // re-sent under the same identifiers: duplicates at Stripe
+  CHECK(usage.fake.meterEvents().size() == sent_before);
   CHECK(reporter->stop(SIGTERM) == 0);
   std::filesystem::remove_all(dir);
 }

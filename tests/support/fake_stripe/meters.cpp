@@ -145,11 +145,31 @@ Answer meters(State& s, const std::string& method, const std::vector<std::string
     }
     auto event_name = p.required("event_name");
     if (meterFor(s, event_name)) throw invalidRequest(400, "", "An active meter with event_name " + event_name + " already exists", "event_name", true);
+    // customer_mapping (type by_id, event_payload_key), value_settings (event_payload_key) and event_time_window
+    // (day, hour) as the meter takes them, with Stripe's defaults (https://docs.stripe.com/api/billing/meter/create).
+    // Stricter reading: a mapping given names its key. The events themselves are read by the default keys.
+    json mapping = {{"event_payload_key", "stripe_customer_id"}, {"type", "by_id"}};
+    if (p.has("customer_mapping")) {
+      auto m = p.object("customer_mapping");
+      m.allow({"event_payload_key", "type"});
+      if (m.required("type") != "by_id") throw invalidRequest(400, "", "Invalid customer_mapping[type]", m.path("type"), true);
+      mapping["event_payload_key"] = m.required("event_payload_key");
+    }
+    json value_settings = {{"event_payload_key", "value"}};
+    if (p.has("value_settings")) {
+      auto v = p.object("value_settings");
+      v.allow({"event_payload_key"});
+      value_settings["event_payload_key"] = v.required("event_payload_key");
+    }
+    json window = nullptr;
+    if (auto w = p.str("event_time_window")) {
+      if (*w != "day" && *w != "hour") throw invalidRequest(400, "", "Invalid event_time_window", "event_time_window", true);
+      window = *w;
+    }
     json meter = {{"id", s.newId("mtr")}, {"object", "billing.meter"}, {"created", s.now()}, {"updated", s.now()},
                   {"livemode", false}, {"display_name", p.required("display_name")}, {"event_name", event_name},
                   {"status", "active"}, {"default_aggregation", {{"formula", formula}}},
-                  {"customer_mapping", {{"event_payload_key", "stripe_customer_id"}, {"type", "by_id"}}},
-                  {"value_settings", {{"event_payload_key", "value"}}}, {"event_time_window", nullptr}};
+                  {"customer_mapping", mapping}, {"value_settings", value_settings}, {"event_time_window", window}};
     s.objects["billing.meter"][meter["id"]] = meter;
     return {200, meter, {}};
   }
