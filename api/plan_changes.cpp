@@ -115,8 +115,9 @@ void requireOneIntervalUnlessFlexible(pg::Connection& db, const CurrentSubscript
   }
 }
 
-subscription::UpgradePayment upgradePaymentOf(const CurrentSubscription& sub) {
-  return subscription::upgradePayment({sub.collection_method, sub.payment_method_type, sub.hasMeteredItem()});
+subscription::UpgradePayment upgradePaymentOf(const CurrentSubscription& sub, bool authenticate_after_change = false) {
+  return subscription::upgradePayment(
+      {sub.collection_method, sub.payment_method_type, sub.hasMeteredItem(), authenticate_after_change});
 }
 
 // How the upgrade's invoice is paid, for the preview: charged now (card), sent with the invoice terms, or debited
@@ -306,7 +307,7 @@ nlohmann::json PlanChanges::preview(const std::string& account_id, const std::st
 
 nlohmann::json PlanChanges::apply(const std::string& account_id, const std::string& customer_id,
                                   const std::string& preview_token, const std::string& idempotency_key,
-                                  std::int64_t now) {
+                                  std::int64_t now, bool authenticate_after_change) {
   auto claims = auth_.verifyToken("preview", preview_token, now);
   if (!claims) {
     throw badRequest("preview_invalid", "the preview token is expired or not ours: preview the change again");
@@ -389,7 +390,7 @@ nlohmann::json PlanChanges::apply(const std::string& account_id, const std::stri
   requireUpgradableItems(sub, moves);
   // Our schedule whose last phase has begun changes nothing any more: released, the subscription is free again.
   releaseFinishedSchedule(sub, now);
-  const auto payment = upgradePaymentOf(sub);
+  const auto payment = upgradePaymentOf(sub, authenticate_after_change);
   nlohmann::json params = {
       {"items", moves.update_items},
       {"proration_behavior", "always_invoice"},
@@ -402,7 +403,19 @@ nlohmann::json PlanChanges::apply(const std::string& account_id, const std::stri
   // after Stripe answered it with an error, or without a key, each request is a new attempt: after a declined card
   // is fixed or a 500, the next try is not answered with the saved error. The lock and the already-applied check
   // keep a retry from charging twice.
-  auto updated = postAttempt("/v1/subscriptions/" + sub.subscription_id, params, operation, idempotency_key);
+  stripe::StripeClient::Response updated;
+  try {
+    updated = postAttempt("/v1/subscriptions/" + sub.subscription_id, params, operation, idempotency_key);
+  } catch (const stripe::StripeError& e) {
+    if (payment == subscription::UpgradePayment::RefusedUnlessPaid && e.code() == "authentication_required") {
+      // Nothing changed. The way forward is the customer's to choose: change now and confirm afterwards.
+      throw ApiError(402, "payment_error", "authentication_required",
+                     "the bank asks the customer to confirm this payment (3-D Secure); the plan has not changed. "
+                     "Confirm again with authenticate_after_change: true to change it now and confirm the payment "
+                     "on the invoice page afterwards");
+    }
+    throw;
+  }
   sync(updated);
   // What Stripe invoiced, against the preview. The change is made: a failure to read the invoice is logged, not
   // answered as a failure of the change.
@@ -429,6 +442,14 @@ nlohmann::json PlanChanges::apply(const std::string& account_id, const std::stri
     answer["payment"] = paymentRequired(invoice, pending);
   } else {
     answer["outcome"] = subscription::appliedOutcome(payment);
+    if (payment == subscription::UpgradePayment::AppliedAwaitingPayment) {
+      // Applied; its invoice waits for the bank's confirmation, or was paid at once after all.
+      if (invoice.value("status", "") == "paid") {
+        answer["outcome"] = "applied";
+      } else {
+        answer["payment"] = paymentRequired(invoice, nlohmann::json::object());
+      }
+    }
     if (payment == subscription::UpgradePayment::Invoiced || payment == subscription::UpgradePayment::DebitProcessing) {
       // Applied, and paid later: by the invoice's due date (terms), or when the debit settles.
       answer["invoice"] = {{"invoice_id", invoice.value("id", nlohmann::json())},

@@ -36,8 +36,11 @@ class PlanChanges {
   /// `idempotency_key` (the caller's, optional) names one attempt: the same key is the same
   /// Stripe attempt (a network retry); without one each call is a new attempt. Either way a preview is applied at
   /// most once (a per-subscription lock and the already-applied check).
+  /// `authenticate_after_change`: a plan with usage billing, whose change is otherwise refused when the bank wants
+  /// 3-D Secure, is changed now and its invoice waits for the customer's confirmation (outcome
+  /// `applied_awaiting_payment`, `payment` as above without an expiry): the customer's explicit choice.
   nlohmann::json apply(const std::string& account_id, const std::string& customer_id, const std::string& preview_token,
-                       const std::string& idempotency_key, std::int64_t now);
+                       const std::string& idempotency_key, std::int64_t now, bool authenticate_after_change = false);
 
   /// Drops a scheduled downgrade (releases the subscription schedule): the current plan simply continues.
   nlohmann::json cancelScheduledChange(const std::string& account_id, const std::string& customer_id,

@@ -17,7 +17,8 @@ bool isBankDebit(const std::string& payment_method_type) {
 UpgradePayment upgradePayment(const PaymentSetup& setup) {
   if (setup.collection_method == "send_invoice") return UpgradePayment::Invoiced;
   if (isBankDebit(setup.payment_method_type)) return UpgradePayment::DebitProcessing;
-  return setup.bills_usage ? UpgradePayment::RefusedUnlessPaid : UpgradePayment::PendingUntilPaid;
+  if (!setup.bills_usage) return UpgradePayment::PendingUntilPaid;
+  return setup.authenticate_after_change ? UpgradePayment::AppliedAwaitingPayment : UpgradePayment::RefusedUnlessPaid;
 }
 
 const char* paymentBehavior(UpgradePayment payment) {
@@ -25,6 +26,7 @@ const char* paymentBehavior(UpgradePayment payment) {
     case UpgradePayment::PendingUntilPaid: return "pending_if_incomplete";
     case UpgradePayment::RefusedUnlessPaid: return "error_if_incomplete";
     case UpgradePayment::Invoiced:
+    case UpgradePayment::AppliedAwaitingPayment:
     case UpgradePayment::DebitProcessing: return "allow_incomplete";
   }
   return "error_if_incomplete";
@@ -34,6 +36,7 @@ const char* appliedOutcome(UpgradePayment payment) {
   switch (payment) {
     case UpgradePayment::Invoiced: return "invoiced";
     case UpgradePayment::DebitProcessing: return "payment_processing";
+    case UpgradePayment::AppliedAwaitingPayment: return "applied_awaiting_payment";
     default: return "applied";
   }
 }

@@ -225,7 +225,15 @@ function renderSubscription() {
         rel: 'noopener noreferrer' }, 'Complete payment') : null,
       el('button', { type: 'button', class: 'secondary', onclick: (ev) => openPortal('payment_method_update', ev.currentTarget) }, 'Update payment method')));
   }
-  if (sub.past_due) {
+  // An invoice waiting for the bank's confirmation (3-D Secure): its payment page, not a new card.
+  const action = sub.payment_action || (awaitingPayment && sub.latest_invoice_id === awaitingPayment.invoice_id ? awaitingPayment : null);
+  if (action && !sub.pending_change) {
+    banners.append(el('div', { class: 'banner warn', role: 'alert', id: 'payment-action-banner' },
+      el('span', {}, `Your bank needs you to confirm a payment of ${formatMoney(action.amount_due, action.currency)}. `
+        + 'Until you do, it is unpaid.'),
+      action.hosted_invoice_url ? el('a', { class: 'button', id: 'confirm-payment', href: action.hosted_invoice_url, target: '_blank',
+        rel: 'noopener noreferrer' }, 'Confirm payment') : null));
+  } else if (sub.past_due) {
     banners.append(el('div', { class: 'banner error', role: 'alert', id: 'past-due-banner' },
       el('span', {}, 'Your last payment failed. Update your payment method to keep your plan.'),
       el('button', { type: 'button', onclick: (ev) => openPortal('payment_method_update', ev.currentTarget) }, 'Update payment method')));
@@ -382,6 +390,9 @@ async function watchPendingPayment() {
 // --- preview and change --------------------------------------------------------------------------------------
 
 let pending = null;  // { preview, opener }
+// A change applied whose invoice waits for the bank (3-D Secure), from the change's answer: shown until the read
+// has it too (the webhook's event may come after the answer).
+let awaitingPayment = null;
 
 async function previewChange(plan, price, button) {
   button.disabled = true;
@@ -441,7 +452,13 @@ function changeError(e) {
   const box = document.getElementById('change-error');
   let message = describeFailure(e);
   let action = null;
-  if (e.status === 402) {
+  if (e.status === 402 && e.code === 'authentication_required') {
+    // A plan with usage billing can't wait for the bank: the customer may change now and confirm right after.
+    message = 'Your bank needs you to confirm this payment. Your plan has not changed. You can change it now and '
+      + 'confirm the payment with your bank right after.';
+    action = el('button', { type: 'button', id: 'change-then-confirm', onclick: (ev) => confirmChange(ev, { authenticateAfter: true }) },
+      'Change now, then confirm payment');
+  } else if (e.status === 402) {
     message = `Your payment didn't go through: ${e.message} Your plan has not changed.`;
     action = el('button', { type: 'button', class: 'secondary', onclick: (ev) => openPortal('payment_method_update', ev.currentTarget) }, 'Update payment method');
   } else if (e.code === 'preview_invalid' || e.code === 'preview_stale') {
@@ -464,7 +481,7 @@ function changeError(e) {
   box.hidden = false;
 }
 
-async function confirmChange(event) {
+async function confirmChange(event, options = {}) {
   event.preventDefault();
   if (!pending) return;
   const confirm = document.getElementById('change-confirm');
@@ -472,11 +489,18 @@ async function confirmChange(event) {
   // One key per attempt: a retried request (a lost answer) is applied once.
   const key = pending.key || (pending.key = crypto.randomUUID());
   try {
-    const answer = await api('POST', `${account()}/subscription/change`, { preview_token: pending.preview.preview_token },
-      { 'Idempotency-Key': key });
+    const body = { preview_token: pending.preview.preview_token };
+    if (options.authenticateAfter) body.authenticate_after_change = true;
+    const answer = await api('POST', `${account()}/subscription/change`, body, { 'Idempotency-Key': key });
     const { plan, preview } = pending;
     closeDialog();
+    if (answer.outcome === 'applied_awaiting_payment') awaitingPayment = answer.payment;
     await loadSubscriptionAndPlans();
+    if (answer.outcome === 'applied_awaiting_payment') {
+      say(`You're now on ${plan.name}. Confirm the payment with your bank: use “Confirm payment” above.`);
+      document.getElementById('confirm-payment')?.focus();
+      return;
+    }
     if (answer.outcome === 'payment_required') {
       // Not applied: Stripe keeps it until the invoice is paid (3-D Secure, or another card), then applies it.
       say(`Your payment for ${plan.name} needs your attention: use “Complete payment” above.`);

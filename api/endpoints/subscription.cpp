@@ -43,10 +43,22 @@ std::string postPreview(Call& call) {
 }
 
 std::string postChange(Call& call) {
+  for (const auto& [field, value] : call.body.items()) {
+    if (field != "preview_token" && field != "authenticate_after_change") {
+      throw badRequest("parameter_unknown", "unknown field: " + field);
+    }
+  }
   auto token = requireString(call.body, "preview_token", true);
+  bool authenticate_after_change = false;
+  if (call.body.contains("authenticate_after_change")) {
+    if (!call.body["authenticate_after_change"].is_boolean()) {
+      throw badRequest("parameter_invalid", "authenticate_after_change must be true or false");
+    }
+    authenticate_after_change = call.body["authenticate_after_change"].get<bool>();
+  }
   auto key = call.idempotencyKey();
   return change(call, [&](PlanChanges& changes, const std::string& customer) {
-    return changes.apply(call.accountId(), customer, token, key, unixNow());
+    return changes.apply(call.accountId(), customer, token, key, unixNow(), authenticate_after_change);
   });
 }
 

@@ -354,6 +354,58 @@ TEST_CASE("contract: pending_if_incomplete keeps a change pending while the paym
   CHECK(sub["items"]["data"][0]["price"]["id"] == basic);
 }
 
+// payment_behavior=allow_incomplete "transitions the subscription to status=past_due" when the payment fails or
+// needs action, with the change applied (https://docs.stripe.com/api/subscriptions/update#update_subscription-payment_behavior);
+// the open invoice keeps its lines. Paying it (https://docs.stripe.com/api/invoices/pay) off session with a card that
+// needs authentication is refused with invoice_payment_intent_requires_action (https://docs.stripe.com/error-codes);
+// with a working card it is paid and the subscription is active again ("past_due ... becomes active once the
+// invoice is paid": https://docs.stripe.com/billing/subscriptions/overview#subscription-statuses).
+TEST_CASE("contract: allow_incomplete applies a change whose payment needs authentication, past due until its invoice is paid", "[contract]") {
+  auto clock = api().newClock(kMar1);
+  auto customer = api().newCustomer(clock);
+  auto basic = api().newPrice(1000), pro = api().newPrice(3000);
+  auto sub = subscribe(customer, {{"items[0][price]", basic}});
+  auto card = api().ok(api().post("/v1/payment_methods/pm_card_authenticationRequired/attach", {{"customer", customer}}));
+  api().ok(api().post("/v1/customers/" + customer, {{"invoice_settings[default_payment_method]", card["id"]}}));
+  api().advance(clock, kMar1 + 5 * kDay);
+  auto updated = api().ok(api().post("/v1/subscriptions/" + sub["id"].get<std::string>(),
+                                     {{"items[0][id]", sub["items"]["data"][0]["id"]}, {"items[0][price]", pro},
+                                      {"proration_behavior", "always_invoice"}, {"payment_behavior", "allow_incomplete"}}));
+  CHECK(updated["items"]["data"][0]["price"]["id"] == pro);
+  CHECK(updated["status"] == "past_due");
+  CHECK(updated["pending_update"].is_null());
+  auto invoice = latestInvoice(updated);
+  CHECK(invoice["status"] == "open");
+  const std::string path = "/v1/invoices/" + invoice["id"].get<std::string>() + "/pay";
+  requireError(api().post(path, {}), 402, "card_error", "invoice_payment_intent_requires_action");
+  auto paid = api().ok(api().post(path, {{"payment_method", "pm_card_visa"}}));
+  CHECK(paid["status"] == "paid");
+  CHECK(retrieve("/v1/subscriptions/" + sub["id"].get<std::string>())["status"] == "active");
+  requireError(api().post(path, {}), 400, "invalid_request_error", "invoice_not_open");
+}
+
+// A meter's customer_mapping, value_settings and event_time_window are kept as created, with Stripe's defaults
+// (by_id on stripe_customer_id, value, none) when not given (https://docs.stripe.com/api/billing/meter/create).
+TEST_CASE("contract: a meter keeps its customer mapping, value key and event time window", "[contract]") {
+  auto tag = StripeApi::newKey().substr(9, 10);
+  auto plain = api().ok(api().post("/v1/billing/meters", {{"display_name", "Plain"}, {"event_name", "plain_" + tag},
+                                                          {"default_aggregation[formula]", "sum"}}));
+  CHECK(plain["customer_mapping"]["type"] == "by_id");
+  CHECK(plain["customer_mapping"]["event_payload_key"] == "stripe_customer_id");
+  CHECK(plain["value_settings"]["event_payload_key"] == "value");
+  CHECK(plain["event_time_window"].is_null());
+  auto custom = api().ok(api().post("/v1/billing/meters", {{"display_name", "Custom"}, {"event_name", "custom_" + tag},
+                                                           {"default_aggregation[formula]", "sum"},
+                                                           {"customer_mapping[type]", "by_id"}, {"customer_mapping[event_payload_key]", "customer"},
+                                                           {"value_settings[event_payload_key]", "units"}, {"event_time_window", "hour"}}));
+  CHECK(custom["customer_mapping"]["event_payload_key"] == "customer");
+  CHECK(custom["value_settings"]["event_payload_key"] == "units");
+  CHECK(custom["event_time_window"] == "hour");
+  requireError(api().post("/v1/billing/meters", {{"display_name", "Bad"}, {"event_name", "bad_" + tag},
+                                                 {"default_aggregation[formula]", "sum"}, {"event_time_window", "week"}}),
+               400, "invalid_request_error", "", "event_time_window");
+}
+
 // https://docs.stripe.com/api/customers/delete: "Also immediately cancels any active subscriptions on the customer."
 TEST_CASE("contract: deleting a customer cancels its subscriptions at once", "[contract]") {
   auto clock = api().newClock(kMar1);

@@ -253,6 +253,49 @@ try {
     expect(sessions.object === 'list', 'fake reachable');
   });
 
+  // The page's side of two states the API test suite produces against the fake (api_pgtest: "a renewal waiting for
+  // 3-D Secure", "with usage billing and 3-D Secure"): the answers are the server's, with the one field changed.
+  await test('a payment waiting for 3-D Secure points to its invoice page, and a usage plan can change now and confirm after', async (page) => {
+    const hosted = 'https://invoice.stripe.com/i/acct_fake/test_in_demo_3ds';
+    await page.route('**/subscription', async (route) => {
+      if (route.request().method() !== 'GET') return route.continue();
+      const answer = await (await route.fetch()).json();
+      answer.subscription.past_due = true;
+      answer.subscription.payment_action = { invoice_id: answer.subscription.latest_invoice_id, amount_due: 1234, currency: 'usd', hosted_invoice_url: hosted };
+      return route.fulfill({ contentType: 'application/json', body: JSON.stringify(answer) });
+    });
+    await page.goto(links.demo_past_due);
+    await page.waitForSelector('#payment-action-banner');
+    expect((await page.textContent('#payment-action-banner')).includes('Your bank needs you to confirm a payment of $12.34'), 'says what to do');
+    expect((await page.getAttribute('#confirm-payment', 'href')) === hosted, "the invoice's page");
+    expect(!(await page.isVisible('#past-due-banner')), 'no "update your card" banner for it');
+    await shot(page, '07b-payment-action');
+    await page.unroute('**/subscription');
+
+    const bodies = [];
+    await page.route('**/subscription/change', async (route) => {
+      const body = JSON.parse(route.request().postData());
+      bodies.push(body);
+      if (!body.authenticate_after_change) {
+        return route.fulfill({ status: 402, contentType: 'application/json', body: JSON.stringify({ error: {
+          type: 'payment_error', code: 'authentication_required', message: 'the bank asks the customer to confirm this payment', request_id: 'req_e2e' } }) });
+      }
+      return route.fulfill({ status: 400, contentType: 'application/json', body: JSON.stringify({ error: {
+        type: 'invalid_request_error', code: 'preview_stale', message: 'stop here', request_id: 'req_e2e2' } }) });
+    });
+    await page.goto(links.demo);  // on Business monthly by now: annual is the upgrade
+    await page.click('label[for="interval-year"]');
+    await page.click('button[aria-label="Upgrade to Business (annual)"]');
+    await page.waitForSelector('#change-dialog[open]');
+    await page.click('#change-confirm');
+    await page.waitForSelector('#change-then-confirm');
+    expect((await page.textContent('#change-error')).includes('Your bank needs you to confirm this payment. Your plan has not changed.'), 'in words');
+    await page.click('#change-then-confirm');
+    await page.waitForFunction(() => document.getElementById('change-error').textContent.includes('changed since this preview'));
+    expect(bodies.length === 2 && bodies[1].authenticate_after_change === true && bodies[1].preview_token === bodies[0].preview_token,
+      `second confirmation asks to change now: ${JSON.stringify(bodies)}`);
+  });
+
   await test('phone width, keyboard and labels', async (page, context) => {
     await page.setViewportSize({ width: 375, height: 800 });
     await page.goto(links.demo);

@@ -1345,6 +1345,75 @@ TEST_CASE("with usage billing an upgrade never waits for its payment: refused wh
       CHECK(r.body.find("payment_behavior=error_if_incomplete") != std::string::npos);
     }
   }
+  CHECK(json(change)["error"]["message"].get<std::string>().find("authenticate_after_change") != std::string::npos);
+}
+
+// Before: a customer whose bank wants 3-D Secure could not upgrade a plan with usage billing at all. Now the
+// customer may choose to change now and confirm afterwards: applied with allow_incomplete, the usage up to the
+// change on the open invoice (an open invoice keeps it, unlike an expired pending update), paid on its page.
+TEST_CASE("with usage billing and 3-D Secure the customer may change now and confirm the payment after, no usage lost", "[integration][postgres][api][clock]") {
+  Api api;
+  auto w = clockWorld(api, unixNow(), true);
+  api.stripe->post("/v1/billing/meter_events", {{"event_name", "clock_calls"}, {"identifier", "calls-before"}, {"timestamp", w.start + 1},
+                                                {"payload", {{"stripe_customer_id", w.customer}, {"value", "100"}}}},
+                   stripe::newIdempotencyKey());
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  api.fake.requireAuthentication(w.customer);
+  auto up = previewChange(api, w.pro);
+  checkError(confirmChange(api, up), 402, "authentication_required");
+  checkError(api.call("POST", "/v1/accounts/acct_clock/subscription/change", kKey,
+                      nlohmann::json{{"preview_token", up["preview_token"]}, {"authenticate_after_change", "yes"}}.dump()),
+             400, "parameter_invalid");
+  auto change = api.call("POST", "/v1/accounts/acct_clock/subscription/change", kKey,
+                         nlohmann::json{{"preview_token", up["preview_token"]}, {"authenticate_after_change", true}}.dump());
+  INFO(change.body);
+  REQUIRE(change.status == 200);
+  auto answer = json(change);
+  CHECK(answer["outcome"] == "applied_awaiting_payment");
+  CHECK(answer["payment"]["hosted_invoice_url"].is_string());
+  CHECK(answer["payment"]["amount_due"] == up["amount_due_now"]);
+  auto at_stripe = api.fake.object("subscription", w.subscription);
+  CHECK(at_stripe["items"]["data"][0]["price"]["id"] == w.pro);
+  CHECK(at_stripe["pending_update"].is_null());
+  auto invoice = api.fake.object("invoice", answer["payment"]["invoice_id"]);
+  CHECK(invoice["status"] == "open");
+  std::int64_t usage_billed = 0;
+  for (const auto& l : invoice["lines"]["data"]) {
+    if (l["pricing"]["price_details"]["price"] == w.starter_calls) usage_billed += l["amount"].get<std::int64_t>();
+  }
+  CHECK(usage_billed == 100 * 2);
+  // The read says what to do: confirm on the invoice's page (not "update your card").
+  syncFromFake(api);
+  auto read = json(api.call("GET", "/v1/accounts/acct_clock/subscription", kKey))["subscription"];
+  INFO(read.dump());
+  REQUIRE(read["payment_action"].is_object());
+  CHECK(read["payment_action"]["invoice_id"] == answer["payment"]["invoice_id"]);
+  CHECK(read["payment_action"]["hosted_invoice_url"] == answer["payment"]["hosted_invoice_url"]);
+  REQUIRE(api.fake.completePayment(answer["payment"]["invoice_id"]));
+  syncFromFake(api);
+  read = readOnce(api, "acct_clock", [](const nlohmann::json& sub) { return sub["payment_action"].is_null(); });
+  CHECK(read["payment_action"].is_null());
+  CHECK(read["status"] == "active");
+  CHECK(api.fake.object("invoice", answer["payment"]["invoice_id"])["amount_paid"] == up["amount_due_now"]);
+}
+
+// Before: a renewal whose payment needs 3-D Secure showed "update your payment method", which can't help.
+TEST_CASE("a renewal waiting for 3-D Secure points to the invoice's payment page", "[integration][postgres][api][clock]") {
+  Api api;
+  auto w = clockWorld(api, unixNow(), false);
+  api.fake.requireAuthentication(w.customer);
+  advanceClock(api, w, w.period_end + 2 * 3600);
+  auto read = json(api.call("GET", "/v1/accounts/acct_clock/subscription", kKey))["subscription"];
+  INFO(read.dump());
+  CHECK(read["past_due"] == true);
+  REQUIRE(read["payment_action"].is_object());
+  CHECK(read["payment_action"]["invoice_id"] == read["latest_invoice_id"]);
+  CHECK(read["payment_action"]["hosted_invoice_url"].is_string());
+  REQUIRE(api.fake.completePayment(read["latest_invoice_id"]));
+  syncFromFake(api);
+  read = readOnce(api, "acct_clock", [](const nlohmann::json& sub) { return sub["payment_action"].is_null(); });
+  CHECK(read["payment_action"].is_null());
+  CHECK(read["past_due"] == false);
 }
 
 // Pending updates "aren't supported when the subscription's collection_method is send_invoice"

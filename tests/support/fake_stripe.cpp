@@ -251,6 +251,7 @@ Answer write(State& s, const std::string& method, const std::vector<std::string>
   if (what == "invoices" && parts.size() == 3 && parts[2] == "create_preview" && method == "POST") {
     return fake::invoicePreview(s, p);
   }
+  if (what == "invoices" && parts.size() == 4 && parts[3] == "pay" && method == "POST") return fake::payInvoice(s, parts[2], p);
   if (what == "subscription_schedules") return fake::schedules(s, method, parts, p);
   if (what == "test_helpers" && parts.size() >= 3 && parts[2] == "test_clocks") return fake::testClocks(s, method, parts, p);
   if (what == "billing" && parts.size() >= 3 && (parts[2] == "meter_events" || parts[2] == "meters")) {

@@ -33,3 +33,15 @@ TEST_CASE("upgrade payment: invoice terms and bank debits never use pending upda
   CHECK_FALSE(billing::subscription::isBankDebit("card"));
   CHECK_FALSE(billing::subscription::isBankDebit("link"));
 }
+
+TEST_CASE("upgrade payment: a usage plan the customer chose to confirm after applies now and waits for the bank", "[unit]") {
+  PaymentSetup setup{"charge_automatically", "card", true, true};
+  CHECK(upgradePayment(setup) == UpgradePayment::AppliedAwaitingPayment);
+  CHECK(std::string(paymentBehavior(UpgradePayment::AppliedAwaitingPayment)) == "allow_incomplete");
+  CHECK(std::string(appliedOutcome(UpgradePayment::AppliedAwaitingPayment)) == "applied_awaiting_payment");
+  // Without usage billing the choice changes nothing: a pending update already waits for the bank.
+  CHECK(upgradePayment({"charge_automatically", "card", false, true}) == UpgradePayment::PendingUntilPaid);
+  // Invoice terms and bank debits keep their own path.
+  CHECK(upgradePayment({"send_invoice", "card", true, true}) == UpgradePayment::Invoiced);
+  CHECK(upgradePayment({"charge_automatically", "sepa_debit", true, true}) == UpgradePayment::DebitProcessing);
+}

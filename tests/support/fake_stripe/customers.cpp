@@ -2,16 +2,15 @@
 #include "tests/support/fake_stripe/state.h"
 
 namespace billing::testing::fake {
-namespace {
 
-// Stripe's test PaymentMethods (https://docs.stripe.com/testing#cards): passing one of these ids attaches a new
-// card PaymentMethod with that behaviour.
 std::optional<CardBehaviour> testCard(const std::string& id) {
   if (id == "pm_card_visa" || id == "pm_card_mastercard") return CardBehaviour::Succeeds;
   if (id == "pm_card_chargeCustomerFail" || id == "pm_card_visa_chargeDeclined") return CardBehaviour::Declines;
   if (id == "pm_card_authenticationRequired" || id == "pm_card_threeDSecure2Required") return CardBehaviour::RequiresAction;
   return std::nullopt;
 }
+
+namespace {
 
 // Attaches a PaymentMethod (a test one makes a new card); `as_default` also makes it the customer's default for
 // invoices, which is what subscriptions charge.

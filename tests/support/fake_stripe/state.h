@@ -157,6 +157,10 @@ Answer paymentMethods(State& s, const std::vector<std::string>& parts, const Par
 Answer catalog(State& s, const std::string& method, const std::vector<std::string>& parts, const Params& p);
 Answer subscriptions(State& s, const std::string& method, const std::vector<std::string>& parts, const Params& p);
 Answer invoicePreview(State& s, const Params& p);
+Answer payInvoice(State& s, const std::string& invoice_id, const Params& p);
+/// Stripe's test PaymentMethods (https://docs.stripe.com/testing#cards): passing one of these ids attaches a new
+/// card PaymentMethod with that behaviour.
+std::optional<CardBehaviour> testCard(const std::string& id);
 Answer schedules(State& s, const std::string& method, const std::vector<std::string>& parts, const Params& p);
 Answer testClocks(State& s, const std::string& method, const std::vector<std::string>& parts, const Params& p);
 Answer meters(State& s, const std::string& method, const std::vector<std::string>& parts, const Params& p,

@@ -461,7 +461,17 @@ bool payOpenInvoice(State& s, const std::string& invoice_id) {
   s.objects["payment_intent_status"].erase(invoice_id);
   s.emit("invoice.paid", *invoice, now);
   auto pending = s.objects["pending_invoice"].find(invoice_id);
-  if (pending == s.objects["pending_invoice"].end()) return true;
+  if (pending == s.objects["pending_invoice"].end()) {
+    // A past_due subscription whose latest invoice is paid is active again ("past_due ... the subscription becomes
+    // active once the invoice is paid": https://docs.stripe.com/billing/subscriptions/overview#subscription-statuses).
+    auto sub_id = (*invoice).value("parent", json::object()).value("subscription_details", json::object()).value("subscription", json());
+    auto* sub = sub_id.is_string() ? s.find("subscription", sub_id.get<std::string>()) : nullptr;
+    if (sub && (*sub)["latest_invoice"] == invoice_id && (*sub)["status"] == "past_due") {
+      (*sub)["status"] = "active";
+      s.emit("customer.subscription.updated", *sub, now);
+    }
+    return true;
+  }
   const json waiting = pending->second;
   s.objects["pending_invoice"].erase(pending);
   auto* sub = s.find("subscription", waiting["subscription"].get<std::string>());
@@ -891,6 +901,34 @@ Answer subscriptions(State& s, const std::string& method, const std::vector<std:
   sub["latest_invoice"] = invoice["id"];
   s.emit("customer.subscription.updated", sub, now);
   return {200, sub, {}};
+}
+
+// POST /v1/invoices/{id}/pay (https://docs.stripe.com/api/invoices/pay): an open invoice paid now, off session, with
+// `payment_method` (a test card) or the customer's default. A card that needs the customer's authentication can't
+// pay it here: 402 invoice_payment_intent_requires_action (https://docs.stripe.com/error-codes); a decline is
+// card_declined. Paid, a past_due subscription whose latest invoice it is becomes active again (payOpenInvoice).
+Answer payInvoice(State& s, const std::string& invoice_id, const Params& p) {
+  p.allow({"payment_method", "expand", "off_session"});
+  auto* invoice = s.find("invoice", invoice_id);
+  if (!invoice) throw invalidRequest(404, "resource_missing", "No such invoice: '" + invoice_id + "'", "id", true);
+  if ((*invoice)["status"] != "open") {
+    throw invalidRequest(400, "invoice_not_open", "Invoice is " + (*invoice)["status"].get<std::string>() + ", not open", "", true);
+  }
+  CardBehaviour card = CardBehaviour::Succeeds;
+  if (auto pm = p.str("payment_method")) {
+    auto known = s.payment_methods.find(*pm);
+    auto test = testCard(*pm);
+    if (known == s.payment_methods.end() && !test) throw invalidRequest(400, "resource_missing", "No such PaymentMethod: '" + *pm + "'", "payment_method", true);
+    card = known != s.payment_methods.end() ? known->second : *test;
+  } else if (auto c = s.customer_cards.find((*invoice)["customer"].get<std::string>()); c != s.customer_cards.end()) {
+    card = c->second;
+  }
+  if (card == CardBehaviour::RequiresAction) {
+    fail(s, "invoice_payment_intent_requires_action", "This payment requires additional user action before it can be completed successfully.", *invoice);
+  }
+  if (card == CardBehaviour::Declines) fail(s, "card_declined", "Your card was declined.", *invoice);
+  payOpenInvoice(s, invoice_id);
+  return {200, *invoice, {}};
 }
 
 // POST /v1/invoices/create_preview (https://docs.stripe.com/api/invoices/create_preview): what the update with the
