@@ -24,6 +24,7 @@
 #include "subscription/price_amount.h"
 #include "subscription/upgrade_payment.h"
 #include "subscription/write_attempts.h"
+#include "usage/usage_ledger.h"
 #include "sync/snapshot_writer.h"
 
 namespace billing::api {
@@ -188,6 +189,16 @@ std::int64_t PlanChanges::periodAmount(PriceRow& price, std::int64_t quantity, c
                        subscription::unpriceableCode(priced.reason) + ": " + priced.detail + ")");
   }
   return *priced.amount;
+}
+
+void PlanChanges::recordMeteredSwaps(const std::string& customer_id, const std::map<std::string, std::string>& metered_swaps,
+                                     std::int64_t at) {
+  std::vector<std::string> meters;
+  for (const auto& [from, to] : metered_swaps) {
+    if (auto price = loadPrice(db_, from); price && !price->meter.empty()) meters.push_back(price->meter);
+  }
+  // Usage accepted before the change but not yet at Stripe is dated at the change, not in the invoiced time before.
+  usage::UsageLedger(db_).markMeteredPriceChanged(customer_id, meters, at);
 }
 
 std::function<bool(const std::string&)> PlanChanges::meteredPrices() {
@@ -437,6 +448,7 @@ nlohmann::json PlanChanges::apply(const std::string& account_id, const std::stri
   nlohmann::json answer = {{"account_id", account_id},
                            {"charge", checkCharge(invoice, claims->value("amount_due", 0LL), sub.subscription_id)}};
   const auto pending = updated.body.value("pending_update", nlohmann::json());
+  if (!pending.is_object()) recordMeteredSwaps(customer_id, moves.metered_swaps, claims->value("proration_date", now));
   if (pending.is_object()) {
     answer["outcome"] = "payment_required";
     answer["payment"] = paymentRequired(invoice, pending);

@@ -1,6 +1,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -65,6 +66,9 @@ class PlanChanges {
   std::int64_t periodAmount(PriceRow& price, std::int64_t quantity, const std::string& currency);
   /// Whether a price bills usage (as synced), each price looked up once per call of the returned function's owner.
   std::function<bool(const std::string&)> meteredPrices();
+  /// After a change that applied now: the meters whose metered price it swapped or removed (usage/usage_ledger.h).
+  void recordMeteredSwaps(const std::string& customer_id, const std::map<std::string, std::string>& metered_swaps,
+                          std::int64_t at);
   void sync(const stripe::StripeClient::Response& subscription);
   /// A Stripe write the caller named with `idempotency_key` (empty: each call its own attempt), under the Stripe
   /// key of its current attempt (subscription::WriteAttempts): after a definite Stripe error the next call is a new

@@ -227,7 +227,13 @@ std::vector<DueAggregate> UsageLedger::claimDue(std::size_t limit, std::int64_t 
       ")\n"
       "UPDATE usage_aggregates a SET next_attempt_at = now() + make_interval(secs => $2::bigint)\n"
       "FROM due WHERE a.id = due.id\n"
-      "RETURNING a.id, a.customer_id, a.meter, a.identifier, a.quantity, extract(epoch FROM a.window_start)::bigint,\n"
+      // Usage of the current period dated no earlier than the last change of the customer's metered price on that
+      // meter: Stripe invoiced the time before the change already (migration 0015). An ended period's usage keeps
+      // its date (its invoice is still open for it until finalized).
+      "RETURNING a.id, a.customer_id, a.meter, a.identifier, a.quantity,\n"
+      "          extract(epoch FROM greatest(a.window_start, CASE WHEN due.period_ended IS NULL THEN (\n"
+      "            SELECT max(mc.changed_at) FROM metered_price_changes mc JOIN usage_meters um ON um.meter_id = mc.meter_id\n"
+      "            WHERE um.event_name = a.meter AND mc.customer_id = a.customer_id) END))::bigint,\n"
       "          a.attempts, coalesce(extract(epoch FROM a.first_attempt_at)::bigint, 0),\n"
       "          coalesce(extract(epoch FROM due.period_ended)::bigint, 0)",
       {std::to_string(limit), std::to_string(lease_seconds)});
@@ -239,6 +245,17 @@ std::vector<DueAggregate> UsageLedger::claimDue(std::size_t limit, std::int64_t 
     out.push_back(a);
   }
   return out;
+}
+
+void UsageLedger::markMeteredPriceChanged(const std::string& customer_id, const std::vector<std::string>& meter_ids,
+                                          std::int64_t at) {
+  if (meter_ids.empty()) return;
+  nlohmann::json list = meter_ids;
+  db_.query(
+      "INSERT INTO metered_price_changes (customer_id, meter_id, changed_at)\n"
+      "SELECT $1, m, to_timestamp($3::bigint) FROM jsonb_array_elements_text($2::jsonb) AS x(m)\n"
+      "ON CONFLICT DO NOTHING",
+      {customer_id, list.dump(), std::to_string(at)});
 }
 
 void UsageLedger::markReported(const std::vector<std::int64_t>& ids, const std::string& via) {

@@ -18,7 +18,9 @@ struct DueAggregate {
   std::int64_t id = 0;
   std::string customer_id, meter, identifier;
   std::int64_t quantity = 0;
-  std::int64_t timestamp = 0;  // the window's start (unix seconds, cut at billing period boundaries): Stripe bills it in that period
+  /// The window's start (unix seconds, cut at billing period boundaries): Stripe bills it in that period. Never
+  /// before a change of the customer's metered price on that meter (markMeteredPriceChanged): then the change's time.
+  std::int64_t timestamp = 0;
   int attempts = 0;
   std::int64_t first_attempt_at = 0;  // 0 = never tried
   /// For usage of a billing period that has ended: when Stripe finalizes that period's invoice and stops billing
@@ -84,6 +86,10 @@ class UsageLedger {
 
   /// Claims up to `limit` sealed aggregates that are due, for `lease_seconds` (another reporter skips them meanwhile).
   std::vector<DueAggregate> claimDue(std::size_t limit, std::int64_t lease_seconds);
+
+  /// The customer's metered prices on these meters (Stripe meter ids) were swapped or removed at `at`: usage not
+  /// yet sent that is dated before it is sent dated at it (claimDue), since Stripe has invoiced the time before.
+  void markMeteredPriceChanged(const std::string& customer_id, const std::vector<std::string>& meter_ids, std::int64_t at);
 
   void markReported(const std::vector<std::int64_t>& ids, const std::string& via);
   /// A failed attempt: tried again at `retry_at`, or given up (`final`) with the error kept for operators.

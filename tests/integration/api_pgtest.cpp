@@ -1238,6 +1238,11 @@ TEST_CASE("an upgrade of a plan with its own metered price keeps usage billed, o
     if (l["pricing"]["price_details"]["price"] == w.starter_calls) usage_billed += l["amount"].get<std::int64_t>();
   }
   CHECK(usage_billed == 100 * 2);
+  // Usage still on its way to Stripe is dated at the change from now on (usage_kafkatest: "usage accepted before a
+  // metered-price swap ...").
+  pg::Connection db(api.url);
+  CHECK(scalar(db, "SELECT extract(epoch FROM changed_at)::bigint::text FROM metered_price_changes WHERE customer_id = $1",
+               {w.customer}) == std::to_string(common::parseIso8601Utc(up["proration_date"].get<std::string>()).value_or(0)));
   syncFromFake(api);
   auto read = readOnce(api, "acct_clock", [&](const nlohmann::json& sub) { return sub["items"][0]["price_id"] == w.pro; });
   CHECK(read["items"][0]["price_id"] == w.pro);

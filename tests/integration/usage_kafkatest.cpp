@@ -28,6 +28,7 @@
 #include "tests/support/sync_database.h"
 #include "sync/refetcher.h"
 #include "usage/meter_reporter.h"
+#include "usage/usage_ledger.h"
 
 using namespace billing;
 using testing::scalar;
@@ -930,6 +931,68 @@ TEST_CASE("usage: a database restored to before any usage was recorded reads eve
   CHECK(usage.fake.meterEvents().size() == sent_before);
   CHECK(reporter->stop(SIGTERM) == 0);
   std::filesystem::remove_all(dir);
+}
+
+// Flexible billing mode bills the usage Stripe has received by a metered-price swap on the swap's invoice, and the
+// new price counts usage from the swap on (https://docs.stripe.com/billing/subscriptions/usage-based/manage-billing-setup#update-prices-mid-cycle).
+// Before: usage accepted minutes before the swap reached Stripe after it, dated in the invoiced time, and no invoice
+// carried it. Now it is dated at the swap: billed once, on the new price.
+TEST_CASE("usage: usage accepted before a metered-price swap and sent after it is billed on the new price, not lost",
+          "[integration][kafka][postgres][usage]") {
+  Usage usage(1);
+  usage.fake.setLatency(0);
+  auto& stripe = *usage.stripe;
+  pg::Connection db(usage.url);
+  auto key = [] { return stripe::newIdempotencyKey(); };
+  std::size_t applied = 0;
+  auto syncFromFake = [&] {
+    auto events = usage.fake.events();
+    std::vector<std::string> payloads;
+    for (; applied < events.size(); ++applied) payloads.push_back(events[applied].dump());
+    if (!payloads.empty()) testing::applyPayloads(db, payloads);
+  };
+  std::string meter_id;
+  const auto meters = stripe.get("/v1/billing/meters");
+  for (const auto& m : meters["data"]) {
+    if (m["event_name"] == "api_requests") meter_id = m["id"];
+  }
+  REQUIRE(!meter_id.empty());
+  auto customer = stripe.post("/v1/customers", {{"payment_method", "pm_card_visa"},
+                                                {"invoice_settings", {{"default_payment_method", "pm_card_visa"}}}}, key())["id"].get<std::string>();
+  db.query("UPDATE accounts SET customer_id = $1 WHERE account_id = 'acct_0'", {customer});
+  auto product = stripe.post("/v1/products", {{"name", "Team"}, {"metadata", {{"plan_key", "team"}}}}, key())["id"].get<std::string>();
+  auto plan = stripe.post("/v1/prices", {{"product", product}, {"currency", "usd"}, {"unit_amount", 1000}, {"recurring", {{"interval", "month"}}}}, key());
+  auto metered = [&](std::int64_t cents) {
+    return stripe.post("/v1/prices", {{"product", product}, {"currency", "usd"}, {"unit_amount", cents},
+                                      {"recurring", {{"interval", "month"}, {"usage_type", "metered"}, {"meter", meter_id}}}}, key())["id"].get<std::string>();
+  };
+  const auto old_calls = metered(2), new_calls = metered(3);
+  auto sub = stripe.post("/v1/subscriptions", {{"customer", customer}, {"items", {{{"price", plan["id"]}}, {{"price", old_calls}}}}}, key());
+  syncFromFake();
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  // Accepted now, in the subscription's period, while the reporter is down: still on its way to Stripe at the swap.
+  auto reply = usage.post({{"account_id", "acct_0"}, {"event_name", "api_requests"}, {"value", 10}, {"identifier", "before-swap"},
+                           {"timestamp", unixNow()}});
+  INFO(reply.body);
+  REQUIRE(reply.status == 200);
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  const auto swapped_at = unixNow();
+  stripe.post("/v1/subscriptions/" + sub["id"].get<std::string>(),
+              {{"items", {{{"id", sub["items"]["data"][1]["id"]}, {"price", new_calls}}}}, {"proration_behavior", "always_invoice"},
+               {"proration_date", swapped_at}}, key());
+  syncFromFake();
+  usage::UsageLedger(db).markMeteredPriceChanged(customer, {meter_id}, swapped_at);  // what the API's change records
+  auto reporter = usage.startReporter();
+  REQUIRE(waitFor([&] { return sum(usage.stripeTotals()) == 10; }, std::chrono::seconds(60)));
+  for (const auto& e : usage.fake.meterEvents()) CHECK(e.timestamp >= swapped_at);
+  // The next invoice bills it on the new price.
+  auto next = stripe.post("/v1/invoices/create_preview", {{"customer", customer}, {"subscription", sub["id"]}}, key());
+  std::int64_t on_new = 0;
+  for (const auto& l : next["lines"]["data"]) {
+    if (l["pricing"]["price_details"]["price"] == new_calls) on_new += l["quantity"].get<std::int64_t>();
+  }
+  CHECK(on_new == 10);
+  CHECK(reporter->stop(SIGTERM) == 0);
 }
 
 TEST_CASE("usage: a meter Stripe no longer has surfaces as refused, not reported, and nothing else is lost",
