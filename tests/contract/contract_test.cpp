@@ -35,8 +35,36 @@ json latestInvoice(const json& subscription) {
 
 json retrieve(const std::string& path) { return api().ok(api().get(path)); }
 
+// The customer's invoices are charged to this test card from now on (after a first invoice paid by the default one).
+void useCard(const std::string& customer, const std::string& test_card) {
+  auto card = api().ok(api().post("/v1/payment_methods/" + test_card + "/attach", {{"customer", customer}}));
+  api().ok(api().post("/v1/customers/" + customer, {{"invoice_settings[default_payment_method]", card["id"]}}));
+}
+
 std::int64_t prorated(std::int64_t amount, std::int64_t start, std::int64_t end, std::int64_t at) {
   return std::llround(static_cast<double>(amount) * static_cast<double>(end - at) / static_cast<double>(end - start));
+}
+
+// A customer subscribed to a 10.00 plan (its first invoice paid), then charged to `test_card`, upgrading to a 30.00
+// plan five days in with `payment_behavior`: the update's reply, and what it started from.
+struct CardUpgrade {
+  std::string clock, customer, basic, pro;
+  json sub;
+  contract::Reply reply;
+};
+CardUpgrade upgradeWithCard(const std::string& test_card, const std::string& payment_behavior) {
+  CardUpgrade u;
+  u.clock = api().newClock(kMar1);
+  u.customer = api().newCustomer(u.clock);
+  u.basic = api().newPrice(1000);
+  u.pro = api().newPrice(3000);
+  u.sub = subscribe(u.customer, {{"items[0][price]", u.basic}});
+  useCard(u.customer, test_card);
+  api().advance(u.clock, kMar1 + 5 * kDay);
+  u.reply = api().post("/v1/subscriptions/" + u.sub["id"].get<std::string>(),
+                       {{"items[0][id]", u.sub["items"]["data"][0]["id"]}, {"items[0][price]", u.pro},
+                        {"proration_behavior", "always_invoice"}, {"payment_behavior", payment_behavior}});
+  return u;
 }
 
 void requireError(const contract::Reply& reply, int status, const std::string& type, const std::string& code = "",
@@ -317,16 +345,10 @@ TEST_CASE("contract: a schedule's next phase takes effect at its start, and rele
 // https://docs.stripe.com/api/subscriptions/update: "Use error_if_incomplete if you want Stripe to return an HTTP 402
 // status code if a subscription's invoice cannot be paid" (the update is then not applied).
 TEST_CASE("contract: error_if_incomplete refuses an update whose payment fails and changes nothing", "[contract]") {
-  auto clock = api().newClock(kMar1);
-  auto customer = api().newCustomer(clock);
-  auto basic = api().newPrice(1000), pro = api().newPrice(3000);
-  auto sub = subscribe(customer, {{"items[0][price]", basic}});
-  auto card = api().ok(api().post("/v1/payment_methods/pm_card_chargeCustomerFail/attach", {{"customer", customer}}));
-  api().ok(api().post("/v1/customers/" + customer, {{"invoice_settings[default_payment_method]", card["id"]}}));
-  api().advance(clock, kMar1 + 5 * kDay);
-  auto refused = api().post("/v1/subscriptions/" + sub["id"].get<std::string>(),
-                            {{"items[0][id]", sub["items"]["data"][0]["id"]}, {"items[0][price]", pro},
-                             {"proration_behavior", "always_invoice"}, {"payment_behavior", "error_if_incomplete"}});
+  auto u = upgradeWithCard("pm_card_chargeCustomerFail", "error_if_incomplete");
+  auto& sub = u.sub;
+  const auto& refused = u.reply;
+  const auto& basic = u.basic;
   requireError(refused, 402, "card_error");
   CHECK(retrieve("/v1/subscriptions/" + sub["id"].get<std::string>())["items"]["data"][0]["price"]["id"] == basic);
 }
@@ -335,16 +357,10 @@ TEST_CASE("contract: error_if_incomplete refuses an update whose payment fails a
 // for the payment (e.g. 3-D Secure); it expires at "the trial end time or the current period end, whichever comes
 // first", at most 23 hours after the update.
 TEST_CASE("contract: pending_if_incomplete keeps a change pending while the payment needs authentication, then it expires", "[contract]") {
-  auto clock = api().newClock(kMar1);
-  auto customer = api().newCustomer(clock);
-  auto basic = api().newPrice(1000), pro = api().newPrice(3000);
-  auto sub = subscribe(customer, {{"items[0][price]", basic}});
-  auto card = api().ok(api().post("/v1/payment_methods/pm_card_authenticationRequired/attach", {{"customer", customer}}));
-  api().ok(api().post("/v1/customers/" + customer, {{"invoice_settings[default_payment_method]", card["id"]}}));
-  api().advance(clock, kMar1 + 5 * kDay);
-  auto pending = api().ok(api().post("/v1/subscriptions/" + sub["id"].get<std::string>(),
-                                     {{"items[0][id]", sub["items"]["data"][0]["id"]}, {"items[0][price]", pro},
-                                      {"proration_behavior", "always_invoice"}, {"payment_behavior", "pending_if_incomplete"}}));
+  auto u = upgradeWithCard("pm_card_authenticationRequired", "pending_if_incomplete");
+  auto& sub = u.sub;
+  const auto &basic = u.basic, &clock = u.clock;
+  auto pending = api().ok(u.reply);
   REQUIRE(pending["pending_update"].is_object());
   CHECK(pending["items"]["data"][0]["price"]["id"] == basic);
   CHECK(pending["pending_update"]["expires_at"].get<std::int64_t>() <= kMar1 + 5 * kDay + 23 * 3600 + 60);
@@ -361,16 +377,10 @@ TEST_CASE("contract: pending_if_incomplete keeps a change pending while the paym
 // with a working card it is paid and the subscription is active again ("past_due ... becomes active once the
 // invoice is paid": https://docs.stripe.com/billing/subscriptions/overview#subscription-statuses).
 TEST_CASE("contract: allow_incomplete applies a change whose payment needs authentication, past due until its invoice is paid", "[contract]") {
-  auto clock = api().newClock(kMar1);
-  auto customer = api().newCustomer(clock);
-  auto basic = api().newPrice(1000), pro = api().newPrice(3000);
-  auto sub = subscribe(customer, {{"items[0][price]", basic}});
-  auto card = api().ok(api().post("/v1/payment_methods/pm_card_authenticationRequired/attach", {{"customer", customer}}));
-  api().ok(api().post("/v1/customers/" + customer, {{"invoice_settings[default_payment_method]", card["id"]}}));
-  api().advance(clock, kMar1 + 5 * kDay);
-  auto updated = api().ok(api().post("/v1/subscriptions/" + sub["id"].get<std::string>(),
-                                     {{"items[0][id]", sub["items"]["data"][0]["id"]}, {"items[0][price]", pro},
-                                      {"proration_behavior", "always_invoice"}, {"payment_behavior", "allow_incomplete"}}));
+  auto u = upgradeWithCard("pm_card_authenticationRequired", "allow_incomplete");
+  const auto& sub = u.sub;
+  const auto& pro = u.pro;
+  auto updated = api().ok(u.reply);
   CHECK(updated["items"]["data"][0]["price"]["id"] == pro);
   CHECK(updated["status"] == "past_due");
   CHECK(updated["pending_update"].is_null());
