@@ -34,11 +34,12 @@ std::string Call::idempotencyKey() const {
 std::int64_t unixNow() { return static_cast<std::int64_t>(std::time(nullptr)); }
 
 std::string requireString(const nlohmann::json& body, const std::string& field, bool required) {
-  if (!body.contains(field) || body[field].is_null()) {
+  if (!body.contains(field)) {
     if (required) throw badRequest("parameter_missing", "missing required field: " + field);
     return "";
   }
-  if (!body[field].is_string()) throw badRequest("parameter_invalid", field + " must be a string");
+  // null is not "left out": openapi.yaml declares these fields strings, not nullable.
+  if (!body[field].is_string()) throw badRequest("parameter_invalid", field + " must be a string (or left out)");
   return body[field].get<std::string>();
 }
 

@@ -44,10 +44,13 @@ nlohmann::json UsageIngest::accept(const nlohmann::json& body, const std::string
   if (body.contains("events")) {
     if (!body["events"].is_array()) throw badRequest("parameter_invalid", "events must be an array");
     list = body["events"];
-  } else {
+  } else if (body.is_object() && !body.empty()) {
     list = nlohmann::json::array({body});
   }
-  if (list.empty()) throw badRequest("parameter_missing", "no usage events in the request");
+  // No body, {} or {"events": []}: nothing to accept is a request error, not a 200 with one rejected item.
+  if (list.empty()) {
+    throw badRequest("parameter_missing", "no usage events in the request: send one event or {\"events\": [...]}");
+  }
   if (list.size() > config_.usage_max_events) {
     throw badRequest("too_many_events", "at most " + std::to_string(config_.usage_max_events) + " events per request");
   }

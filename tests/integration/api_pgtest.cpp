@@ -315,6 +315,10 @@ TEST_CASE("bad input gets a clear error for every endpoint", "[integration][post
       {"account_id not a string", "POST", "/v1/accounts", R"({"account_id":42})", 400, "parameter_invalid"},
       {"account_id with spaces", "POST", "/v1/accounts", R"({"account_id":"a b"})", 400, "invalid_account_id"},
       {"customer_id not a customer", "POST", "/v1/accounts", R"({"account_id":"a","customer_id":"sub_1"})", 400, "parameter_invalid"},
+      // Before: null was taken as left out, though openapi.yaml declares a string.
+      {"customer_id null", "POST", "/v1/accounts", R"({"account_id":"a","customer_id":null})", 400, "parameter_invalid"},
+      {"email null", "POST", "/v1/accounts", R"({"account_id":"a","email":null})", 400, "parameter_invalid"},
+      {"unknown field on a change", "POST", "/v1/accounts/acct_oskar/subscription/change", R"({"preview_token":"x","extra":1})", 400, "parameter_unknown"},
       {"token without account", "POST", "/v1/tokens", "{}", 400, "parameter_missing"},
       {"token ttl too short", "POST", "/v1/tokens", R"({"account_id":"a","ttl_seconds":5})", 400, "parameter_invalid"},
       {"token ttl too long", "POST", "/v1/tokens", R"({"account_id":"a","ttl_seconds":999999})", 400, "parameter_invalid"},

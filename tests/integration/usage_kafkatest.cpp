@@ -421,6 +421,13 @@ TEST_CASE("usage: every item that can be wrong gets its own error, and nothing v
             .status == 403);  // the browser can't report its own usage
   CHECK(usage.post({{"events", nlohmann::json::array()}}).status == 400);
   CHECK(usage.post({{"events", "many"}}).status == 400);
+  // Before: no body (or {}) answered 200 with one rejected item.
+  for (const std::string& empty : {std::string(), std::string("{}")}) {
+    auto refused = client.request("POST", "/v1/usage", empty, {{"Authorization", "Bearer " + kKey}, {"Content-Type", "application/json"}});
+    INFO(refused.body);
+    CHECK(refused.status == 400);
+    CHECK(nlohmann::json::parse(refused.body)["error"]["code"] == "parameter_missing");
+  }
   nlohmann::json too_many = nlohmann::json::array();
   for (int i = 0; i < 1001; ++i) too_many.push_back({{"identifier", "m-" + std::to_string(i)}});
   auto over = usage.post({{"events", too_many}});
