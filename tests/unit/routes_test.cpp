@@ -35,6 +35,17 @@ TEST_CASE("every route is documented in openapi.yaml and every documented operat
       CHECK(static_cast<bool>(operation.second["requestBody"]) == (route->body_limit != BodyLimit::None));
       if (method == "GET") CHECK(route->body_limit == BodyLimit::None);
       CHECK(route->handle != nullptr);
+      // Every status the handler itself can answer for this operation is documented (api_handler.cpp): a bad or
+      // missing credential, the wrong one, an unknown account, a bad or oversize body, the database down, a bug.
+      std::set<std::string> statuses;
+      for (const auto& response : operation.second["responses"]) statuses.insert(response.first.as<std::string>());
+      std::set<std::string> handler = {"401", "403", "500", "503"};
+      if (method == "POST") handler.insert({"400", "413"});
+      if (route->pattern.find("{account_id}") != std::string::npos) handler.insert("404");
+      for (const auto& status : handler) {
+        INFO("status " << status);
+        CHECK(statuses.count(status) == 1);
+      }
     }
   }
   for (const auto& r : routeTable()) routed.insert({r.method, r.pattern});
