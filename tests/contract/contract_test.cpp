@@ -394,6 +394,38 @@ TEST_CASE("contract: allow_incomplete applies a change whose payment needs authe
   requireError(api().post(path, {}), 400, "invalid_request_error", "invoice_not_open");
 }
 
+// Bank debits: pending updates "aren't supported ... when bank debits are used as the payment method"
+// (https://docs.stripe.com/billing/subscriptions/pending-updates; stricter reading: a 400 on payment_behavior). With
+// allow_incomplete the change applies and its invoice stays open while the debit is processing, "within 5 business
+// days" for SEPA (https://docs.stripe.com/payments/sepa-debit), then paid; the subscription stays active meanwhile
+// (a processing payment is not a failed one). The test IBAN succeeds (https://docs.stripe.com/testing#sepa-direct-debit).
+TEST_CASE("contract: a bank debit takes no pending update, and its change applies with the invoice processing until it settles", "[contract]") {
+  auto clock = api().newClock(kMar1);
+  auto customer = api().newCustomer(clock);
+  auto basic = api().newPrice(1000), pro = api().newPrice(3000);
+  auto sub = subscribe(customer, {{"items[0][price]", basic}});
+  auto sepa = api().ok(api().post("/v1/payment_methods", {{"type", "sepa_debit"}, {"sepa_debit[iban]", "DE89370400440532013000"},
+                                                          {"billing_details[name]", "Jenny Rosen"},
+                                                          {"billing_details[email]", "jenny@example.com"}}));
+  CHECK(sepa["type"] == "sepa_debit");
+  useCard(customer, sepa["id"]);
+  api().advance(clock, kMar1 + 5 * kDay);
+  const std::string path = "/v1/subscriptions/" + sub["id"].get<std::string>();
+  Form change = {{"items[0][id]", sub["items"]["data"][0]["id"]}, {"items[0][price]", pro}, {"proration_behavior", "always_invoice"}};
+  auto pending = change;
+  pending.push_back({"payment_behavior", "pending_if_incomplete"});
+  requireError(api().post(path, pending), 400, "invalid_request_error", "", "payment_behavior");
+  change.push_back({"payment_behavior", "allow_incomplete"});
+  auto updated = api().ok(api().post(path, change));
+  CHECK(updated["items"]["data"][0]["price"]["id"] == pro);
+  CHECK(updated["status"] == "active");
+  auto invoice = latestInvoice(updated);
+  CHECK(invoice["status"] == "open");
+  api().advance(clock, kMar1 + 5 * kDay + 5 * kDay + 3600);
+  CHECK(retrieve("/v1/invoices/" + invoice["id"].get<std::string>())["status"] == "paid");
+  CHECK(retrieve(path)["status"] == "active");
+}
+
 // A meter's customer_mapping, value_settings and event_time_window are kept as created, with Stripe's defaults
 // (by_id on stripe_customer_id, value, none) when not given (https://docs.stripe.com/api/billing/meter/create).
 TEST_CASE("contract: a meter keeps its customer mapping, value key and event time window", "[contract]") {

@@ -1459,6 +1459,40 @@ TEST_CASE("an invoice-terms customer upgrades now: applied, its invoice sent and
   }
 }
 
+// Pending updates aren't supported "when bank debits are used" (https://docs.stripe.com/billing/subscriptions/pending-updates).
+// Before, only a unit test covered the bank-debit path; the fake had no bank debits. Now a SEPA customer's upgrade
+// applies at once, its invoice processing until the debit settles, then paid.
+TEST_CASE("a SEPA Direct Debit customer upgrades now: applied, the debit processing, paid when it settles", "[integration][postgres][api][clock]") {
+  Api api;
+  auto w = clockWorld(api, unixNow(), false);
+  auto sepa = api.stripe->post("/v1/payment_methods", {{"type", "sepa_debit"}, {"sepa_debit", {{"iban", "DE89370400440532013000"}}}},
+                               stripe::newIdempotencyKey());
+  api.stripe->post("/v1/customers/" + w.customer, {{"invoice_settings", {{"default_payment_method", sepa["id"]}}}},
+                   stripe::newIdempotencyKey());
+  syncFromFake(api);
+  auto up = previewChange(api, w.pro);
+  CHECK(up["collection"] == "bank_debit");
+  auto change = confirmChange(api, up);
+  INFO(change.body);
+  REQUIRE(change.status == 200);
+  auto answer = json(change);
+  CHECK(answer["outcome"] == "payment_processing");
+  CHECK(answer["invoice"]["status"] == "open");
+  CHECK(answer["invoice"]["amount_due"] == up["amount_due_now"]);
+  auto at_stripe = api.fake.object("subscription", w.subscription);
+  CHECK(at_stripe["items"]["data"][0]["price"]["id"] == w.pro);
+  CHECK(at_stripe["status"] == "active");
+  for (const auto& r : api.fake.requests()) {
+    if (r.method == "POST" && r.uri == "/v1/subscriptions/" + w.subscription) {
+      CHECK(r.body.find("payment_behavior=allow_incomplete") != std::string::npos);
+    }
+  }
+  advanceClock(api, w, w.start + 6 * 86400);
+  CHECK(api.fake.object("invoice", answer["invoice"]["invoice_id"])["status"] == "paid");
+  auto read = readOnce(api, "acct_clock", [](const nlohmann::json& sub) { return sub["status"] == "active"; });
+  CHECK(read["past_due"] == false);
+}
+
 // Stripe saves the answer of a request it executed, errors included ("including 500 errors",
 // https://docs.stripe.com/api/idempotent_requests), and replays it for 24 hours. Before, the server derived Stripe's
 // key from the page's Idempotency-Key alone, so after one Stripe 500 every retry in the dialog got the same 500.

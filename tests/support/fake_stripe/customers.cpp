@@ -1,6 +1,8 @@
 // Customers and their payment methods.
 #include "tests/support/fake_stripe/state.h"
 
+#include <algorithm>
+
 namespace billing::testing::fake {
 
 std::optional<CardBehaviour> testCard(const std::string& id) {
@@ -22,8 +24,10 @@ std::string attachCard(State& s, const std::string& customer_id, const std::stri
     if (existing.value("customer", json()).is_string() && existing["customer"] != customer_id) {
       throw invalidRequest(400, "", "The payment method is attached to another customer", param, true);
     }
+    const bool newly = existing.value("customer", json()) != json(customer_id);
     existing["customer"] = customer_id;
     if (as_default) s.customer_cards[customer_id] = s.payment_methods.count(id) ? s.payment_methods[id] : CardBehaviour::Succeeds;
+    if (newly) s.emit("payment_method.attached", existing, now);
     return id;
   }
   auto pm_id = s.newId("pm");
@@ -65,6 +69,30 @@ void applyFields(State& s, json& customer, const Params& p, std::int64_t now) {
 // POST /v1/payment_methods/{id}/attach (https://docs.stripe.com/api/payment_methods/attach): a test PaymentMethod id
 // attaches a new card; it becomes the default only through invoice_settings[default_payment_method].
 Answer paymentMethods(State& s, const std::vector<std::string>& parts, const Params& p) {
+  if (parts.size() == 2) {
+    // POST /v1/payment_methods (https://docs.stripe.com/api/payment_methods/create): a SEPA Direct Debit method
+    // from an IBAN. Only Stripe's succeeding test IBANs are modelled (https://docs.stripe.com/testing#sepa-direct-debit:
+    // "The PaymentIntent status transitions from processing to succeeded"); anything else is refused loudly.
+    p.allow({"type", "sepa_debit", "billing_details", "expand"});
+    if (p.required("type") != "sepa_debit") {
+      throw invalidRequest(400, "", "the Stripe fake creates only sepa_debit payment methods (cards: use a test id)", "type", true);
+    }
+    auto debit = p.object("sepa_debit");
+    debit.allow({"iban"});
+    auto iban = debit.required("iban");
+    iban.erase(std::remove(iban.begin(), iban.end(), ' '), iban.end());
+    if (iban != "DE89370400440532013000" && iban != "AT611904300234573201") {
+      throw invalidRequest(400, "", "the Stripe fake models only Stripe's succeeding test IBANs", debit.path("iban"), true);
+    }
+    auto pm_id = s.newId("pm");
+    json pm = {{"id", pm_id}, {"object", "payment_method"}, {"created", s.now()}, {"customer", nullptr},
+               {"livemode", false}, {"type", "sepa_debit"}, {"metadata", json::object()},
+               {"billing_details", {{"email", nullptr}, {"name", nullptr}}},
+               {"sepa_debit", {{"country", iban.substr(0, 2)}, {"last4", iban.substr(iban.size() - 4)}}}};
+    s.objects["payment_method"][pm_id] = pm;
+    s.payment_methods[pm_id] = CardBehaviour::DebitProcessing;
+    return {200, pm, {}};
+  }
   if (parts.size() != 4 || parts[3] != "attach") throw invalidRequest(404, "", "Unrecognized request URL");
   p.allow({"customer", "expand"});
   auto customer = p.required("customer");

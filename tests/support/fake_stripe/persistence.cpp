@@ -25,6 +25,7 @@ const char* cardName(CardBehaviour b) {
     case CardBehaviour::Succeeds: return "succeeds";
     case CardBehaviour::Declines: return "declines";
     case CardBehaviour::RequiresAction: return "requires_action";
+    case CardBehaviour::DebitProcessing: return "debit_processing";
   }
   return "succeeds";
 }
@@ -33,6 +34,7 @@ CardBehaviour cardFrom(const std::string& name) {
   if (name == "succeeds") return CardBehaviour::Succeeds;
   if (name == "declines") return CardBehaviour::Declines;
   if (name == "requires_action") return CardBehaviour::RequiresAction;
+  if (name == "debit_processing") return CardBehaviour::DebitProcessing;
   throw std::runtime_error("unknown card behaviour '" + name + "'");
 }
 

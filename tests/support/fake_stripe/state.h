@@ -75,7 +75,9 @@ class Params {
 /// A fake PaymentMethod's behaviour, from Stripe's test payment methods (https://docs.stripe.com/testing):
 /// pm_card_visa succeeds; pm_card_chargeCustomerFail attaches but every charge is declined (card 4000 0000 0000 0341);
 /// pm_card_authenticationRequired needs 3-D Secure on every payment (card 4000 0027 6000 3184).
-enum class CardBehaviour { Succeeds, Declines, RequiresAction };
+// DebitProcessing: a bank debit (SEPA Direct Debit): its payments are "processing" for some business days, then
+// succeed (https://docs.stripe.com/payments/sepa-debit, https://docs.stripe.com/testing#sepa-direct-debit).
+enum class CardBehaviour { Succeeds, Declines, RequiresAction, DebitProcessing };
 
 struct MeterEvent {
   std::string identifier, event_name, customer;

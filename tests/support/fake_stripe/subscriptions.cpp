@@ -164,7 +164,12 @@ void finalize(State& s, json& invoice, std::int64_t now) {
 }
 
 // Sent: a send_invoice invoice is not charged; it waits for the customer to pay it by its due date.
-enum class Paid { Yes, Declined, NeedsAction, Sent };
+// Processing: a bank debit was initiated; it settles later (settleDebits).
+enum class Paid { Yes, Declined, NeedsAction, Sent, Processing };
+
+// A bank debit settles "within 5 business days" for SEPA (https://docs.stripe.com/payments/sepa-debit); stricter
+// reading: not before 3 days, so nothing may treat a processing debit as paid early.
+constexpr std::int64_t kDebitSettleSeconds = 3 * 86400;
 
 // Collects an open invoice. A zero amount is paid at once.
 Paid collect(State& s, json& invoice, const json& sub, std::int64_t now) {
@@ -176,6 +181,12 @@ Paid collect(State& s, json& invoice, const json& sub, std::int64_t now) {
   invoice["attempt_count"] = invoice.value("attempt_count", 0) + 1;
   if (invoice["amount_due"].get<std::int64_t>() > 0) {
     auto card = cardOf(s, sub);
+    if (card == CardBehaviour::DebitProcessing) {
+      // The invoice stays open while its PaymentIntent is processing; paid when the debit settles.
+      s.objects["payment_intent_status"][invoice["id"].get<std::string>()] = {{"status", "processing"}};
+      s.objects["debit_settles"][invoice["id"].get<std::string>()] = {{"at", now + kDebitSettleSeconds}};
+      return Paid::Processing;
+    }
     if (card != CardBehaviour::Succeeds) {
       // The invoice's PaymentIntent waits for the customer: requires_action (3-D Secure) or requires_payment_method.
       auto pi = s.newId("pi");
@@ -491,7 +502,22 @@ bool payOpenInvoice(State& s, const std::string& invoice_id) {
   return true;
 }
 
+// Bank debits of this customer's invoices that settle by `until`: paid (invoice.paid, a past_due subscription active).
+void settleDebits(State& s, const std::string& customer_id, std::int64_t until) {
+  std::vector<std::string> settled;
+  for (const auto& [id, debit] : s.objects["debit_settles"]) {
+    auto* invoice = s.find("invoice", id);
+    if (!invoice || invoice->value("customer", "") != customer_id || debit["at"].get<std::int64_t>() > until) continue;
+    settled.push_back(id);
+  }
+  for (const auto& id : settled) {
+    s.objects["debit_settles"].erase(id);
+    payOpenInvoice(s, id);
+  }
+}
+
 void advanceInvoices(State& s, const std::string& customer_id, std::int64_t until) {
+  settleDebits(s, customer_id, until);
   for (auto& [id, invoice] : s.objects["invoice"]) {
     if (invoice.value("customer", "") != customer_id || invoice.value("status", "") != "draft") continue;
     auto meta = s.objects["draft_meta"].find(id);
@@ -514,7 +540,7 @@ void advanceInvoices(State& s, const std::string& customer_id, std::int64_t unti
     auto* sub = s.find("subscription", invoice["parent"]["subscription_details"]["subscription"].get<std::string>());
     if (!sub) continue;
     auto paid = collect(s, invoice, *sub, finalize_at);
-    if (paid != Paid::Yes && paid != Paid::Sent && (*sub)["status"] == "active") {
+    if (paid != Paid::Yes && paid != Paid::Sent && paid != Paid::Processing && (*sub)["status"] == "active") {
       (*sub)["status"] = "past_due";
       s.emit("customer.subscription.updated", *sub, finalize_at);
     }
@@ -732,7 +758,7 @@ Answer subscriptions(State& s, const std::string& method, const std::vector<std:
     sub["latest_invoice"] = invoice["id"];
     auto behaviour = p.str("payment_behavior").value_or("allow_incomplete");
     auto paid = collect(s, invoice, sub, now);
-    if (paid != Paid::Yes && paid != Paid::Sent) {
+    if (paid != Paid::Yes && paid != Paid::Sent && paid != Paid::Processing) {
       // https://docs.stripe.com/api/subscriptions/create#create_subscription-payment_behavior
       if (behaviour == "error_if_incomplete") {
         fail(s, paid == Paid::NeedsAction ? "authentication_required" : "card_declined",
@@ -768,6 +794,11 @@ Answer subscriptions(State& s, const std::string& method, const std::vector<std:
   }
   auto changes = itemChanges(s, sub, p.list("items"));
   std::int64_t t = p.integer("proration_date").value_or(now);
+  if (behaviour == "pending_if_incomplete" && cardOf(s, sub) == CardBehaviour::DebitProcessing) {
+    // Same page: "... or when bank debits are used as the payment method". Stricter reading: a 400, as above.
+    throw invalidRequest(400, "", "Pending updates are not supported when a bank debit is the payment method.",
+                         "payment_behavior", true);
+  }
   if (behaviour == "pending_if_incomplete" && sub.value("collection_method", "") == "send_invoice") {
     // "Pending updates aren't supported when the subscription's collection_method is send_invoice or when bank
     // debits are used as the payment method for the subscription" (https://docs.stripe.com/billing/subscriptions/pending-updates).
@@ -859,7 +890,8 @@ Answer subscriptions(State& s, const std::string& method, const std::vector<std:
   auto& invoice = storeInvoice(s, newInvoice(s, sub, "subscription_update", now, plan.proration_lines));
   finalize(s, invoice, now);
   auto paid = collect(s, invoice, sub, now);
-  if (paid != Paid::Yes && paid != Paid::Sent) {
+  // A processing bank debit is not a failed payment: the change applies, the invoice is paid when it settles.
+  if (paid != Paid::Yes && paid != Paid::Sent && paid != Paid::Processing) {
     if (behaviour == "error_if_incomplete") {
       // "returns an HTTP 402 status code if a subscription's invoice cannot be paid" and the update isn't applied.
       invoice["status"] = "void";
