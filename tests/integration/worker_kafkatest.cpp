@@ -175,11 +175,16 @@ TEST_CASE("PostgreSQL stopped and restarted mid-stream: nothing lost, nothing sk
   Setup setup(migratedDatabase(postgres.url()));
   const int customers = 100, updates = 10;
   const std::int64_t t0 = 1781000000;
-  setup.produce(customerStream(customers, updates, t0));
+  // Most of the stream is produced while the database is down, so the worker surely meets the outage (with all of
+  // it produced first, a fast worker could finish before the stop and never retry).
+  const auto stream = customerStream(customers, updates, t0);
+  const std::vector<std::pair<std::string, std::string>> before(stream.begin(), stream.begin() + 300), during(stream.begin() + 300, stream.end());
+  setup.produce(before);
   auto worker = setup.startWorker("worker-pg-outage.log", {{"BILLING_WORKER_BATCH_MAX", "5"}});
   REQUIRE(waitFor([&] { return count(setup.database_url, "SELECT count(*) FROM processed_events") >= 150; },
                   std::chrono::seconds(120)));
   postgres.stop();
+  setup.produce(during);
   testing::HttpClient ops(setup.ops_port);
   CHECK(waitFor([&] { return ops.request("GET", "/readyz").status == 503; }, std::chrono::seconds(30)));
   CHECK(ops.request("GET", "/healthz").status == 200);  // waiting out the database is not a reason to restart
