@@ -125,7 +125,10 @@ UsageReporter::Recorded UsageReporter::recordBatch(const std::vector<ConsumedMes
   for (int attempt = 0;; ++attempt) {
     try {
       auto fresh = usage::UsageLedger(db()).record(events, range_list, rules(), unixNow(), gaps_accepted_);
-      for (const auto& r : range_list) gaps_accepted_.erase(r.partition);
+      for (const auto& r : range_list) {
+        gaps_accepted_.erase(r.partition);
+        reading_again_.erase(r.partition);
+      }
       events_recorded_.inc(fresh);
       events_duplicate_.inc(events.size() - fresh);
       ready_ = true;
@@ -165,7 +168,10 @@ std::set<std::int32_t> UsageReporter::readAgain(const std::map<std::int32_t, std
     }
     log::warn("the database's usage record ends before the consumer's position (restored?): reading again",
               {{"partition", partition}, {"from", offset}});
-    if (consumer_->seek(partition, offset, 5000)) seeked.insert(partition);
+    if (consumer_->seek(partition, offset, 5000)) {
+      seeked.insert(partition);
+      reading_again_[partition] = std::chrono::steady_clock::now();
+    }
   }
   return seeked;
 }
@@ -176,7 +182,16 @@ void UsageReporter::reportRound(std::int64_t now) {
   // aggregate whose partition is recorded past its generation is complete and sealed; never by the clock alone,
   // so a reporter catching up (after downtime, or replaying after a restore) seals nothing early.
   const auto checked_at = unixNow();
-  auto behind = ledger.markReadToEnd(consumer_->readToEnd(1000), checked_at, config_.arrival_margin_seconds);
+  auto positions = consumer_->readToEnd(1000);
+  const auto steady_now = std::chrono::steady_clock::now();
+  std::erase_if(positions, [&](const auto& position) {
+    auto moved = reading_again_.find(position.first);
+    if (moved == reading_again_.end()) return false;
+    if (steady_now - moved->second < kReadAgainWait) return true;  // its re-read messages are still on their way
+    reading_again_.erase(moved);
+    return false;
+  });
+  auto behind = ledger.markReadToEnd(positions, checked_at, config_.arrival_margin_seconds);
   if (!behind.empty()) readAgain(behind);
   ledger.sealComplete();
   // Leased (BILLING_USAGE_LEASE_SECONDS, 5 minutes): if this process dies mid-send, another reporter (or this one,

@@ -55,6 +55,11 @@ class UsageReporter {
   std::chrono::steady_clock::time_point last_error_fetch_{};
   std::chrono::steady_clock::time_point last_gauges_{};
   std::set<std::int32_t> gaps_accepted_;  // partitions whose next batch may start past the database's record
+  /// Partitions moved back by readAgain whose re-read messages are not recorded yet: the consumer's position may
+  /// still show the old end until they arrive, so the read-to-end check skips them meanwhile (else every round
+  /// would seek again and restart the fetch before anything arrives). At most kReadAgainWait, then checked again.
+  std::map<std::int32_t, std::chrono::steady_clock::time_point> reading_again_;
+  static constexpr std::chrono::seconds kReadAgainWait{30};
 
   metrics::Counter& events_recorded_;
   metrics::Counter& period_closed_;
