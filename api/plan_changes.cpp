@@ -281,6 +281,7 @@ nlohmann::json PlanChanges::preview(const std::string& account_id, const std::st
                    "the subscription has a scheduled change: cancel it first, then preview again");
   }
   const std::string key_base = account_id + ":" + price_id + ":" + std::to_string(quantity) + ":" + std::to_string(now);
+  const auto metered = meteredPrices();  // one lookup per price for both previews
   if (upgrade) {
     // The server fixes the proration date; the change uses the same one, so Stripe charges what this shows.
     const std::int64_t proration_date = now;
@@ -291,7 +292,7 @@ nlohmann::json PlanChanges::preview(const std::string& account_id, const std::st
                                   {"proration_date", proration_date},
                                   {"proration_behavior", "always_invoice"}}}};
     auto invoice = stripe_.post("/v1/invoices/create_preview", params, "preview:" + key_base);
-    putBreakdown(answer, subscription::breakdownOf(invoice, meteredPrices()));
+    putBreakdown(answer, subscription::breakdownOf(invoice, metered));
     answer["collection"] = collectionOf(upgradePaymentOf(sub));
     answer["proration_date"] = common::formatIso8601Utc(proration_date);
     answer["effective_at"] = common::formatIso8601Utc(proration_date);
@@ -307,7 +308,7 @@ nlohmann::json PlanChanges::preview(const std::string& account_id, const std::st
                                 {"subscription", sub.subscription_id},
                                 {"subscription_details", {{"items", moves.update_items}, {"proration_behavior", "none"}}}};
   auto next = subscription::breakdownOf(stripe_.post("/v1/invoices/create_preview", next_params, "preview-next:" + key_base),
-                                        meteredPrices());
+                                        metered);
   answer["next_invoice_total"] = next.total;
   answer["next_invoice"] = {{"subtotal", next.subtotal}, {"discount", next.discount}, {"tax", next.tax},
                             {"total", next.total}, {"usage_so_far", next.usage_charge}};

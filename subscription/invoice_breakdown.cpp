@@ -42,8 +42,10 @@ bool isSubscriptionItemLine(const nlohmann::json& line) {
 InvoiceBreakdown breakdownOf(const nlohmann::json& invoice, const std::function<bool(const std::string&)>& metered) {
   InvoiceBreakdown b;
   const auto lines = invoice.value("lines", nlohmann::json::object()).value("data", nlohmann::json::array());
+  std::int64_t listed = 0;
   for (const auto& line : lines) {
     const auto amount = integer(line, "amount");
+    listed += amount;
     const auto price = linePrice(line);
     if (!price.empty() && metered(price)) {
       b.usage_charge += amount;
@@ -58,8 +60,6 @@ InvoiceBreakdown breakdownOf(const nlohmann::json& invoice, const std::function<
   b.subtotal = integer(invoice, "subtotal");
   // An invoice object lists only its first lines (`lines.has_more`): what the listed lines don't cover counts as
   // other charges, so the parts still add up to Stripe's subtotal.
-  std::int64_t listed = 0;
-  for (const auto& line : lines) listed += integer(line, "amount");
   b.other_charges += b.subtotal - listed;
   b.discount = sumAmounts(invoice, "total_discount_amounts");
   b.tax = sumAmounts(invoice, "total_taxes");
